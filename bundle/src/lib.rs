@@ -1,0 +1,1 @@
+//! The usernetes release format.

@@ -1,0 +1,1 @@
+//! u7s library.
