@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Prepares a Debian/Ubuntu machine for the usernetes test suite. Needs root; idempotent.
+#  - installs the packages the tests run for real (RootlessKit, slirp4netns, dockerd, containerd,
+#    runc, etcd, busybox, uidmap, iptables, bzip2 tools, a C toolchain for -sys crates);
+#  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
+#    runtime directory, lets it open /dev/net/tun, and adds it to the docker group;
+#  - starts a rootful dockerd for the builder's container-executor test when none answers.
+# Prints `export` lines for the variables the tests read; scripts/test.sh evals them.
+set -euo pipefail
+
+user=${U7S_TEST_USER:-u7stest}
+log() { echo "ci-setup: $*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci-setup: must run as root (it installs packages and creates the test user $user)" >&2
+  exit 1
+fi
+
+packages=(
+  rootlesskit slirp4netns uidmap docker.io containerd runc etcd-server etcd-client
+  busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps psmisc time
+  git pkg-config libssl-dev openssl ca-certificates curl build-essential
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The test user, its sub-ID ranges and runtime directory.
+if ! id "$user" >/dev/null 2>&1; then
+  log "creating user $user"
+  useradd --create-home --shell /bin/bash "$user"
+fi
+uid=$(id -u "$user")
+for f in /etc/subuid /etc/subgid; do
+  grep -q "^$user:" "$f" 2>/dev/null || echo "$user:100000:65536" >>"$f"
+done
+install -d -o "$user" -g "$user" -m 0700 "/run/user/$uid"
+
+# /dev/net/tun: slirp4netns opens it inside the user namespace.
+[ -e /dev/net/tun ] || { modprobe tun 2>/dev/null || true; }
+if [ ! -e /dev/net/tun ]; then
+  mkdir -p /dev/net && mknod /dev/net/tun c 10 200
+fi
+chmod 0666 /dev/net/tun
+
+# Rootful dockerd for the container-executor test (the test user reaches it through the docker group).
+getent group docker >/dev/null || groupadd docker
+id -nG "$user" | tr ' ' '\n' | grep -qx docker || usermod -aG docker "$user"
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  (setsid dockerd --group docker >/var/log/u7s-ci-dockerd.log 2>&1 &)
+  for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+  docker info >/dev/null 2>&1 || { tail -20 /var/log/u7s-ci-dockerd.log >&2; log "dockerd did not start"; exit 1; }
+fi
+
+echo "export U7S_TEST_USER=$user"

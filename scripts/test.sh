@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command of the README: sets the machine up (as root: packages, test user, dockerd),
+# then runs formatting, the whole test suite (unit, integration, end-to-end as the unprivileged
+# test user) and clippy, sharing one cargo build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+  eval "$(scripts/ci-setup.sh)"
+elif [ -z "${U7S_TEST_USER:-}" ]; then
+  echo "test.sh: run as root (sudo scripts/test.sh) so the end-to-end tests get their unprivileged user," >&2
+  echo "         or set U7S_TEST_USER to a prepared user (see scripts/ci-setup.sh)." >&2
+  exit 1
+fi
+export U7S_TEST_USER
+
+cargo fmt --all --check
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked --no-fail-fast -- --include-ignored
+cargo clippy --workspace --all-targets --locked -- -D warnings
