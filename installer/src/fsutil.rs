@@ -1,0 +1,177 @@
+//! Small durable-filesystem helpers: fsync of files, folders and whole trees, atomic file
+//! writes (temp + fsync + rename), deletion via a hidden trash name, and tree sizes.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::prefix::{TMP_FILE_PREFIX, TRASH_PREFIX};
+
+/// fsyncs a folder so the names created or renamed in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|f| f.sync_all()).ctx("sync", dir)
+}
+
+/// fsyncs every file and folder under `root` (folders after their contents), using up to
+/// `threads` threads: the data of a new version is on disk before its name appears.
+pub fn sync_tree(root: &Path, threads: usize) -> Result<()> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    collect(root, &mut files, &mut dirs)?;
+    let threads = threads.clamp(1, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || -> Result<()> {
+                    for f in part {
+                        File::open(f).and_then(|h| h.sync_all()).ctx("sync", f)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("sync thread panicked"))
+    })?;
+    for d in dirs.iter().rev() {
+        sync_dir(d)?;
+    }
+    Ok(())
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> Result<()> {
+    dirs.push(dir.to_path_buf());
+    for entry in fs::read_dir(dir).ctx("read", dir)? {
+        let entry = entry.ctx("read", dir)?;
+        let ty = entry.file_type().ctx("stat", entry.path())?;
+        if ty.is_dir() {
+            collect(&entry.path(), files, dirs)?;
+        } else if ty.is_file() {
+            files.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Total size in bytes of the regular files under `root` (symlinks not followed).
+pub fn tree_size(root: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let Ok(md) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if md.is_dir() {
+                stack.push(e.path());
+            } else if md.is_file() {
+                total += md.len();
+            }
+        }
+    }
+    total
+}
+
+/// Writes `content` to `path` atomically: a temp file in the same folder, fsync, rename, fsync
+/// of the folder. `mode` is the file's permission bits.
+pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).ctx("create", dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TMP_FILE_PREFIX)
+        .tempfile_in(dir)
+        .ctx("create a temporary file in", dir)?;
+    tmp.write_all(content)
+        .ctx("write", tmp.path().to_path_buf())?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .ctx("chmod", tmp.path().to_path_buf())?;
+    tmp.as_file()
+        .sync_all()
+        .ctx("sync", tmp.path().to_path_buf())?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into place", path, e.error))?;
+    sync_dir(dir)
+}
+
+/// Creates a file only if it does not exist yet (mode 0644), empty.
+pub fn touch_new(path: &Path) -> Result<()> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", path, e)),
+    }
+}
+
+/// Removes a folder so that no half-deleted copy stays under its name: first renamed to a
+/// hidden `.trash-*` sibling inside `hide_in` (same filesystem), then deleted. A kill during
+/// the deletion leaves only the trash folder, which the next run removes.
+pub fn remove_dir_via_trash(dir: &Path, hide_in: &Path) -> Result<()> {
+    let trash = tempfile::Builder::new()
+        .prefix(TRASH_PREFIX)
+        .tempdir_in(hide_in)
+        .ctx("create a trash folder in", hide_in)?
+        .keep();
+    let dest = trash.join("x");
+    fs::rename(dir, &dest).ctx("move away", dir)?;
+    sync_dir(dir.parent().unwrap_or(hide_in))?;
+    fs::remove_dir_all(&trash).ctx("remove", &trash)
+}
+
+/// Removes a path of any kind if it exists (folders recursively, symlinks not followed).
+pub fn remove_any(path: &Path) -> Result<bool> {
+    match path.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("stat", path, e)),
+        Ok(md) if md.is_dir() => fs::remove_dir_all(path).ctx("remove", path).map(|_| true),
+        Ok(_) => fs::remove_file(path).ctx("remove", path).map(|_| true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_and_sizes() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a/b/file");
+        write_atomic(&f, b"hello", 0o600).unwrap();
+        write_atomic(&f, b"hello!", 0o644).unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"hello!");
+        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o644);
+        // no temp files left beside it
+        assert_eq!(fs::read_dir(d.path().join("a/b")).unwrap().count(), 1);
+        std::os::unix::fs::symlink("/etc", d.path().join("a/link")).unwrap();
+        assert_eq!(tree_size(d.path()), 6);
+        sync_tree(d.path(), 2).unwrap();
+    }
+
+    #[test]
+    fn trash_removal_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let v = d.path().join("versions/1");
+        fs::create_dir_all(v.join("bin")).unwrap();
+        fs::write(v.join("bin/x"), b"x").unwrap();
+        remove_dir_via_trash(&v, d.path()).unwrap();
+        assert!(!v.exists());
+        let left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("versions")]);
+        assert!(!remove_any(&v).unwrap());
+    }
+}

@@ -1,0 +1,141 @@
+//! How the installer talks to people: log lines on stderr (silenced by `-q`, never mixed into
+//! `--json` output on stdout), progress bars only when stderr is a terminal, colour only on a
+//! terminal without `NO_COLOR`, and yes/no questions only on an interactive terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Output settings for one run.
+#[derive(Clone, Debug)]
+pub struct Ui {
+    pub quiet: bool,
+    pub json: bool,
+    pub tty: bool,
+    pub color: bool,
+}
+
+impl Ui {
+    /// Settings from the flags and the environment.
+    pub fn new(quiet: bool, json: bool) -> Ui {
+        let tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        Ui {
+            quiet,
+            json,
+            tty,
+            color: tty && !no_color,
+        }
+    }
+
+    /// A silent UI (library use, tests).
+    pub fn silent() -> Ui {
+        Ui {
+            quiet: true,
+            json: false,
+            tty: false,
+            color: false,
+        }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// A progress line (suppressed by `-q`).
+    pub fn info(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// A step done (suppressed by `-q`).
+    pub fn ok(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{} {}", self.paint("32", "✓"), msg.as_ref());
+        }
+    }
+
+    /// A warning: always shown.
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!("{} {}", self.paint("33", "warning:"), msg.as_ref());
+    }
+
+    /// An error with its hint: always shown.
+    pub fn error(&self, msg: impl AsRef<str>, hint: Option<&str>) {
+        eprintln!("{} {}", self.paint("31;1", "error:"), msg.as_ref());
+        if let Some(h) = hint {
+            eprintln!("{} {h}", self.paint("36", "hint:"));
+        }
+    }
+
+    /// A byte-count progress bar on a terminal; a hidden one otherwise.
+    pub fn progress(&self, total: u64, what: &str) -> Progress {
+        if !self.tty || self.quiet || self.json {
+            self.info(format!("{what}…"));
+            return Progress::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress { bar: Some(bar) }
+    }
+
+    /// Asks a yes/no question on the terminal; `None` when stdin is not a terminal.
+    pub fn confirm(&self, question: &str) -> Option<bool> {
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        Some(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    }
+}
+
+/// A progress handle that may draw nothing; cheap to clone and to share with reader threads.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// A progress that draws nothing.
+    pub fn hidden() -> Progress {
+        Progress { bar: None }
+    }
+    pub fn inc(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+    pub fn set_position(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(n);
+        }
+    }
+    pub fn set_length(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(n);
+        }
+    }
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

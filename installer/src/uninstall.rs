@@ -1,0 +1,267 @@
+//! `--uninstall [--purge]`: stops a running session first (`current/bin/u7s down` when the
+//! session state folder exists), removes the systemd unit, completions, the PATH lines we added
+//! and the env file, then every version and `current`. `--purge` also deletes the data
+//! (`$XDG_DATA_HOME/usernetes/{docker,containerd,etcd,…}`), the config and the session folder;
+//! files owned by sub-UIDs are deleted from inside a user namespace (the release's
+//! `rootlesskit`, else the one on PATH, else `unshare --map-auto`), as the original cleanup did.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::activate::current_version;
+use crate::cleanup::remove_stale;
+use crate::error::{Error, Result};
+use crate::fsutil::{remove_any, remove_dir_via_trash};
+use crate::integration::{completions, path, units};
+use crate::lock::PrefixLock;
+use crate::prefix::{Env, Prefix};
+use crate::record::Record;
+use crate::run::run_with_timeout;
+use crate::ui::Ui;
+
+/// What was removed.
+#[derive(Serialize, Debug, Default)]
+pub struct UninstallReport {
+    pub action: &'static str,
+    pub prefix: PathBuf,
+    pub session_stopped: bool,
+    pub units_removed: Vec<PathBuf>,
+    pub completions_removed: Vec<PathBuf>,
+    pub rc_files_edited: Vec<PathBuf>,
+    pub versions_removed: Vec<String>,
+    pub purged: Vec<PathBuf>,
+    /// Data left in place (no `--purge`).
+    pub kept: Vec<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// The installer's own names inside the prefix (everything else there is runtime data).
+const OWN_NAMES: [&str; 6] = [
+    "versions",
+    "current",
+    "env",
+    "install-record.json",
+    ".downloads",
+    ".lock",
+];
+
+/// A program that runs a command inside a user namespace where sub-UID-owned files can be
+/// deleted: (program, arguments placed before the command).
+pub fn userns_helpers(release_bin: Option<&Path>) -> Vec<(PathBuf, Vec<OsString>)> {
+    let mut out = Vec::new();
+    let rk_args = || vec![OsString::from("--net=host"), OsString::from("--")];
+    if let Some(bin) = release_bin {
+        let rk = bin.join("rootlesskit");
+        if rk.is_file() {
+            out.push((rk, rk_args()));
+        }
+    }
+    if let Some(rk) = path::find_in_path("rootlesskit") {
+        out.push((rk, rk_args()));
+    }
+    if let Some(un) = path::find_in_path("unshare") {
+        out.push((
+            un,
+            vec![
+                OsString::from("--map-root-user"),
+                OsString::from("--map-auto"),
+                OsString::from("--"),
+            ],
+        ));
+    }
+    out
+}
+
+/// Deletes `target` (any kind): directly when we can, else from inside a user namespace.
+pub fn remove_tree(target: &Path, release_bin: Option<&Path>) -> Result<()> {
+    if target.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    let direct = remove_any(target);
+    if direct.is_ok() && target.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    let mut tried = Vec::new();
+    for (prog, args) in userns_helpers(release_bin) {
+        let mut cmd = Command::new(&prog);
+        cmd.args(&args)
+            .arg("rm")
+            .arg("-rf")
+            .arg("--")
+            .arg(target)
+            .stdin(Stdio::null());
+        match run_with_timeout(cmd, Duration::from_secs(600)) {
+            Ok(o) if o.status.success() && target.symlink_metadata().is_err() => return Ok(()),
+            Ok(o) => tried.push(format!(
+                "{}: {}",
+                prog.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => tried.push(format!("{}: {e}", prog.display())),
+        }
+    }
+    Err(Error::Purge {
+        path: target.to_path_buf(),
+        reason: match direct {
+            Err(e) => format!("{e}; in a user namespace: {}", tried.join("; ")),
+            Ok(_) => tried.join("; "),
+        },
+    })
+}
+
+/// Stops the session with the release's `u7s down` when its state folder exists.
+fn stop_session(env: &Env, prefix: &Prefix, ui: &Ui) -> Result<bool> {
+    let Some(state) = env.session_dir() else {
+        return Ok(false);
+    };
+    if !state.exists() {
+        return Ok(false);
+    }
+    let u7s = prefix.current_bin().join("u7s");
+    if !u7s.is_file() {
+        ui.warn(format!(
+            "{} exists but there is no {} to stop a session",
+            state.display(),
+            u7s.display()
+        ));
+        return Ok(false);
+    }
+    ui.info(format!(
+        "stopping the running session: {} down",
+        u7s.display()
+    ));
+    let mut cmd = Command::new(&u7s);
+    cmd.arg("down").stdin(Stdio::null());
+    match run_with_timeout(cmd, Duration::from_secs(180)) {
+        Ok(o) if o.status.success() => Ok(true),
+        Ok(o) => Err(Error::SessionStop(format!(
+            "{} down exited with {}: {}",
+            u7s.display(),
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))),
+        Err(e) => Err(Error::SessionStop(format!("{} down: {e}", u7s.display()))),
+    }
+}
+
+/// Runtime data in the data folder: everything but the installer's own entries.
+fn data_entries(data_dir: &Path, prefix: &Prefix) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(data_dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| {
+            let own = data_dir == prefix.root()
+                && OWN_NAMES.contains(&e.file_name().to_string_lossy().as_ref());
+            !own
+        })
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Removes the installation (and with `purge`, the data and config).
+pub fn uninstall(
+    prefix: &Prefix,
+    env: &Env,
+    purge: bool,
+    yes: bool,
+    ui: &Ui,
+) -> Result<UninstallReport> {
+    let data_dir = env.data_dir()?;
+    let config_dir = env.config_dir()?;
+    if purge && !yes {
+        let q = format!(
+            "Delete all usernetes data (containers, images, volumes, etcd) in {} and the config in {}?",
+            data_dir.display(),
+            config_dir.display()
+        );
+        match ui.confirm(&q) {
+            Some(true) => {}
+            Some(false) => return Err(Error::Cancelled),
+            None => return Err(Error::NeedsConfirmation("--uninstall --purge".into())),
+        }
+    }
+    let mut rep = UninstallReport {
+        action: "uninstall",
+        prefix: prefix.root().to_path_buf(),
+        ..Default::default()
+    };
+    let lock = PrefixLock::acquire(prefix)?;
+    remove_stale(prefix)?;
+    let record_path = prefix.record_file();
+    let mut record = Record::load(&record_path).unwrap_or_else(|e| {
+        rep.warnings
+            .push(format!("{e}: removing what can be found without it"));
+        Record::default()
+    });
+
+    rep.session_stopped = stop_session(env, prefix, ui)?;
+    rep.units_removed = units::remove(env, &mut record)?;
+    rep.completions_removed = completions::remove(&mut record)?;
+    rep.rc_files_edited = path::remove(env, prefix, &mut record)?;
+
+    // The release's own rootlesskit, kept reachable until the data is gone.
+    let release_bin = current_version(prefix)
+        .ok()
+        .flatten()
+        .map(|v| prefix.version(&v).join("bin"));
+    if purge {
+        let mut targets = data_entries(&data_dir, prefix);
+        targets.push(config_dir.clone());
+        if let Some(s) = env.session_dir() {
+            targets.push(s);
+        }
+        for t in targets {
+            if t.symlink_metadata().is_ok() {
+                ui.info(format!("deleting {}", t.display()));
+                remove_tree(&t, release_bin.as_deref())?;
+                rep.purged.push(t);
+            }
+        }
+    }
+
+    if current_version(prefix).is_ok() {
+        remove_any(&prefix.current())?;
+    }
+    for (v, _) in crate::versions::installed(prefix)? {
+        remove_dir_via_trash(&prefix.version(&v), prefix.root())?;
+        rep.versions_removed.push(v);
+    }
+    rep.versions_removed.sort();
+    for p in [
+        prefix.versions(),
+        prefix.downloads(),
+        prefix.env_file(),
+        record_path,
+    ] {
+        remove_any(&p)?;
+    }
+    remove_stale(prefix)?;
+    remove_any(&prefix.lock_file())?;
+    drop(lock);
+    // The prefix itself goes only when nothing else is left in it.
+    let _ = fs::remove_dir(prefix.root());
+    if purge && data_dir != prefix.root() {
+        let _ = fs::remove_dir(&data_dir);
+    }
+    if !purge {
+        rep.kept = data_entries(&data_dir, prefix);
+        if config_dir.exists() {
+            rep.kept.push(config_dir);
+        }
+    }
+    Ok(rep)
+}
+
+/// Whether anything of an installation is present (for a friendlier message).
+pub fn anything_installed(prefix: &Prefix) -> bool {
+    prefix.versions().exists() || prefix.current().symlink_metadata().is_ok()
+}
