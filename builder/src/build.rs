@@ -1,0 +1,206 @@
+//! One component's build: run its script through an executor, check the declared outputs,
+//! and record the result in the build cache.
+//!
+//! A build happens in `build/<key>.tmp-*/` (`out/` = `$OUT`, `home/`, `licenses/`, `build.log`)
+//! and is renamed to `build/<key>/` with a `done` marker only when the script succeeded and
+//! every declared output exists; a build with a `done` marker is reused as it is. A failed
+//! build leaves only its log, at `build/<key>/build.log`, and the error shows its last lines.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cache::Cache;
+use crate::error::{Error, IoContext, Result};
+use crate::executor::{Executor, RunSpec};
+use crate::recipe::Recipe;
+
+/// Lines of the log shown when a build fails.
+pub const LOG_TAIL_LINES: usize = 30;
+
+/// The marker of a finished build.
+const DONE: &str = "done";
+
+/// A finished build in the cache.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// `build/<key>/`
+    pub dir: PathBuf,
+}
+
+impl Built {
+    pub fn out(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+    pub fn licenses(&self) -> PathBuf {
+        self.dir.join("licenses")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("build.log")
+    }
+}
+
+/// The cached build for `key`, if it finished.
+pub fn lookup(cache: &Cache, key: &str) -> Option<Built> {
+    let dir = cache.build_dir(key);
+    dir.join(DONE).is_file().then_some(Built { dir })
+}
+
+/// What a build needs besides the recipe.
+pub struct BuildInput<'a> {
+    pub recipe: &'a Recipe,
+    pub key: &'a str,
+    pub executor: &'a Executor,
+    /// The prepared source tree.
+    pub src: &'a Path,
+    pub source_date_epoch: i64,
+    pub jobs: usize,
+    pub offline: bool,
+}
+
+/// Runs the build and stores it under `build/<key>/`.
+pub fn run(cache: &Cache, input: &BuildInput) -> Result<Built> {
+    let recipe = input.recipe;
+    let builds = cache.root().join("build");
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{}.tmp-", input.key))
+        .tempdir_in(&builds)
+        .at(&builds)?;
+    let out = tmp.path().join("out");
+    let home = tmp.path().join("home");
+    let licenses = tmp.path().join("licenses");
+    for d in [&out, &home, &licenses] {
+        fs::create_dir_all(d).at(d)?;
+    }
+    copy_licenses(recipe, input.src, &licenses)?;
+
+    let log = tmp.path().join("build.log");
+    let mut env = vec![
+        ("VERSION".to_string(), recipe.version.clone()),
+        ("JOBS".to_string(), input.jobs.to_string()),
+        (
+            "SOURCE_DATE_EPOCH".to_string(),
+            input.source_date_epoch.to_string(),
+        ),
+    ];
+    env.extend(recipe.build.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    {
+        let mut f = fs::File::create(&log).at(&log)?;
+        writeln!(
+            f,
+            "# u7s-build: {} {} key {} executor {}{}",
+            recipe.name,
+            recipe.version,
+            input.key,
+            input.executor.kind(),
+            input
+                .executor
+                .image()
+                .map(|i| format!(" image {i}"))
+                .unwrap_or_default()
+        )
+        .at(&log)?;
+    }
+    let spec = RunSpec {
+        component: recipe.name.clone(),
+        script: recipe.build.script.clone(),
+        src: input.src.to_path_buf(),
+        out: out.clone(),
+        home: home.clone(),
+        env,
+        offline: input.offline,
+        container_name: format!(
+            "u7s-build-{}-{}",
+            recipe.name.replace(['.', '_'], "-"),
+            &input.key[..12.min(input.key.len())]
+        ),
+    };
+    let failure = crate::executor::run(input.executor, &spec, &log)?;
+    let final_dir = cache.build_dir(input.key);
+    if let Some(status) = failure {
+        let kept = keep_log(&log, &final_dir)?;
+        return Err(Error::BuildFailed {
+            component: recipe.name.clone(),
+            status,
+            tail: tail(&kept, LOG_TAIL_LINES),
+            log: kept,
+        });
+    }
+    for o in &recipe.build.outputs {
+        if fs::symlink_metadata(out.join(o)).is_err() {
+            let kept = keep_log(&log, &final_dir)?;
+            return Err(Error::MissingOutput {
+                component: recipe.name.clone(),
+                output: o.clone(),
+                log: kept,
+            });
+        }
+    }
+    crate::fsutil::remove_tree(&home)?;
+    let done = tmp.path().join(DONE);
+    fs::write(&done, format!("{}\n", input.key)).at(&done)?;
+    if final_dir.exists() {
+        crate::fsutil::remove_tree(&final_dir)?;
+    }
+    let tmp_path = tmp.keep();
+    fs::rename(&tmp_path, &final_dir).at(&final_dir)?;
+    Ok(Built { dir: final_dir })
+}
+
+/// Copies the recipe's licence files from the source tree into `dest`, keeping their paths.
+fn copy_licenses(recipe: &Recipe, src: &Path, dest: &Path) -> Result<()> {
+    for name in &recipe.license_files {
+        let from = src.join(name);
+        if !from.is_file() {
+            return Err(Error::MissingLicense {
+                file: recipe.file.clone(),
+                component: recipe.name.clone(),
+                name: name.clone(),
+            });
+        }
+        let to = dest.join(name);
+        if let Some(p) = to.parent() {
+            fs::create_dir_all(p).at(p)?;
+        }
+        fs::copy(&from, &to).at(&to)?;
+    }
+    Ok(())
+}
+
+/// Moves a failed build's log to `<final_dir>/build.log` (replacing an older one).
+fn keep_log(log: &Path, final_dir: &Path) -> Result<PathBuf> {
+    if final_dir.exists() {
+        crate::fsutil::remove_tree(final_dir)?;
+    }
+    fs::create_dir_all(final_dir).at(final_dir)?;
+    let kept = final_dir.join("build.log");
+    fs::rename(log, &kept)
+        .or_else(|_| fs::copy(log, &kept).map(|_| ()))
+        .at(&kept)?;
+    Ok(kept)
+}
+
+/// The last `n` lines of a file (lossy UTF-8).
+pub fn tail(path: &Path, n: usize) -> String {
+    let data = fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&data);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("log");
+        let text: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+        fs::write(&p, text).unwrap();
+        let tl = tail(&p, 30);
+        assert!(tl.starts_with("line 11\n"));
+        assert!(tl.ends_with("line 40"));
+        assert_eq!(tl.lines().count(), 30);
+    }
+}

@@ -1,0 +1,375 @@
+//! Where build scripts run: on the host, or in a container (docker or podman).
+//!
+//! The script contract (design.md §2): `sh -eu -c <script>`, working directory the prepared
+//! source tree, variables `SRC`, `OUT`, `VERSION`, `JOBS`, `SOURCE_DATE_EPOCH` plus the
+//! recipe's `env`.
+//!
+//! * `host`: the script runs in its own process group with the caller's environment plus the
+//!   variables above.
+//! * `docker`/`podman`: `run --rm` of the recipe's image with the source tree bind-mounted at
+//!   `/u7s/src`, the output folder at `/u7s/out` and a scratch `HOME` at `/u7s/home`, only the
+//!   variables above set, `--user <uid>:<gid>` (podman rootless: also `--userns=keep-id`) so
+//!   every output belongs to the invoking user, `--pull=never` when `--offline`.
+//! * `auto`: a recipe without `image` runs on the host; with one, in docker when `docker`
+//!   answers, else podman when `podman` answers, else the run stops with a clear error.
+//!   `--executor host` runs image recipes on the host too (the host then needs their
+//!   toolchains); `--executor docker|podman` picks the engine for image recipes.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::error::{Error, IoContext, Result};
+use crate::recipe::Recipe;
+
+/// The `--executor` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorChoice {
+    Auto,
+    Host,
+    Docker,
+    Podman,
+}
+
+/// A container engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+}
+
+impl Engine {
+    pub fn program(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+        }
+    }
+}
+
+/// Where one recipe's script runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executor {
+    Host,
+    Container { engine: Engine, image: String },
+}
+
+impl Executor {
+    /// `host`, `docker` or `podman`: part of the build cache key.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Executor::Host => "host",
+            Executor::Container { engine, .. } => engine.program(),
+        }
+    }
+
+    pub fn image(&self) -> Option<&str> {
+        match self {
+            Executor::Host => None,
+            Executor::Container { image, .. } => Some(image),
+        }
+    }
+}
+
+/// Picks executors for recipes, probing the engines once.
+pub struct Resolver {
+    choice: ExecutorChoice,
+    docker: OnceLock<bool>,
+    podman: OnceLock<bool>,
+}
+
+impl Resolver {
+    pub fn new(choice: ExecutorChoice) -> Resolver {
+        Resolver {
+            choice,
+            docker: OnceLock::new(),
+            podman: OnceLock::new(),
+        }
+    }
+
+    fn usable(&self, engine: Engine) -> bool {
+        let cell = match engine {
+            Engine::Docker => &self.docker,
+            Engine::Podman => &self.podman,
+        };
+        *cell.get_or_init(|| engine_answers(engine))
+    }
+
+    /// The executor for `recipe`, or an error saying what to install.
+    pub fn resolve(&self, recipe: &Recipe) -> Result<Executor> {
+        let Some(image) = recipe.build.image.clone() else {
+            return Ok(Executor::Host);
+        };
+        let pick = |engine: Engine| -> Result<Executor> {
+            if self.usable(engine) {
+                Ok(Executor::Container {
+                    engine,
+                    image: image.clone(),
+                })
+            } else {
+                Err(Error::Executor(format!(
+                    "{}: --executor {} was asked for, but `{} version` does not reach a running engine: start it (and make sure your user may use it), or pick another --executor",
+                    recipe.name,
+                    engine.program(),
+                    engine.program()
+                )))
+            }
+        };
+        match self.choice {
+            ExecutorChoice::Host => Ok(Executor::Host),
+            ExecutorChoice::Docker => pick(Engine::Docker),
+            ExecutorChoice::Podman => pick(Engine::Podman),
+            ExecutorChoice::Auto => {
+                if self.usable(Engine::Docker) {
+                    pick(Engine::Docker)
+                } else if self.usable(Engine::Podman) {
+                    pick(Engine::Podman)
+                } else {
+                    Err(Error::Executor(format!(
+                        "{}: the recipe needs a container image ({image}), but neither docker nor podman is usable: install one (and make sure `docker info` works for your user), or build on the host with --executor host",
+                        recipe.name
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Whether `<engine> version` reaches a running engine.
+fn engine_answers(engine: Engine) -> bool {
+    Command::new(engine.program())
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Everything one script run needs.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub component: String,
+    pub script: String,
+    /// The prepared source tree (working directory).
+    pub src: PathBuf,
+    /// The empty output folder.
+    pub out: PathBuf,
+    /// A scratch folder used as `HOME` in containers.
+    pub home: PathBuf,
+    /// VERSION, JOBS, SOURCE_DATE_EPOCH, then the recipe's env.
+    pub env: Vec<(String, String)>,
+    pub offline: bool,
+    /// Unique container name (so it can be stopped on Ctrl-C).
+    pub container_name: String,
+}
+
+/// Paths inside the container.
+pub const CONTAINER_SRC: &str = "/u7s/src";
+pub const CONTAINER_OUT: &str = "/u7s/out";
+pub const CONTAINER_HOME: &str = "/u7s/home";
+
+/// The command line for a run (pure). For the host, `env` is added to the inherited environment.
+pub fn command_line(
+    exec: &Executor,
+    spec: &RunSpec,
+    uid: u32,
+    gid: u32,
+) -> (String, Vec<OsString>) {
+    match exec {
+        Executor::Host => (
+            "sh".into(),
+            vec!["-eu".into(), "-c".into(), spec.script.clone().into()],
+        ),
+        Executor::Container { engine, image } => {
+            let mut a: Vec<OsString> = vec!["run".into(), "--rm".into()];
+            a.push(format!("--name={}", spec.container_name).into());
+            if spec.offline {
+                a.push("--pull=never".into());
+            }
+            if *engine == Engine::Podman && uid != 0 {
+                a.push("--userns=keep-id".into());
+            }
+            a.push(format!("--user={uid}:{gid}").into());
+            for (host, inside) in [
+                (&spec.src, CONTAINER_SRC),
+                (&spec.out, CONTAINER_OUT),
+                (&spec.home, CONTAINER_HOME),
+            ] {
+                let mut v = OsString::from("--volume=");
+                v.push(host.as_os_str());
+                v.push(format!(":{inside}"));
+                a.push(v);
+            }
+            a.push(format!("--workdir={CONTAINER_SRC}").into());
+            for (k, v) in container_env(spec) {
+                a.push("--env".into());
+                a.push(format!("{k}={v}").into());
+            }
+            a.push("--entrypoint=/bin/sh".into());
+            a.push(image.into());
+            a.push("-eu".into());
+            a.push("-c".into());
+            a.push(spec.script.clone().into());
+            (engine.program().into(), a)
+        }
+    }
+}
+
+fn container_env(spec: &RunSpec) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("SRC".to_string(), CONTAINER_SRC.to_string()),
+        ("OUT".to_string(), CONTAINER_OUT.to_string()),
+        ("HOME".to_string(), CONTAINER_HOME.to_string()),
+    ];
+    env.extend(spec.env.iter().cloned());
+    env
+}
+
+/// Runs the script, its stdout and stderr appended to `log`. Returns a description of a
+/// failed exit (`exit status 2`, `killed by signal 9`) or `None` on success. On Ctrl-C the run
+/// is stopped (process group / container) and `Error::Cancelled` returned.
+pub fn run(exec: &Executor, spec: &RunSpec, log: &Path) -> Result<Option<String>> {
+    use std::os::unix::process::CommandExt;
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let (program, args) = command_line(exec, spec, uid, gid);
+    let log_file = File::options()
+        .append(true)
+        .create(true)
+        .open(log)
+        .at(log)?;
+    let mut cmd = Command::new(&program);
+    cmd.args(&args)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().at(log)?)
+        .stderr(log_file)
+        .process_group(0);
+    if *exec == Executor::Host {
+        cmd.current_dir(&spec.src)
+            .env("SRC", &spec.src)
+            .env("OUT", &spec.out)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::Executor(format!("{}: cannot start `{program}`: {e}", spec.component))
+    })?;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| Error::io(log, e))? {
+            if status.success() {
+                return Ok(None);
+            }
+            use std::os::unix::process::ExitStatusExt;
+            return Ok(Some(match (status.code(), status.signal()) {
+                (Some(c), _) => format!("exit status {c}"),
+                (None, Some(s)) => format!("killed by signal {s}"),
+                _ => status.to_string(),
+            }));
+        }
+        if crate::cancel::requested() {
+            stop(exec, spec, &mut child);
+            return Err(Error::Cancelled);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stop(exec: &Executor, spec: &RunSpec, child: &mut std::process::Child) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    if let Executor::Container { engine, .. } = exec {
+        let _ = Command::new(engine.program())
+            .args(["rm", "-f", &spec.container_name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let pgid = Pid::from_raw(child.id() as i32);
+    let _ = killpg(pgid, Signal::SIGTERM);
+    for _ in 0..50 {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = killpg(pgid, Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RunSpec {
+        RunSpec {
+            component: "c".into(),
+            script: "make\n".into(),
+            src: "/cache/tmp/src".into(),
+            out: "/cache/tmp/out".into(),
+            home: "/cache/tmp/home".into(),
+            env: vec![
+                ("VERSION".into(), "v1".into()),
+                ("GOFLAGS".into(), "-trimpath".into()),
+            ],
+            offline: true,
+            container_name: "u7s-build-c-1".into(),
+        }
+    }
+
+    fn strings(v: Vec<OsString>) -> Vec<String> {
+        v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn host_command() {
+        let (p, a) = command_line(&Executor::Host, &spec(), 1000, 1000);
+        assert_eq!(p, "sh");
+        assert_eq!(strings(a), ["-eu", "-c", "make\n"]);
+    }
+
+    #[test]
+    fn docker_command_maps_user_mounts_and_env() {
+        let exec = Executor::Container {
+            engine: Engine::Docker,
+            image: "golang:1.26".into(),
+        };
+        let (p, a) = command_line(&exec, &spec(), 1001, 1002);
+        assert_eq!(p, "docker");
+        let a = strings(a);
+        for want in [
+            "--rm",
+            "--pull=never",
+            "--user=1001:1002",
+            "--volume=/cache/tmp/src:/u7s/src",
+            "--volume=/cache/tmp/out:/u7s/out",
+            "--workdir=/u7s/src",
+            "SRC=/u7s/src",
+            "OUT=/u7s/out",
+            "HOME=/u7s/home",
+            "VERSION=v1",
+            "GOFLAGS=-trimpath",
+            "--entrypoint=/bin/sh",
+        ] {
+            assert!(a.contains(&want.to_string()), "{want} missing in {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.starts_with("--userns")));
+        assert_eq!(&a[a.len() - 4..], ["golang:1.26", "-eu", "-c", "make\n"]);
+    }
+
+    #[test]
+    fn podman_keeps_the_user_id_when_rootless() {
+        let exec = Executor::Container {
+            engine: Engine::Podman,
+            image: "i".into(),
+        };
+        let a = strings(command_line(&exec, &spec(), 1001, 1001).1);
+        assert!(a.contains(&"--userns=keep-id".to_string()));
+        let a = strings(command_line(&exec, &spec(), 0, 0).1);
+        assert!(!a.contains(&"--userns=keep-id".to_string()));
+        assert!(a.contains(&"--user=0:0".to_string()));
+    }
+}

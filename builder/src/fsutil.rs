@@ -1,0 +1,176 @@
+//! Small filesystem helpers shared by the stages: tree copy (symlinks kept, modes kept), tree
+//! hashing for path sources, forced removal (Go leaves read-only module caches behind), and
+//! atomic file writes.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+use crate::error::{Error, IoContext, Result};
+
+/// Folder names skipped when a local `path` source is snapshotted or hashed: VCS data and build
+/// output that do not belong to the source.
+pub const SKIPPED_DIRS: &[&str] = &[".git", "target"];
+
+fn skipped(entry: &walkdir::DirEntry) -> bool {
+    entry.depth() > 0
+        && entry.file_type().is_dir()
+        && entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| SKIPPED_DIRS.contains(&n))
+}
+
+/// Copies the tree `src` into `dst` (created), keeping symlinks as links and permission bits.
+/// With `skip_build_dirs`, folders named in [`SKIPPED_DIRS`] are left out.
+pub fn copy_tree(src: &Path, dst: &Path, skip_build_dirs: bool) -> Result<()> {
+    fs::create_dir_all(dst).at(dst)?;
+    let walker = WalkDir::new(src).follow_links(false).sort_by_file_name();
+    for entry in walker
+        .into_iter()
+        .filter_entry(|e| !(skip_build_dirs && skipped(e)))
+    {
+        let entry = entry.map_err(|e| walk_error(src, e))?;
+        let rel = entry
+            .path()
+            .strip_prefix(src)
+            .expect("walkdir stays under its root");
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let target = dst.join(rel);
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            fs::create_dir_all(&target).at(&target)?;
+            let mode = entry.metadata().map_err(|e| walk_error(src, e))?.mode() & 0o7777;
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode | 0o700)).at(&target)?;
+        } else if ft.is_symlink() {
+            let link = fs::read_link(entry.path()).at(entry.path())?;
+            std::os::unix::fs::symlink(&link, &target).at(&target)?;
+        } else if ft.is_file() {
+            fs::copy(entry.path(), &target).at(&target)?;
+        } else {
+            return Err(Error::Stage(format!(
+                "{}: not a regular file, folder or symlink",
+                entry.path().display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn walk_error(root: &Path, e: walkdir::Error) -> Error {
+    let path = e.path().unwrap_or(root).to_path_buf();
+    Error::io(path, e.into())
+}
+
+/// sha256 over a tree's structure and content (paths, kinds, executable bit, link targets, file
+/// bytes), in sorted order, leaving out [`SKIPPED_DIRS`]: the pin of a `path` source.
+pub fn hash_tree(root: &Path) -> Result<String> {
+    let mut h = Sha256::new();
+    let walker = WalkDir::new(root).follow_links(false).sort_by_file_name();
+    for entry in walker.into_iter().filter_entry(|e| !skipped(e)) {
+        let entry = entry.map_err(|e| walk_error(root, e))?;
+        let rel = entry.path().strip_prefix(root).expect("under root");
+        let rel = rel.to_string_lossy();
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            h.update(format!("d {rel}\0"));
+        } else if ft.is_symlink() {
+            let link = fs::read_link(entry.path()).at(entry.path())?;
+            h.update(format!("l {rel}\0{}\0", link.to_string_lossy()));
+        } else if ft.is_file() {
+            let meta = entry.metadata().map_err(|e| walk_error(root, e))?;
+            let exec = meta.mode() & 0o111 != 0;
+            h.update(format!("f {rel}\0{}\0{}\0", exec as u8, meta.len()));
+            let mut f = fs::File::open(entry.path()).at(entry.path())?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = f.read(&mut buf).at(entry.path())?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Removes a tree even when parts of it are read-only (Go module caches are).
+pub fn remove_tree(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(first) => {
+            for entry in WalkDir::new(path).follow_links(false).into_iter().flatten() {
+                if entry.file_type().is_dir() {
+                    let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700));
+                }
+            }
+            fs::remove_dir_all(path).map_err(|_| Error::io(path, first))
+        }
+    }
+}
+
+/// Writes `data` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
+    tmp.write_all(data).at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// sha256 of a file's bytes, lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = fs::File::open(path).at(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).at(path)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_and_hash_skip_build_dirs_and_keep_links() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        fs::create_dir_all(src.join("a/target")).unwrap();
+        fs::create_dir_all(src.join(".git")).unwrap();
+        fs::write(src.join("a/x.sh"), "echo\n").unwrap();
+        fs::set_permissions(src.join("a/x.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(src.join("a/target/big"), "junk").unwrap();
+        std::os::unix::fs::symlink("a/x.sh", src.join("link")).unwrap();
+        let h1 = hash_tree(&src).unwrap();
+        fs::write(src.join("a/target/big"), "other junk").unwrap();
+        assert_eq!(
+            h1,
+            hash_tree(&src).unwrap(),
+            "target/ is not part of the hash"
+        );
+        fs::write(src.join("a/x.sh"), "echo 2\n").unwrap();
+        assert_ne!(h1, hash_tree(&src).unwrap());
+
+        let dst = t.path().join("dst");
+        copy_tree(&src, &dst, true).unwrap();
+        assert!(!dst.join("a/target").exists());
+        assert!(!dst.join(".git").exists());
+        assert_eq!(
+            fs::read_link(dst.join("link")).unwrap(),
+            Path::new("a/x.sh")
+        );
+        assert_eq!(
+            fs::metadata(dst.join("a/x.sh")).unwrap().mode() & 0o777,
+            0o755
+        );
+        assert_eq!(hash_tree(&src).unwrap(), hash_tree(&dst).unwrap());
+    }
+}
