@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark: unpack a release-shaped archive of >= 200 MB of real binaries (made by our packer)
+# with our reader (parallel multi-stream bzip2 decoder + safe extract, example `unpack`), with
+# `tar xjf` (bzip2 -d) and with `lbzip2 -d | tar x`, in one run; print times side by side and
+# our peak RSS (GNU time, Debian package `time`). Our decoder is also run on a single-stream
+# archive made by lbzip2, where it cannot go parallel.
+#
+# Usage: scripts/bench-unpack.sh          (env: BENCH_THREADS, BENCH_MIN_MB, BENCH_PACKAGES)
+# Target: our peak RSS for a whole extraction <= 64 MiB.
+set -euo pipefail
+# shellcheck source=bench-pack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-pack.sh"
+
+# peak_rss_kib CMD...: runs CMD under GNU time; prints its peak RSS in KiB on stdout.
+peak_rss_kib() {
+    /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null
+    cat "$work/rss"
+}
+
+main_unpack() {
+    for tool in tar bzip2 lbzip2 bc /usr/bin/time; do
+        command -v "$tool" >/dev/null || {
+            echo "bench: $tool is required (GNU time: apt-get install time)" >&2
+            exit 1
+        }
+    done
+    work=$(mktemp -d "${TMPDIR:-/tmp}/bench-unpack.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    build_examples
+    echo "collecting binaries from: $BENCH_PACKAGES"
+    collect_tree "$work/usernetes"
+    local input
+    input=$(du -sb "$work/usernetes" | cut -f1)
+    "$PACK_BIN" "$work/usernetes" "$work/ours.tbz" "$BENCH_THREADS" 0 >/dev/null
+    tar "${tar_det[@]}" -C "$work" -I "lbzip2 -9 -n $BENCH_THREADS" -cf "$work/single.tbz" usernetes
+    rm -rf "$work/usernetes"
+    echo "archive: $(stat -c %s "$work/ours.tbz") bytes for $((input / 1000000)) MB;" \
+        "threads: $BENCH_THREADS of $(nproc) CPUs"
+
+    local t_ours t_tar t_lbzip2 t_single rss_ours rss_single
+    fresh() { rm -rf "$work/out" && mkdir "$work/out"; }
+    fresh
+    timed t_ours "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+    fresh
+    timed t_tar tar -C "$work/out" -xjf "$work/ours.tbz"
+    fresh
+    timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$work/ours.tbz' | tar -C '$work/out' -x"
+    fresh
+    timed t_single "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+    fresh
+    rss_ours=$(peak_rss_kib "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS")
+    fresh
+    rss_single=$(peak_rss_kib "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS")
+    rm -rf "$work/out"
+
+    echo
+    printf '%-44s %9s %12s %14s\n' tool seconds "time/lbzip2" "peak RSS MiB"
+    row() {
+        printf '%-44s %9s %12.2f %14s\n' "$1" "$2" "$(echo "$2 / $t_lbzip2" | bc -l)" "$3"
+    }
+    row "bundle unpack (ours, $BENCH_THREADS threads)" "$t_ours" "$((rss_ours / 1024))"
+    row "lbzip2 -d -n $BENCH_THREADS | tar x" "$t_lbzip2" "-"
+    row "tar xjf (bzip2 -d, 1 thread)" "$t_tar" "-"
+    row "bundle unpack of lbzip2's single stream" "$t_single" "$((rss_single / 1024))"
+    echo
+    echo "target: peak RSS <= 64 MiB (note: the machine may be shared; times vary with other load)"
+}
+
+main_unpack "$@"
