@@ -29,7 +29,12 @@ fn main() -> ExitCode {
     };
     match pack_to_file(&PathBuf::from(&args[0]), &opts, &PathBuf::from(&args[1])) {
         Ok(report) => {
-            println!("{}  {} ({} bytes)", report.sha256, report.path.display(), report.size);
+            println!(
+                "{}  {} ({} bytes)",
+                report.sha256,
+                report.path.display(),
+                report.size
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

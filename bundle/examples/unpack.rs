@@ -40,7 +40,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.len() < 2 || args.len() > 3 {
-        eprintln!("usage: unpack ARCHIVE DEST [THREADS (0 = all CPUs)] | unpack --decode-only ARCHIVE [THREADS]");
+        eprintln!(
+            "usage: unpack ARCHIVE DEST [THREADS (0 = all CPUs)] | unpack --decode-only ARCHIVE [THREADS]"
+        );
         return ExitCode::from(2);
     }
     let dest = PathBuf::from(&args[1]);

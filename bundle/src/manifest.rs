@@ -258,7 +258,9 @@ mod tests {
         let err = Manifest::from_json(&text).unwrap_err().to_string();
         assert!(err.contains("files[2].kind"), "{err}");
 
-        let text = sample().to_json().replace("\"source_date_epoch\"", "\"sde\"");
+        let text = sample()
+            .to_json()
+            .replace("\"source_date_epoch\"", "\"sde\"");
         let err = Manifest::from_json(&text).unwrap_err().to_string();
         assert!(err.contains("sde"), "{err}");
 

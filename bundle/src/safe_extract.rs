@@ -20,8 +20,8 @@ use tar::EntryType;
 
 use crate::bzip::ParallelBzDecoder;
 use crate::checksums::{HashingReader, HashingWriter};
-use crate::manifest::{FileEntry, FileKind, MANIFEST_NAME, MODE_EXEC, MODE_FILE, MODE_SYMLINK};
 use crate::manifest::Manifest;
+use crate::manifest::{FileEntry, FileKind, MANIFEST_NAME, MODE_EXEC, MODE_FILE, MODE_SYMLINK};
 use crate::{Error, Result};
 
 /// Options for [`extract_tar`].
@@ -76,7 +76,9 @@ pub fn extract_tar<R: Read>(tar: R, dest: &Path, opts: &ExtractOptions) -> Resul
         let size = header.size().map_err(|e| read_err(&last, e))?;
         let mode = header.mode().map_err(|e| read_err(&last, e))? & 0o7777;
         if kind != FileKind::File && size != 0 {
-            return Err(refuse(format!("a {kind:?} entry must not carry data ({size} bytes)")));
+            return Err(refuse(format!(
+                "a {kind:?} entry must not carry data ({size} bytes)"
+            )));
         }
         if kind != FileKind::Symlink {
             check_mode(kind, mode).map_err(refuse)?;
@@ -319,7 +321,11 @@ fn entry_kind(t: EntryType) -> std::result::Result<FileKind, String> {
 
 /// Checks an entry name and returns its path relative to the top folder (None for the top
 /// folder itself).
-fn split_name(raw: &[u8], top: &str, kind: FileKind) -> std::result::Result<Option<String>, String> {
+fn split_name(
+    raw: &[u8],
+    top: &str,
+    kind: FileKind,
+) -> std::result::Result<Option<String>, String> {
     let name = std::str::from_utf8(raw).map_err(|_| "name is not UTF-8".to_string())?;
     if name.is_empty() {
         return Err("empty name".into());
@@ -394,7 +400,11 @@ fn check_parents(rel: &str, tree: &HashMap<String, Node>) -> std::result::Result
             Some(Node::Dir) => {}
             Some(Node::Symlink(_)) => return Err(format!("its parent {parent} is a symlink")),
             Some(Node::File) => return Err(format!("its parent {parent} is a file")),
-            None => return Err(format!("its parent folder {parent} does not come before it")),
+            None => {
+                return Err(format!(
+                    "its parent folder {parent} does not come before it"
+                ));
+            }
         }
         end += i + 1;
     }
@@ -518,7 +528,11 @@ enum Copy {
     Write(io::Error),
 }
 
-fn copy(from: &mut impl Read, to: &mut impl Write, buf: &mut [u8]) -> std::result::Result<u64, Copy> {
+fn copy(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    buf: &mut [u8],
+) -> std::result::Result<u64, Copy> {
     let mut total = 0;
     loop {
         let n = match from.read(buf) {
@@ -608,10 +622,26 @@ mod tests {
         assert!(check_mode(FileKind::Dir, 0o755).is_ok());
         assert!(check_mode(FileKind::Dir, 0o644).is_err());
         assert!(check_mode(FileKind::File, 0o600).is_err());
-        assert!(check_mode(FileKind::File, 0o4755).unwrap_err().contains("setuid"));
-        assert!(check_mode(FileKind::File, 0o2755).unwrap_err().contains("setgid"));
-        assert!(check_mode(FileKind::Dir, 0o1755).unwrap_err().contains("sticky"));
-        assert!(check_mode(FileKind::File, 0o666).unwrap_err().contains("writable"));
+        assert!(
+            check_mode(FileKind::File, 0o4755)
+                .unwrap_err()
+                .contains("setuid")
+        );
+        assert!(
+            check_mode(FileKind::File, 0o2755)
+                .unwrap_err()
+                .contains("setgid")
+        );
+        assert!(
+            check_mode(FileKind::Dir, 0o1755)
+                .unwrap_err()
+                .contains("sticky")
+        );
+        assert!(
+            check_mode(FileKind::File, 0o666)
+                .unwrap_err()
+                .contains("writable")
+        );
     }
 
     #[test]

@@ -73,10 +73,13 @@ fn walk_dir(dir: &Path, prefix: &str, out: &mut Vec<StagedEntry>) -> Result<()> 
             (FileKind::File, meta.len(), None)
         } else if file_type.is_symlink() {
             let target = fs::read_link(&abs).map_err(|e| Error::io("read link", &abs, e))?;
-            let target = target.into_os_string().into_string().map_err(|_| Error::Stage {
-                path: abs.clone(),
-                reason: "symlink target is not UTF-8".into(),
-            })?;
+            let target = target
+                .into_os_string()
+                .into_string()
+                .map_err(|_| Error::Stage {
+                    path: abs.clone(),
+                    reason: "symlink target is not UTF-8".into(),
+                })?;
             (FileKind::Symlink, 0, Some(target))
         } else {
             let what = if file_type.is_fifo() {
@@ -151,7 +154,11 @@ mod tests {
         for f in ["B", "a-b", "a.txt", "a/c/z", "a/b"] {
             fs::write(u.join(f), f).unwrap();
         }
-        let order: Vec<String> = walk_tar_order(u).unwrap().into_iter().map(|e| e.rel).collect();
+        let order: Vec<String> = walk_tar_order(u)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.rel)
+            .collect();
         assert_eq!(order, ["B", "a", "a/b", "a/c", "a/c/z", "a-b", "a.txt"]);
         let sorted: Vec<String> = scan_tree(u).unwrap().into_iter().map(|e| e.path).collect();
         assert_eq!(sorted, ["B", "a", "a-b", "a.txt", "a/b", "a/c", "a/c/z"]);

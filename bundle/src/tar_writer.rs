@@ -133,7 +133,9 @@ impl Read for ExactReader {
         if self.left == 0 {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.file.read(&mut buf[..want])?;
         if n == 0 {
             self.short = true;
@@ -195,11 +197,29 @@ mod tests {
         }
         let long = "n".repeat(150);
         let expect = [
-            ("usernetes/".to_string(), EntryType::Directory, 0o755, None, 0),
+            (
+                "usernetes/".to_string(),
+                EntryType::Directory,
+                0o755,
+                None,
+                0,
+            ),
             ("usernetes/B".into(), EntryType::Regular, 0o644, None, 1),
             ("usernetes/a/".into(), EntryType::Directory, 0o755, None, 0),
-            ("usernetes/a/c/".into(), EntryType::Directory, 0o755, None, 0),
-            ("usernetes/a/c/x".into(), EntryType::Regular, 0o755, None, 5000),
+            (
+                "usernetes/a/c/".into(),
+                EntryType::Directory,
+                0o755,
+                None,
+                0,
+            ),
+            (
+                "usernetes/a/c/x".into(),
+                EntryType::Regular,
+                0o755,
+                None,
+                5000,
+            ),
             ("usernetes/a-b".into(), EntryType::Regular, 0o644, None, 0),
             (
                 "usernetes/a.txt".into(),
@@ -208,7 +228,13 @@ mod tests {
                 Some("a/c/x".to_string()),
                 0,
             ),
-            (format!("usernetes/{long}"), EntryType::Regular, 0o644, None, 4),
+            (
+                format!("usernetes/{long}"),
+                EntryType::Regular,
+                0o644,
+                None,
+                4,
+            ),
             (
                 "usernetes/z".into(),
                 EntryType::Symlink,

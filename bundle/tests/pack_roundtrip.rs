@@ -77,7 +77,11 @@ fn bzip2_lbzip2_and_tar_accept_the_archive() {
 
     let out = dir.path().join("tar-xjf");
     fs::create_dir(&out).unwrap();
-    let (ok, _, err) = run(Command::new("tar").arg("-C").arg(&out).arg("-xjf").arg(&archive));
+    let (ok, _, err) = run(Command::new("tar")
+        .arg("-C")
+        .arg(&out)
+        .arg("-xjf")
+        .arg(&archive));
     assert!(ok, "tar xjf: {err}");
     let out2 = dir.path().join("lbzip2-d");
     fs::create_dir(&out2).unwrap();
@@ -138,7 +142,10 @@ fn headers_read_back_normalised_in_gnu_sort_order() {
             other => panic!("unexpected entry type {other:?}"),
         };
         assert_eq!(mode, want);
-        names.push((String::from_utf8(entry.path_bytes().to_vec()).unwrap(), mode));
+        names.push((
+            String::from_utf8(entry.path_bytes().to_vec()).unwrap(),
+            mode,
+        ));
     }
     let order: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
     let long = format!("usernetes/share/{}", "long-name-".repeat(12));
@@ -198,11 +205,21 @@ fn our_reader_extracts_and_matches_the_manifest() {
         fs::read(dest.join("bin/dockerd")).unwrap(),
         fs::read(root.join("bin/dockerd")).unwrap()
     );
-    let mode = fs::metadata(dest.join("bin/dockerd")).unwrap().permissions().mode();
+    let mode = fs::metadata(dest.join("bin/dockerd"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o755);
-    let link = extracted.files.iter().find(|f| f.path == "config/u7s-link").unwrap();
+    let link = extracted
+        .files
+        .iter()
+        .find(|f| f.path == "config/u7s-link")
+        .unwrap();
     assert_eq!(link.kind, FileKind::Symlink);
-    assert_eq!(fs::read_link(dest.join("config/u7s-link")).unwrap(), Path::new("../bin/u7s"));
+    assert_eq!(
+        fs::read_link(dest.join("config/u7s-link")).unwrap(),
+        Path::new("../bin/u7s")
+    );
 
     // A second extraction into a non-empty folder is refused.
     let err = extract_archive(&archive, &dest, &options, 1).unwrap_err();
@@ -241,7 +258,9 @@ fn verify_reports_missing_extra_changed_and_mode() {
             _ => {}
         }
     }
-    let err = verify_against_manifest(&manifest, &bad).unwrap_err().to_string();
+    let err = verify_against_manifest(&manifest, &bad)
+        .unwrap_err()
+        .to_string();
     for needle in [
         "missing: LICENSE",
         "extra: bin/evil",

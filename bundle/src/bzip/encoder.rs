@@ -190,7 +190,7 @@ mod tests {
             .flat_map(|c| compress_chunk(c).unwrap())
             .collect();
         assert_eq!(one, want);
-        assert_eq!(one.windows(4).filter(|w| w == b"BZh9").count() >= 4, true);
+        assert!(one.windows(4).filter(|w| w == b"BZh9").count() >= 4);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod pool;
 mod scan;
 
 pub use decoder::ParallelBzDecoder;
+pub use decoder::{MAX_SPAN, MAX_SPAN_OUTPUT};
 pub use encoder::ParallelBzEncoder;
 pub use scan::find_stream_start;
 
@@ -34,7 +35,13 @@ pub(crate) fn effective_threads(threads: usize) -> usize {
 #[cfg(test)]
 pub(crate) fn test_data(len: usize, seed: u64) -> Vec<u8> {
     let words: [&[u8]; 8] = [
-        b"bundle ", b"tar ", b"stream ", b"\x7fELF\x02\x01", b"usernetes\n", b"\0\0\0\0", b"rootless ",
+        b"bundle ",
+        b"tar ",
+        b"stream ",
+        b"\x7fELF\x02\x01",
+        b"usernetes\n",
+        b"\0\0\0\0",
+        b"rootless ",
         b"0123456789",
     ];
     let mut state = seed | 1;

@@ -48,9 +48,16 @@ pub fn staged_tree(root: &Path) {
     exe("bin/cni/bridge", &data(700_000, 2));
     exe("bin/u7s", b"#!/bin/sh\necho u7s\n");
     fs::write(root.join("config/daemon.json"), b"{}\n").unwrap();
-    fs::set_permissions(root.join("config/daemon.json"), fs::Permissions::from_mode(0o664))
-        .unwrap();
-    fs::write(root.join("share/licenses/containerd/LICENSE"), data(11_000, 3)).unwrap();
+    fs::set_permissions(
+        root.join("config/daemon.json"),
+        fs::Permissions::from_mode(0o664),
+    )
+    .unwrap();
+    fs::write(
+        root.join("share/licenses/containerd/LICENSE"),
+        data(11_000, 3),
+    )
+    .unwrap();
     fs::write(root.join("LICENSE"), b"Apache-2.0\n").unwrap();
     let long = format!("share/{}", "long-name-".repeat(12));
     fs::write(root.join(long), b"long\n").unwrap();
@@ -150,6 +157,13 @@ pub fn raw_tar(entries: &[Raw]) -> Vec<u8> {
             old.name[..e.name.len()].copy_from_slice(e.name.as_bytes());
             old.linkname = [0; 100];
             old.linkname[..e.link.len()].copy_from_slice(e.link.as_bytes());
+        }
+        if e.kind == tar::EntryType::GNUSparse {
+            let real = format!("{:011o}\0", e.data.len());
+            h.as_gnu_mut()
+                .unwrap()
+                .realsize
+                .copy_from_slice(real.as_bytes());
         }
         h.set_entry_type(e.kind);
         h.set_mode(e.mode);
