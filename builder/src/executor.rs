@@ -8,8 +8,12 @@
 //!   variables above.
 //! * `docker`/`podman`: `run --rm` of the recipe's image with the source tree bind-mounted at
 //!   `/u7s/src`, the output folder at `/u7s/out` and a scratch `HOME` at `/u7s/home`, only the
-//!   variables above set, `--user <uid>:<gid>` (podman rootless: also `--userns=keep-id`) so
-//!   every output belongs to the invoking user, `--pull=never` when `--offline`.
+//!   variables above set, `--pull=never` when `--offline`. The script runs as root in the
+//!   container, because upstream build images install their build dependencies with
+//!   `apt-get`/`apk`; every output still belongs to the invoking user: with a rootless engine
+//!   (rootless docker, rootless podman) container root *is* that user, and with a rootful
+//!   engine the run ends with `chown -R <uid>:<gid>` of the mounted folders (also after a
+//!   failed script, and after Ctrl-C in a follow-up container).
 //! * `auto`: a recipe without `image` runs on the host; with one, in docker when `docker`
 //!   answers, else podman when `podman` answers, else the run stops with a clear error.
 //!   `--executor host` runs image recipes on the host too (the host then needs their
@@ -54,7 +58,12 @@ impl Engine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Executor {
     Host,
-    Container { engine: Engine, image: String },
+    Container {
+        engine: Engine,
+        image: String,
+        /// The engine runs in the user's namespace: container root is the invoking user.
+        rootless: bool,
+    },
 }
 
 impl Executor {
@@ -77,8 +86,8 @@ impl Executor {
 /// Picks executors for recipes, probing the engines once.
 pub struct Resolver {
     choice: ExecutorChoice,
-    docker: OnceLock<bool>,
-    podman: OnceLock<bool>,
+    docker: OnceLock<Option<bool>>,
+    podman: OnceLock<Option<bool>>,
 }
 
 impl Resolver {
@@ -90,12 +99,13 @@ impl Resolver {
         }
     }
 
-    fn usable(&self, engine: Engine) -> bool {
+    /// `Some(rootless)` when the engine answers.
+    fn probe(&self, engine: Engine) -> Option<bool> {
         let cell = match engine {
             Engine::Docker => &self.docker,
             Engine::Podman => &self.podman,
         };
-        *cell.get_or_init(|| engine_answers(engine))
+        *cell.get_or_init(|| probe_engine(engine))
     }
 
     /// The executor for `recipe`, or an error saying what to install.
@@ -104,18 +114,18 @@ impl Resolver {
             return Ok(Executor::Host);
         };
         let pick = |engine: Engine| -> Result<Executor> {
-            if self.usable(engine) {
-                Ok(Executor::Container {
+            match self.probe(engine) {
+                Some(rootless) => Ok(Executor::Container {
                     engine,
                     image: image.clone(),
-                })
-            } else {
-                Err(Error::Executor(format!(
-                    "{}: --executor {} was asked for, but `{} version` does not reach a running engine: start it (and make sure your user may use it), or pick another --executor",
+                    rootless,
+                }),
+                None => Err(Error::Executor(format!(
+                    "{}: --executor {} was asked for, but `{} info` does not reach a running engine: start it (and make sure your user may use it), or pick another --executor",
                     recipe.name,
                     engine.program(),
                     engine.program()
-                )))
+                ))),
             }
         };
         match self.choice {
@@ -123,9 +133,9 @@ impl Resolver {
             ExecutorChoice::Docker => pick(Engine::Docker),
             ExecutorChoice::Podman => pick(Engine::Podman),
             ExecutorChoice::Auto => {
-                if self.usable(Engine::Docker) {
+                if self.probe(Engine::Docker).is_some() {
                     pick(Engine::Docker)
-                } else if self.usable(Engine::Podman) {
+                } else if self.probe(Engine::Podman).is_some() {
                     pick(Engine::Podman)
                 } else {
                     Err(Error::Executor(format!(
@@ -138,15 +148,26 @@ impl Resolver {
     }
 }
 
-/// Whether `<engine> version` reaches a running engine.
-fn engine_answers(engine: Engine) -> bool {
-    Command::new(engine.program())
-        .args(["version", "--format", "{{.Server.Version}}"])
+/// `Some(rootless)` when `<engine> info` reaches a running engine, `None` otherwise.
+fn probe_engine(engine: Engine) -> Option<bool> {
+    let format = match engine {
+        Engine::Docker => "{{json .SecurityOptions}}",
+        Engine::Podman => "{{.Host.Security.Rootless}}",
+    };
+    let out = Command::new(engine.program())
+        .args(["info", "--format", format])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(match engine {
+        Engine::Docker => text.contains("rootless"),
+        Engine::Podman => text.trim() == "true",
+    })
 }
 
 /// Everything one script run needs.
@@ -172,6 +193,42 @@ pub const CONTAINER_SRC: &str = "/u7s/src";
 pub const CONTAINER_OUT: &str = "/u7s/out";
 pub const CONTAINER_HOME: &str = "/u7s/home";
 
+/// Runs the script (`$1`) as `sh -eu`, then hands the mounted folders to `$U7S_OWNER` (when
+/// set) and exits with the script's status.
+pub const CONTAINER_WRAPPER: &str = r#"rc=0
+/bin/sh -eu -c "$1" || rc=$?
+if [ -n "${U7S_OWNER:-}" ]; then
+  chown -R "$U7S_OWNER" /u7s/src /u7s/out /u7s/home || { [ "$rc" -ne 0 ] || rc=125; }
+fi
+exit "$rc""#;
+
+/// Whom the outputs must be handed to inside the container: `uid:gid` with a rootful engine
+/// and a non-root user, nobody otherwise.
+pub fn owner(exec: &Executor, uid: u32, gid: u32) -> Option<String> {
+    match exec {
+        Executor::Container {
+            rootless: false, ..
+        } if uid != 0 => Some(format!("{uid}:{gid}")),
+        _ => None,
+    }
+}
+
+fn mounts(spec: &RunSpec) -> Vec<OsString> {
+    [
+        (&spec.src, CONTAINER_SRC),
+        (&spec.out, CONTAINER_OUT),
+        (&spec.home, CONTAINER_HOME),
+    ]
+    .into_iter()
+    .map(|(host, inside)| {
+        let mut v = OsString::from("--volume=");
+        v.push(host.as_os_str());
+        v.push(format!(":{inside}"));
+        v
+    })
+    .collect()
+}
+
 /// The command line for a run (pure). For the host, `env` is added to the inherited environment.
 pub fn command_line(
     exec: &Executor,
@@ -184,49 +241,37 @@ pub fn command_line(
             "sh".into(),
             vec!["-eu".into(), "-c".into(), spec.script.clone().into()],
         ),
-        Executor::Container { engine, image } => {
+        Executor::Container { engine, image, .. } => {
             let mut a: Vec<OsString> = vec!["run".into(), "--rm".into()];
             a.push(format!("--name={}", spec.container_name).into());
             if spec.offline {
                 a.push("--pull=never".into());
             }
-            if *engine == Engine::Podman && uid != 0 {
-                a.push("--userns=keep-id".into());
-            }
-            a.push(format!("--user={uid}:{gid}").into());
-            for (host, inside) in [
-                (&spec.src, CONTAINER_SRC),
-                (&spec.out, CONTAINER_OUT),
-                (&spec.home, CONTAINER_HOME),
-            ] {
-                let mut v = OsString::from("--volume=");
-                v.push(host.as_os_str());
-                v.push(format!(":{inside}"));
-                a.push(v);
-            }
+            a.push("--user=0:0".into());
+            a.extend(mounts(spec));
             a.push(format!("--workdir={CONTAINER_SRC}").into());
-            for (k, v) in container_env(spec) {
+            let mut env = vec![
+                ("SRC".to_string(), CONTAINER_SRC.to_string()),
+                ("OUT".to_string(), CONTAINER_OUT.to_string()),
+                ("HOME".to_string(), CONTAINER_HOME.to_string()),
+            ];
+            env.extend(spec.env.iter().cloned());
+            if let Some(o) = owner(exec, uid, gid) {
+                env.push(("U7S_OWNER".to_string(), o));
+            }
+            for (k, v) in env {
                 a.push("--env".into());
                 a.push(format!("{k}={v}").into());
             }
             a.push("--entrypoint=/bin/sh".into());
             a.push(image.into());
-            a.push("-eu".into());
             a.push("-c".into());
+            a.push(CONTAINER_WRAPPER.into());
+            a.push("u7s-build".into());
             a.push(spec.script.clone().into());
             (engine.program().into(), a)
         }
     }
-}
-
-fn container_env(spec: &RunSpec) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("SRC".to_string(), CONTAINER_SRC.to_string()),
-        ("OUT".to_string(), CONTAINER_OUT.to_string()),
-        ("HOME".to_string(), CONTAINER_HOME.to_string()),
-    ];
-    env.extend(spec.env.iter().cloned());
-    env
 }
 
 /// Runs the script, its stdout and stderr appended to `log`. Returns a description of a
@@ -270,23 +315,36 @@ pub fn run(exec: &Executor, spec: &RunSpec, log: &Path) -> Result<Option<String>
             }));
         }
         if crate::cancel::requested() {
-            stop(exec, spec, &mut child);
+            stop(exec, spec, &mut child, owner(exec, uid, gid));
             return Err(Error::Cancelled);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-fn stop(exec: &Executor, spec: &RunSpec, child: &mut std::process::Child) {
+fn stop(exec: &Executor, spec: &RunSpec, child: &mut std::process::Child, owner: Option<String>) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
-    if let Executor::Container { engine, .. } = exec {
-        let _ = Command::new(engine.program())
-            .args(["rm", "-f", &spec.container_name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    if let Executor::Container { engine, image, .. } = exec {
+        let quiet = |c: &mut Command| {
+            let _ = c
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        quiet(Command::new(engine.program()).args(["rm", "-f", &spec.container_name]));
+        // Files the stopped script wrote as root must become the user's again, or the work
+        // folders could not be removed.
+        if let Some(o) = owner {
+            quiet(
+                Command::new(engine.program())
+                    .args(["run", "--rm", "--pull=never", "--user=0:0"])
+                    .args(mounts(spec))
+                    .args(["--entrypoint=/bin/chown", image.as_str(), "-R", &o])
+                    .args([CONTAINER_SRC, CONTAINER_OUT, CONTAINER_HOME]),
+            );
+        }
     }
     let pgid = Pid::from_raw(child.id() as i32);
     let _ = killpg(pgid, Signal::SIGTERM);
@@ -332,10 +390,11 @@ mod tests {
     }
 
     #[test]
-    fn docker_command_maps_user_mounts_and_env() {
+    fn docker_command_maps_mounts_env_and_the_owner() {
         let exec = Executor::Container {
             engine: Engine::Docker,
             image: "golang:1.26".into(),
+            rootless: false,
         };
         let (p, a) = command_line(&exec, &spec(), 1001, 1002);
         assert_eq!(p, "docker");
@@ -343,9 +402,11 @@ mod tests {
         for want in [
             "--rm",
             "--pull=never",
-            "--user=1001:1002",
+            "--user=0:0",
+            "U7S_OWNER=1001:1002",
             "--volume=/cache/tmp/src:/u7s/src",
             "--volume=/cache/tmp/out:/u7s/out",
+            "--volume=/cache/tmp/home:/u7s/home",
             "--workdir=/u7s/src",
             "SRC=/u7s/src",
             "OUT=/u7s/out",
@@ -356,20 +417,54 @@ mod tests {
         ] {
             assert!(a.contains(&want.to_string()), "{want} missing in {a:?}");
         }
-        assert!(!a.iter().any(|x| x.starts_with("--userns")));
-        assert_eq!(&a[a.len() - 4..], ["golang:1.26", "-eu", "-c", "make\n"]);
+        assert_eq!(
+            &a[a.len() - 5..],
+            [
+                "golang:1.26",
+                "-c",
+                CONTAINER_WRAPPER,
+                "u7s-build",
+                "make\n"
+            ]
+        );
     }
 
     #[test]
-    fn podman_keeps_the_user_id_when_rootless() {
-        let exec = Executor::Container {
+    fn no_owner_change_when_container_root_is_the_user() {
+        let rootless = Executor::Container {
             engine: Engine::Podman,
             image: "i".into(),
+            rootless: true,
         };
-        let a = strings(command_line(&exec, &spec(), 1001, 1001).1);
-        assert!(a.contains(&"--userns=keep-id".to_string()));
-        let a = strings(command_line(&exec, &spec(), 0, 0).1);
-        assert!(!a.contains(&"--userns=keep-id".to_string()));
-        assert!(a.contains(&"--user=0:0".to_string()));
+        assert_eq!(owner(&rootless, 1001, 1001), None);
+        let a = strings(command_line(&rootless, &spec(), 1001, 1001).1);
+        assert!(!a.iter().any(|x| x.starts_with("U7S_OWNER")));
+        let rootful = Executor::Container {
+            engine: Engine::Docker,
+            image: "i".into(),
+            rootless: false,
+        };
+        assert_eq!(owner(&rootful, 0, 0), None, "root keeps its files");
+        assert_eq!(owner(&rootful, 5, 6).as_deref(), Some("5:6"));
+        assert_eq!(owner(&Executor::Host, 5, 6), None);
+    }
+
+    /// The wrapper keeps the script's status (run here with the host's sh).
+    #[test]
+    fn wrapper_keeps_the_status() {
+        let run = |script: &str| {
+            Command::new("sh")
+                .args(["-c", CONTAINER_WRAPPER, "u7s-build", script])
+                .env_remove("U7S_OWNER")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .code()
+        };
+        assert_eq!(run("true"), Some(0));
+        assert_eq!(run("exit 7"), Some(7));
+        assert_eq!(run("false; echo not reached"), Some(1));
+        assert_ne!(run("echo $UNSET_VARIABLE_X"), Some(0));
     }
 }

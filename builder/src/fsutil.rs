@@ -12,27 +12,57 @@ use walkdir::WalkDir;
 
 use crate::error::{Error, IoContext, Result};
 
-/// Folder names skipped when a local `path` source is snapshotted or hashed: VCS data and build
-/// output that do not belong to the source.
+/// Folder names always skipped when a local `path` source is snapshotted or hashed: VCS data
+/// and build output that do not belong to the source.
 pub const SKIPPED_DIRS: &[&str] = &[".git", "target"];
 
-fn skipped(entry: &walkdir::DirEntry) -> bool {
-    entry.depth() > 0
-        && entry.file_type().is_dir()
-        && entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| SKIPPED_DIRS.contains(&n))
+/// Decides which entries of a local source tree belong to it: not [`SKIPPED_DIRS`], and, when
+/// the tree sits in a git work tree, nothing git ignores (build output, release archives).
+struct SourceFilter {
+    repo: Option<(git2::Repository, std::path::PathBuf)>,
+}
+
+impl SourceFilter {
+    fn new(root: &Path) -> SourceFilter {
+        let repo = git2::Repository::discover(root).ok().and_then(|r| {
+            let wd = r.workdir()?.canonicalize().ok()?;
+            Some((r, wd))
+        });
+        SourceFilter { repo }
+    }
+
+    fn keep(&self, entry: &walkdir::DirEntry) -> bool {
+        if entry.depth() == 0 {
+            return true;
+        }
+        if entry.file_type().is_dir()
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| SKIPPED_DIRS.contains(&n))
+        {
+            return false;
+        }
+        if let Some((repo, wd)) = &self.repo
+            && let Ok(abs) = entry.path().canonicalize()
+            && let Ok(rel) = abs.strip_prefix(wd)
+            && repo.is_path_ignored(rel).unwrap_or(false)
+        {
+            return false;
+        }
+        true
+    }
 }
 
 /// Copies the tree `src` into `dst` (created), keeping symlinks as links and permission bits.
-/// With `skip_build_dirs`, folders named in [`SKIPPED_DIRS`] are left out.
-pub fn copy_tree(src: &Path, dst: &Path, skip_build_dirs: bool) -> Result<()> {
+/// With `source_only`, what [`SourceFilter`] rejects is left out.
+pub fn copy_tree(src: &Path, dst: &Path, source_only: bool) -> Result<()> {
     fs::create_dir_all(dst).at(dst)?;
+    let filter = source_only.then(|| SourceFilter::new(src));
     let walker = WalkDir::new(src).follow_links(false).sort_by_file_name();
     for entry in walker
         .into_iter()
-        .filter_entry(|e| !(skip_build_dirs && skipped(e)))
+        .filter_entry(|e| filter.as_ref().is_none_or(|f| f.keep(e)))
     {
         let entry = entry.map_err(|e| walk_error(src, e))?;
         let rel = entry
@@ -69,11 +99,12 @@ fn walk_error(root: &Path, e: walkdir::Error) -> Error {
 }
 
 /// sha256 over a tree's structure and content (paths, kinds, executable bit, link targets, file
-/// bytes), in sorted order, leaving out [`SKIPPED_DIRS`]: the pin of a `path` source.
+/// bytes), in sorted order, of what [`SourceFilter`] keeps: the pin of a `path` source.
 pub fn hash_tree(root: &Path) -> Result<String> {
     let mut h = Sha256::new();
+    let filter = SourceFilter::new(root);
     let walker = WalkDir::new(root).follow_links(false).sort_by_file_name();
-    for entry in walker.into_iter().filter_entry(|e| !skipped(e)) {
+    for entry in walker.into_iter().filter_entry(|e| filter.keep(e)) {
         let entry = entry.map_err(|e| walk_error(root, e))?;
         let rel = entry.path().strip_prefix(root).expect("under root");
         let rel = rel.to_string_lossy();
@@ -172,5 +203,29 @@ mod tests {
             0o755
         );
         assert_eq!(hash_tree(&src).unwrap(), hash_tree(&dst).unwrap());
+    }
+
+    #[test]
+    fn git_ignored_files_are_not_part_of_a_path_source() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("ws");
+        git2::Repository::init(&src).unwrap();
+        fs::write(src.join(".gitignore"), "*.tbz\n/out/\n").unwrap();
+        fs::write(src.join("main.rs"), "fn main() {}\n").unwrap();
+        let h1 = hash_tree(&src).unwrap();
+        fs::write(src.join("usernetes-x86_64.tbz"), "archive").unwrap();
+        fs::create_dir_all(src.join("out")).unwrap();
+        fs::write(src.join("out/x"), "x").unwrap();
+        assert_eq!(h1, hash_tree(&src).unwrap(), "ignored files change nothing");
+        let dst = t.path().join("copy");
+        copy_tree(&src, &dst, true).unwrap();
+        assert!(dst.join("main.rs").is_file() && dst.join(".gitignore").is_file());
+        assert!(!dst.join("usernetes-x86_64.tbz").exists() && !dst.join("out").exists());
+        fs::write(src.join("new.rs"), "").unwrap();
+        assert_ne!(
+            h1,
+            hash_tree(&src).unwrap(),
+            "untracked, not ignored files count"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The container executor for real: a busybox root filesystem made here is imported as a
 //! local docker image, and `u7s-build release --executor auto` runs as the unprivileged test
 //! user (env `U7S_TEST_USER`, a member of the docker group) to build a fixture recipe in it.
-//! The outputs must belong to that user, and the script must have run as that user.
+//! The script runs as root in the container (upstream build images install packages), and
+//! every output must still belong to the invoking user, also after a failed script.
 //!
 //! Needs: a running dockerd the test process can use (CI starts it), `busybox` (Debian's
 //! busybox-static), root to switch to the test user with `runuser` (or running as that user).
@@ -135,6 +136,7 @@ mkdir -p "$OUT/bin" "$OUT/share/boxed"
 cp boxed.sh "$OUT/bin/boxed"
 chmod 0755 "$OUT/bin/boxed"
 id -u > "$OUT/share/boxed/uid"
+mkdir -p _build/objects && echo o > _build/objects/x.o
 echo "$VERSION $SOURCE_DATE_EPOCH $HOME $GREETING" > "$OUT/share/boxed/env"
 '''
 env = {{ GREETING = "hi" }}
@@ -185,10 +187,10 @@ outputs = ["bin/boxed", "share/boxed/uid"]
     );
     assert_eq!(comp["image"], IMAGE);
 
-    // The script ran as the invoking user, and every output belongs to that user.
+    // The script ran as root in the container, and every output belongs to the user.
     let build_dir = Path::new(comp["build_dir"].as_str().unwrap());
     let uid = fs::read_to_string(build_dir.join("out/share/boxed/uid")).unwrap();
-    assert_eq!(uid.trim(), account.uid.to_string());
+    assert_eq!(uid.trim(), "0");
     let env = fs::read_to_string(build_dir.join("out/share/boxed/env")).unwrap();
     assert_eq!(env.trim(), "1.0 315532800 /u7s/home hi");
     let mut n = 0;
@@ -224,4 +226,29 @@ outputs = ["bin/boxed", "share/boxed/uid"]
         fs::read_to_string(x.join("usernetes/share/licenses/boxed/LICENSE")).unwrap(),
         "boxed licence\n"
     );
+
+    // A script that fails after writing as root: the error names it, and the user could
+    // remove every work folder (they were handed back).
+    let recipe = fs::read_to_string(repo.join("recipes/boxed.toml")).unwrap();
+    let failing = recipe.replace("'''\nenv", "echo about-to-fail\nexit 4\n'''\nenv");
+    assert_ne!(recipe, failing);
+    fs::write(repo.join("recipes/boxed.toml"), failing).unwrap();
+    let out = cmd.current_dir(w).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("boxed: build script failed (exit status 4)")
+            && stderr.contains("about-to-fail"),
+        "{stderr}"
+    );
+    let tmp: Vec<_> = fs::read_dir(w.join("cache/tmp")).unwrap().collect();
+    assert!(
+        tmp.is_empty(),
+        "work folders the user could not remove: {tmp:?}"
+    );
+    let builds: Vec<_> = fs::read_dir(w.join("cache/build"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(builds.iter().all(|b| !b.contains(".tmp-")), "{builds:?}");
 }
