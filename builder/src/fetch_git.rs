@@ -8,8 +8,10 @@
 //! naming the recipe, the tag and both ids.
 //!
 //! [`export`] writes a self-contained work tree: a fresh repository holding just the pinned
-//! commit and its tree (one pack, marked shallow), HEAD detached at `rev`, the tag recreated as
-//! a lightweight tag so upstream `git describe` version stamps work, and a clean checkout.
+//! commit and its tree (one pack, marked shallow), HEAD detached at `rev`, the tag recreated
+//! as upstream has it (the annotated tag object is copied; a lightweight tag stays
+//! lightweight) so upstream version stamps work, including Makefiles that run plain
+//! `git describe`, which sees annotated tags only; and a clean checkout.
 
 use std::fs;
 use std::path::Path;
@@ -111,7 +113,7 @@ pub fn ensure(
     }
     let first = fetch(&repo, &location, &specs, depth, pin, progress);
     if let Err(e) = first {
-        if e.class() == git2::ErrorClass::Net && looks_unreachable(&e) {
+        if looks_unreachable(&e) {
             return Err(Error::Network {
                 url: location,
                 msg: e.message().to_string(),
@@ -253,10 +255,32 @@ pub fn export(cache: &Cache, pin: &GitPin, dest: &Path) -> Result<Repository> {
     let repo = Repository::init(dest).map_err(|e| pin.git_err(e))?;
     let pack_dir = repo.path().join("objects").join("pack");
     fs::create_dir_all(&pack_dir).at(&pack_dir)?;
+    // The tag as upstream has it: the outermost object (an annotated tag, or the commit).
+    let tag_target = match pin.tag {
+        Some(tag) => Some(
+            src.find_reference(&tag_ref(tag))
+                .and_then(|r| {
+                    r.target()
+                        .ok_or_else(|| git2::Error::from_str("symbolic tag"))
+                })
+                .map_err(|e| pin.git_err(format!("tag {tag} is not in the cache: {e}")))?,
+        ),
+        None => None,
+    };
     {
         let mut pb = src.packbuilder().map_err(|e| pin.git_err(e))?;
         pb.set_threads(0);
         pb.insert_commit(oid).map_err(|e| pin.git_err(e))?;
+        let mut next = tag_target;
+        while let Some(id) = next {
+            match src.find_tag(id) {
+                Ok(t) => {
+                    pb.insert_object(id, None).map_err(|e| pin.git_err(e))?;
+                    next = Some(t.target_id());
+                }
+                Err(_) => next = None,
+            }
+        }
         pb.write(&pack_dir, 0o644).map_err(|e| pin.git_err(e))?;
     }
     let commit = repo.find_commit(oid).map_err(|e| pin.git_err(e))?;
@@ -268,10 +292,10 @@ pub fn export(cache: &Cache, pin: &GitPin, dest: &Path) -> Result<Repository> {
     repo.set_head_detached(oid).map_err(|e| pin.git_err(e))?;
     repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
         .map_err(|e| pin.git_err(e))?;
-    if let Some(tag) = pin.tag {
+    if let (Some(tag), Some(target)) = (pin.tag, tag_target) {
         repo.reference(
             &format!("refs/tags/{tag}"),
-            oid,
+            target,
             true,
             "u7s-build: pinned tag",
         )

@@ -26,6 +26,8 @@ use crate::progress::Progress;
 
 /// Attempts per location before giving up.
 const ATTEMPTS: u32 = 5;
+/// Attempts when no connection could be made at all.
+const UNREACHABLE_ATTEMPTS: u32 = 3;
 /// First backoff; doubled after every failed attempt.
 const BACKOFF: Duration = Duration::from_millis(500);
 
@@ -226,6 +228,10 @@ fn download(
             Attempt::Retry(msg, connected) => {
                 ever_connected |= connected;
                 last = msg;
+                // A server that cannot be reached at all gets fewer tries than a flaky one.
+                if !ever_connected && attempt + 1 >= UNREACHABLE_ATTEMPTS {
+                    break;
+                }
             }
         }
     }

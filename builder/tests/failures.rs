@@ -192,3 +192,40 @@ fn unknown_only_name() {
         &f.out("out"),
     );
 }
+
+#[test]
+fn unreachable_servers_get_a_one_line_hint() {
+    let f = Fixture::new();
+    let dead = "http://127.0.0.1:9/dl/tool-1.0.tar.gz";
+    let tool = fs::read_to_string(f.repo().join("recipes/tool.toml")).unwrap();
+    fs::write(
+        f.repo().join("recipes/tool.toml"),
+        tool.replace(&f.server.url("/dl/tool-1.0.tar.gz"), dead),
+    )
+    .unwrap();
+    let o = release(&f, &["--only", "tool"]);
+    let err = assert_failed(
+        &o,
+        &[&format!("cannot reach {dead}"), "--offline", "--mirror"],
+        &f.out("out"),
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+
+    let dead_git = "https://127.0.0.1:9/up/hello.git";
+    let hello = fs::read_to_string(f.repo().join("recipes/hello.toml")).unwrap();
+    fs::write(
+        f.repo().join("recipes/hello.toml"),
+        hello.replace(&format!("file://{}", f.upstream.path.display()), dead_git),
+    )
+    .unwrap();
+    let o = release(&f, &["--only", "hello"]);
+    assert_failed(
+        &o,
+        &[&format!("cannot reach {dead_git}"), "--offline", "--mirror"],
+        &f.out("out"),
+    );
+}

@@ -337,6 +337,23 @@ fn patched_head_is_the_commit_git_am_makes() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&describe.stdout).starts_with("v1.0.0-1-g"));
+    // The tag is annotated upstream and stays annotated: plain `git describe` sees it too.
+    let describe = Command::new("git")
+        .args(["describe", "--dirty"])
+        .current_dir(tree)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&describe.stdout).starts_with("v1.0.0-1-g"),
+        "{}",
+        String::from_utf8_lossy(&describe.stderr)
+    );
+    let kind = Command::new("git")
+        .args(["cat-file", "-t", "v1.0.0"])
+        .current_dir(tree)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&kind.stdout).trim(), "tag");
 }
 
 #[test]
