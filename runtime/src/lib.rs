@@ -1,1 +1,24 @@
-//! u7s library.
+//! The usernetes runtime: a RootlessKit session (user, mount, network and pid namespaces) whose
+//! child is `u7s` itself, supervising dockerd, containerd, CRI-O and etcd with real readiness
+//! probes; ports through RootlessKit's REST API; status, logs, stop, reset and systemd units.
+//!
+//! Pure logic (flags, configs, specs, status model) lives in modules apart from the ones that
+//! run processes, so it is unit-tested without a session.
+
+pub mod binaries;
+pub mod components;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod http;
+pub mod paths;
+pub mod pki;
+pub mod portspec;
+pub mod probe;
+pub mod procfs;
+pub mod rkapi;
+pub mod rkflags;
+pub mod status;
+pub mod storage;
+
+pub use error::{Error, Result};

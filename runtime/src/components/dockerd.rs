@@ -1,0 +1,91 @@
+//! dockerd, rootless: data under `DATA/docker`, exec root and pid file under the state folder,
+//! the socket at `$XDG_RUNTIME_DIR/docker.sock`, the storage driver that works here. dockerd
+//! knows it is rootless from `ROOTLESSKIT_STATE_DIR` (set by RootlessKit for its child) and runs
+//! its own containerd below its exec root.
+
+use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
+use crate::config::ChildConfig;
+use crate::error::Result;
+use std::time::Duration;
+
+/// dockerd's arguments.
+pub fn args(cfg: &ChildConfig, facts: &Facts) -> Vec<String> {
+    let p = &cfg.paths;
+    vec![
+        format!("--data-root={}", p.data_dir("docker").display()),
+        format!("--exec-root={}", p.docker_exec_root().display()),
+        format!("--pidfile={}", p.docker_pid_file().display()),
+        format!("--host={}", p.docker_host()),
+        format!("--storage-driver={}", facts.storage.docker_driver()),
+    ]
+}
+
+/// Adds dockerd to the plan.
+pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<()> {
+    let hint = "install the release again (it ships Docker), or Debian's docker.io";
+    let program = need(find, "dockerd", "dockerd", hint)?;
+    // dockerd starts these itself; a clear error now beats a cryptic one in its log.
+    for dep in ["containerd", "containerd-shim-runc-v2", "runc"] {
+        need(find, dep, "dockerd", hint)?;
+    }
+    let p = &cfg.paths;
+    plan.dirs.push((p.data_dir("docker"), 0o710));
+    plan.dirs.push((p.docker_exec_root(), 0o700));
+    plan.components.push(ComponentSpec {
+        name: "dockerd".into(),
+        program,
+        args: args(cfg, facts),
+        env: vec![],
+        after: vec![],
+        probe: Probe::DockerPing {
+            socket: p.docker_sock(),
+        },
+        endpoint: p.docker_host(),
+        // dockerd gives running containers 15 s (its --shutdown-timeout default).
+        stop_timeout: Duration::from_secs(20),
+        remove_before_start: vec![p.docker_pid_file()],
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::config::Cri;
+    use crate::storage::Storage;
+
+    #[test]
+    fn rootless_paths_and_driver() {
+        let c = cfg(Cri::Docker, false);
+        let f = Facts {
+            storage: Storage::FuseOverlayfs,
+            containerd_major: 1,
+            cgroup2: false,
+        };
+        assert_eq!(
+            args(&c, &f),
+            [
+                "--data-root=/home/u/.local/share/usernetes/docker",
+                "--exec-root=/run/user/1000/usernetes/docker",
+                "--pidfile=/run/user/1000/usernetes/docker.pid",
+                "--host=unix:///run/user/1000/docker.sock",
+                "--storage-driver=fuse-overlayfs",
+            ]
+        );
+        let mut plan = Plan::default();
+        add(&mut plan, &c, &f, &find_all).unwrap();
+        let d = &plan.components[0];
+        assert_eq!(d.program, std::path::Path::new("/rel/bin/dockerd"));
+        assert_eq!(d.probe, Probe::DockerPing { socket: "/run/user/1000/docker.sock".into() });
+        assert_eq!(d.remove_before_start, [std::path::PathBuf::from("/run/user/1000/usernetes/docker.pid")]);
+    }
+
+    #[test]
+    fn missing_runc_is_reported_for_dockerd() {
+        let only_dockerd = |n: &str| (n == "dockerd").then(|| std::path::PathBuf::from("/x/dockerd"));
+        let f = Facts { storage: Storage::Overlay, containerd_major: 1, cgroup2: false };
+        let e = add(&mut Plan::default(), &cfg(Cri::Docker, false), &f, &only_dockerd).unwrap_err();
+        assert!(e.to_string().contains("containerd") && e.to_string().contains("dockerd needs it"));
+    }
+}

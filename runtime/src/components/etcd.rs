@@ -1,0 +1,108 @@
+//! etcd with client TLS: our CA, a server certificate for 127.0.0.1/localhost, client
+//! certificates required (`--client-cert-auth`), peers over TLS too; data under
+//! `DATA/etcd` (0700, as etcd wants). Listens on loopback inside the namespace only.
+
+use super::{ComponentSpec, Finder, Plan, Probe, need};
+use crate::config::ChildConfig;
+use crate::error::Result;
+use crate::pki::{Leaf, Pki};
+use std::time::Duration;
+
+/// etcd's client port.
+pub const CLIENT_PORT: u16 = 2379;
+/// etcd's peer port.
+pub const PEER_PORT: u16 = 2380;
+
+/// etcd's arguments.
+pub fn args(cfg: &ChildConfig) -> Vec<String> {
+    let pki = Pki::new(cfg.paths.pki());
+    let client = format!("https://127.0.0.1:{CLIENT_PORT}");
+    let peer = format!("https://127.0.0.1:{PEER_PORT}");
+    let s = |p: std::path::PathBuf| p.display().to_string();
+    vec![
+        "--name=u7s".into(),
+        format!("--data-dir={}", cfg.paths.data_dir("etcd").display()),
+        format!("--listen-client-urls={client}"),
+        format!("--advertise-client-urls={client}"),
+        format!("--listen-peer-urls={peer}"),
+        format!("--initial-advertise-peer-urls={peer}"),
+        format!("--initial-cluster=u7s={peer}"),
+        format!("--cert-file={}", s(pki.cert(Leaf::EtcdServer))),
+        format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
+        format!("--trusted-ca-file={}", s(pki.ca_cert())),
+        "--client-cert-auth".into(),
+        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdServer))),
+        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdServer))),
+        format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
+        "--peer-client-cert-auth".into(),
+        "--logger=zap".into(),
+    ]
+}
+
+/// Adds etcd to the plan.
+pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
+    let program = need(
+        find,
+        "etcd",
+        "etcd",
+        "install the release again (it ships etcd), or Debian's etcd-server",
+    )?;
+    let pki = Pki::new(cfg.paths.pki());
+    plan.dirs.push((cfg.paths.data_dir("etcd"), 0o700));
+    plan.pki = Some(pki.dir.clone());
+    plan.components.push(ComponentSpec {
+        name: "etcd".into(),
+        program,
+        args: args(cfg),
+        env: vec![],
+        after: vec![],
+        probe: Probe::EtcdHealth {
+            port: CLIENT_PORT,
+            ca: pki.ca_cert(),
+            cert: pki.cert(Leaf::EtcdClient),
+            key: pki.key(Leaf::EtcdClient),
+        },
+        endpoint: format!("https://127.0.0.1:{CLIENT_PORT} (inside the namespace)"),
+        stop_timeout: Duration::from_secs(10),
+        remove_before_start: vec![],
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::config::Cri;
+
+    #[test]
+    fn tls_everywhere_and_client_certs_required() {
+        let a = args(&cfg(Cri::Docker, true));
+        for must in [
+            "--client-cert-auth",
+            "--peer-client-cert-auth",
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--trusted-ca-file=/home/u/.config/usernetes/pki/ca.pem",
+            "--cert-file=/home/u/.config/usernetes/pki/etcd-server.pem",
+            "--key-file=/home/u/.config/usernetes/pki/etcd-server-key.pem",
+            "--data-dir=/home/u/.local/share/usernetes/etcd",
+        ] {
+            assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.contains("http://")), "no plaintext listener");
+    }
+
+    #[test]
+    fn probe_uses_the_client_certificate() {
+        let mut p = Plan::default();
+        add(&mut p, &cfg(Cri::Docker, true), &find_all).unwrap();
+        match &p.components[0].probe {
+            Probe::EtcdHealth { cert, port, .. } => {
+                assert!(cert.ends_with("etcd-client.pem"));
+                assert_eq!(*port, 2379);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.dirs.contains(&("/home/u/.local/share/usernetes/etcd".into(), 0o700)));
+    }
+}

@@ -1,0 +1,229 @@
+//! What runs inside a session and how each piece is configured: a [`Plan`] of folders, generated
+//! files and [`ComponentSpec`]s (program, arguments, environment, dependencies, readiness probe,
+//! stop timeout), computed purely from the session's configuration and a few facts about the
+//! host (storage that works, containerd's major version, cgroup v2). The supervisor runs it.
+
+pub mod containerd;
+pub mod crio;
+pub mod dockerd;
+pub mod etcd;
+
+use crate::config::{ChildConfig, Cri};
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the supervisor decides a component is ready (never a sleep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Probe {
+    /// `GET /_ping` on the Docker socket answers 200 `OK`.
+    DockerPing { socket: PathBuf },
+    /// The socket speaks HTTP/2 (answers a connection preface with SETTINGS): a gRPC server
+    /// that has loaded its plugins and serves.
+    Grpc { socket: PathBuf },
+    /// etcd's `GET /health` over TLS with a client certificate says `"health":"true"`.
+    EtcdHealth {
+        port: u16,
+        ca: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
+}
+
+/// One supervised process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentSpec {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Added to the supervisor's environment.
+    pub env: Vec<(String, String)>,
+    /// Components that must be ready first.
+    pub after: Vec<String>,
+    pub probe: Probe,
+    /// What clients connect to (shown by `u7s status`).
+    pub endpoint: String,
+    /// SIGTERM, then SIGKILL after this long.
+    pub stop_timeout: Duration,
+    /// Stale files removed before every start (pid files).
+    pub remove_before_start: Vec<PathBuf>,
+}
+
+/// Folders, files and components of a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Folders to create, with their modes.
+    pub dirs: Vec<(PathBuf, u32)>,
+    /// Generated files (path, content, mode), rewritten on every start.
+    pub files: Vec<(PathBuf, String, u32)>,
+    /// The PKI folder to make sure of (etcd).
+    pub pki: Option<PathBuf>,
+    /// In start order (dependencies first).
+    pub components: Vec<ComponentSpec>,
+}
+
+/// Facts about the host the plan depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub storage: Storage,
+    /// containerd's major version (1 → config schema 2, 2 → schema 3).
+    pub containerd_major: u32,
+    /// cgroup v2 delegated (cgroup namespace present).
+    pub cgroup2: bool,
+}
+
+/// Looks a program up (release bin/ first, then PATH).
+pub type Finder<'a> = &'a dyn Fn(&str) -> Option<PathBuf>;
+
+pub(crate) fn need(find: Finder, name: &str, component: &str, hint: &str) -> Result<PathBuf> {
+    find(name).ok_or_else(|| {
+        Error::MissingBinary(name.to_string(), format!("{component} needs it; {hint}"))
+    })
+}
+
+/// The session's plan.
+pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
+    let mut plan = Plan::default();
+    plan.dirs.push((cfg.paths.state.clone(), 0o700));
+    plan.dirs.push((cfg.paths.logs(), 0o700));
+    if cfg.session.etcd || cfg.session.kube {
+        etcd::add(&mut plan, cfg, find)?;
+    }
+    match cfg.session.cri {
+        Cri::Docker => dockerd::add(&mut plan, cfg, facts, find)?,
+        Cri::Containerd => containerd::add(&mut plan, cfg, facts, find)?,
+        Cri::Crio => crio::add(&mut plan, cfg, facts, find)?,
+    }
+    order(&mut plan.components)?;
+    Ok(plan)
+}
+
+/// Sorts components so every one comes after its dependencies (stable otherwise).
+pub fn order(c: &mut Vec<ComponentSpec>) -> Result<()> {
+    let mut done: Vec<ComponentSpec> = Vec::with_capacity(c.len());
+    let mut rest = std::mem::take(c);
+    while !rest.is_empty() {
+        let pos = rest
+            .iter()
+            .position(|s| s.after.iter().all(|a| done.iter().any(|d| &d.name == a)))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "component dependencies cannot be satisfied: {}",
+                    rest.iter()
+                        .map(|s| format!("{} after {:?}", s.name, s.after))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        done.push(rest.remove(pos));
+    }
+    *c = done;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::binaries::Bins;
+    use crate::config::{ChildConfig, Cri, SessionConfig};
+    use crate::paths::{Env, Paths};
+    use std::path::PathBuf;
+
+    pub fn cfg(cri: Cri, etcd: bool) -> ChildConfig {
+        let env = Env {
+            home: Some("/home/u".into()),
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            xdg_data_home: None,
+            xdg_config_home: None,
+            uid: 1000,
+        };
+        ChildConfig {
+            session: SessionConfig {
+                cri,
+                kube: false,
+                etcd,
+                publish: vec![],
+                cidr: "10.0.42.0/24".into(),
+                rootlesskit_flags: vec![],
+            },
+            paths: Paths::resolve(&env, |_| false).unwrap(),
+            bins: Bins {
+                release_bin: Some("/rel/bin".into()),
+                path: vec![],
+            },
+            session_id: "s1".into(),
+            leader_pid: 1,
+            started_at: 0.0,
+            cgroup2: false,
+        }
+    }
+
+    pub fn find_all(name: &str) -> Option<PathBuf> {
+        Some(PathBuf::from("/rel/bin").join(name))
+    }
+
+    pub fn find_none(_: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            storage: Storage::Overlay,
+            containerd_major: 1,
+            cgroup2: false,
+        }
+    }
+
+    #[test]
+    fn docker_session_is_dockerd_alone() {
+        let p = plan(&cfg(Cri::Docker, false), &facts(), &find_all).unwrap();
+        let names: Vec<&str> = p.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["dockerd"]);
+        assert!(p.pki.is_none());
+        assert!(p.dirs.iter().any(|(d, m)| d.ends_with("usernetes") && *m == 0o700));
+    }
+
+    #[test]
+    fn etcd_comes_with_its_pki() {
+        let p = plan(&cfg(Cri::Containerd, true), &facts(), &find_all).unwrap();
+        let names: Vec<&str> = p.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["etcd", "containerd"]);
+        assert_eq!(p.pki.as_deref(), Some(std::path::Path::new("/home/u/.config/usernetes/pki")));
+    }
+
+    #[test]
+    fn missing_binaries_are_named() {
+        let e = plan(&cfg(Cri::Docker, false), &facts(), &find_none).unwrap_err();
+        assert!(e.to_string().contains("dockerd"), "{e}");
+        let e = plan(&cfg(Cri::Crio, false), &facts(), &find_none).unwrap_err().to_string();
+        assert!(e.contains("crio") && e.contains("CRI-O"), "{e}");
+    }
+
+    #[test]
+    fn ordering_respects_dependencies_and_finds_cycles() {
+        let spec = |n: &str, after: &[&str]| ComponentSpec {
+            name: n.into(),
+            program: "/x".into(),
+            args: vec![],
+            env: vec![],
+            after: after.iter().map(|s| s.to_string()).collect(),
+            probe: Probe::Grpc { socket: "/s".into() },
+            endpoint: String::new(),
+            stop_timeout: Duration::from_secs(1),
+            remove_before_start: vec![],
+        };
+        let mut v = vec![spec("kubelet", &["cri", "api"]), spec("api", &["etcd"]), spec("cri", &[]), spec("etcd", &[])];
+        order(&mut v).unwrap();
+        let names: Vec<&str> = v.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["cri", "etcd", "api", "kubelet"]);
+        let mut cyc = vec![spec("a", &["b"]), spec("b", &["a"])];
+        assert!(order(&mut cyc).unwrap_err().to_string().contains("a after"));
+    }
+}

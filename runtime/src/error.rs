@@ -1,0 +1,93 @@
+//! The runtime's typed errors: each names the component, file or entry it is about and, where
+//! one exists, the fix. The `u7s` binary renders them for people.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the runtime library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{var} is not set (or not an absolute path); {hint}")]
+    Env { var: &'static str, hint: &'static str },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{context}: {source}")]
+    Os {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("invalid port spec {spec:?}: {reason} (expected [IP:]PORT:[IP:]PORT/PROTO, e.g. 8080:80/tcp or [::1]:8080:80/tcp6)")]
+    PortSpec { spec: String, reason: String },
+
+    #[error("no published port matches {0:?} (see `u7s ports ls`)")]
+    NoSuchPort(String),
+
+    #[error("RootlessKit API {what}: HTTP {status}: {message}")]
+    Api {
+        what: String,
+        status: u16,
+        message: String,
+    },
+
+    #[error("{endpoint}: malformed HTTP response: {reason}")]
+    Http { endpoint: String, reason: String },
+
+    #[error("no usernetes session is running (state in {0}); start one with `u7s up --no-kube --detach`")]
+    NotRunning(PathBuf),
+
+    #[error("a usernetes session is already running (pid {pid}); stop it with `u7s down` first")]
+    AlreadyRunning { pid: i32 },
+
+    #[error("{0} is not in this release's bin/ nor on PATH; {1}")]
+    MissingBinary(String, String),
+
+    #[error("{component}: {message}")]
+    Component { component: String, message: String },
+
+    #[error("TLS material in {path}: {message}")]
+    Pki { path: PathBuf, message: String },
+
+    #[error("{path}: invalid JSON: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An OS error while doing `context`.
+    pub fn os(context: impl Into<String>, source: impl Into<std::io::Error>) -> Error {
+        Error::Os {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<nix::Error> for Error {
+    fn from(e: nix::Error) -> Error {
+        Error::os("system call", std::io::Error::from(e))
+    }
+}

@@ -1,0 +1,126 @@
+//! File helpers with the guarantees the runtime promises: files written to a temp name then
+//! renamed (nothing half-written after a crash), modes set at creation (keys 0600 from the first
+//! byte), private folders 0700, and the tail of a log for error messages.
+
+use crate::error::{Error, Result};
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Creates `dir` (and parents) and sets its mode.
+pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let m = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if m.permissions().mode() & 0o7777 != mode {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temp file in the same folder, with `mode`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let res = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Removes `path` when it is a symlink (what RootlessKit's copy-up leaves in /run, /etc, …).
+pub fn remove_symlink(path: &Path) -> Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Removes a file or a whole tree; absent is fine.
+pub fn remove_any(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+    }
+}
+
+/// The last `lines` lines of a (log) file, at most 64 KiB read; empty when unreadable.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let Ok(mut f) = fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(64 * 1024);
+    let _ = f.seek(SeekFrom::Start(start));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let all: Vec<&str> = text.lines().collect();
+    let from = all.len().saturating_sub(lines);
+    all[from..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("key.pem");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        write_atomic(&p, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temp left");
+        let e = write_atomic(&d.path().join("no/such/dir/f"), b"x", 0o644).unwrap_err();
+        assert!(e.to_string().contains("no/such/dir/f"));
+    }
+
+    #[test]
+    fn dirs_symlinks_tails() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("a/b");
+        ensure_dir(&sub, 0o700).unwrap();
+        assert_eq!(fs::metadata(&sub).unwrap().mode() & 0o777, 0o700);
+        let l = d.path().join("link");
+        std::os::unix::fs::symlink(&sub, &l).unwrap();
+        assert!(!remove_symlink(&sub).unwrap());
+        assert!(remove_symlink(&l).unwrap());
+        assert!(sub.exists());
+        let log = d.path().join("x.log");
+        fs::write(&log, "1\n2\n3\n4\n").unwrap();
+        assert_eq!(tail(&log, 2), "3\n4");
+        assert_eq!(tail(&d.path().join("none"), 2), "");
+        remove_any(&d.path().join("a")).unwrap();
+        remove_any(&d.path().join("a")).unwrap();
+        assert!(!d.path().join("a").exists());
+    }
+}
