@@ -246,7 +246,14 @@ pub fn gather(host: &Host, opts: &Options) -> Facts {
     let groups = read_opt(host, "/etc/group")
         .map(|t| accounts::parse_group(&t))
         .unwrap_or_default();
-    let user: Result<User, String> = match &opts.user {
+    // `sudo u7s-doctor` checks the user who ran sudo (session.not_root still fails).
+    let wanted = opts.user.clone().or_else(|| {
+        (process_ids.map(|p| p.0) == Some(0))
+            .then(|| env.get("SUDO_USER").cloned())
+            .flatten()
+            .filter(|u| !u.is_empty() && u != "root")
+    });
+    let user: Result<User, String> = match &wanted {
         Some(name) => passwd
             .iter()
             .find(|u| &u.name == name || u.uid.to_string() == *name)

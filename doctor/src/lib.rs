@@ -129,6 +129,14 @@ fn run_inner(opts: &Options) -> Report {
             Err(why) => f.probe_skipped = Some(why),
         }
     }
+    let mut checks = checks::all(&f);
+    if f.user.as_ref().is_ok_and(|u| u.uid == 0) {
+        // Fixes for root's own sub-IDs, limits, ... would mislead: root does not run usernetes.
+        for c in checks.iter_mut().filter(|c| c.id != "session.not_root") {
+            c.fix = None;
+            c.needs_root = false;
+        }
+    }
     Report {
         distro: f.distro.clone(),
         target: opts.target,
@@ -137,7 +145,7 @@ fn run_inner(opts: &Options) -> Report {
             .as_ref()
             .map(|u| u.name.clone())
             .unwrap_or_else(|_| opts.user.clone().unwrap_or_default()),
-        checks: checks::all(&f),
+        checks,
     }
 }
 

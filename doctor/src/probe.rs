@@ -96,6 +96,9 @@ struct Paths {
     merged: CString,
     opts_userxattr: CString,
     opts_plain: CString,
+    work_incompat: CString,
+    work_volatile: CString,
+    work_dirty: CString,
     probe_file: CString,
     upper_file: CString,
     work_work: CString,
@@ -166,8 +169,9 @@ fn run_in(input: &ProbeInput, scratch: &Path) -> ProbeOutcome {
     let p = Paths {
         tmpfs_dir: cstr(&scratch.join("t")),
         merged: cstr(&scratch.join("m")),
+        // `volatile`: no sync of the whole upper filesystem on umount (it can take 100 ms).
         opts_userxattr: CString::new(format!(
-            "lowerdir={},upperdir={},workdir={},userxattr",
+            "lowerdir={},upperdir={},workdir={},userxattr,volatile",
             scratch.join("l").display(),
             scratch.join("u").display(),
             scratch.join("w").display()
@@ -183,6 +187,9 @@ fn run_in(input: &ProbeInput, scratch: &Path) -> ProbeOutcome {
         probe_file: cstr(&scratch.join("m/probe")),
         upper_file: cstr(&scratch.join("u/probe")),
         work_work: cstr(&scratch.join("w/work")),
+        work_incompat: cstr(&scratch.join("w/work/incompat")),
+        work_volatile: cstr(&scratch.join("w/work/incompat/volatile")),
+        work_dirty: cstr(&scratch.join("w/work/incompat/volatile/dirty")),
         work_index: cstr(&scratch.join("w/index")),
     };
     let (Ok((c2p_r, c2p_w)), Ok((p2c_r, p2c_w))) = (nix::unistd::pipe(), nix::unistd::pipe())
@@ -203,7 +210,12 @@ fn run_in(input: &ProbeInput, scratch: &Path) -> ProbeOutcome {
             drop(c2p_w);
             drop(p2c_r);
             let out = parent(input, child, c2p_r, p2c_w);
-            let _ = waitpid(child, None);
+            // The child has reported; it may still be closing its TAP device. Reap it in the
+            // background rather than wait for the kernel.
+            let reaper = std::thread::Builder::new().spawn(move || waitpid(child, None));
+            if reaper.is_err() {
+                let _ = waitpid(child, None);
+            }
             out
         }
     }
@@ -325,12 +337,18 @@ fn child(input: &ProbeInput, groups: &[Gid], p: &Paths, out: OwnedFd, inp: Owned
         );
         let _ = nix::mount::umount2(p.merged.as_c_str(), MntFlags::MNT_DETACH);
         let _ = nix::unistd::unlink(p.upper_file.as_c_str());
+        let _ = nix::unistd::unlink(p.work_dirty.as_c_str());
         // SAFETY: plain rmdir on NUL-terminated paths.
         unsafe {
+            nix::libc::rmdir(p.work_volatile.as_ptr());
+            nix::libc::rmdir(p.work_incompat.as_ptr());
             nix::libc::rmdir(p.work_work.as_ptr());
             nix::libc::rmdir(p.work_index.as_ptr());
         }
     }
+    // The TAP device stays open until _exit: tearing it down takes a synchronize_net() that
+    // nobody needs to wait for (the parent reaps the child in the background).
+    let mut _tap = None;
     match nix::fcntl::open(
         c"/dev/net/tun",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
@@ -349,6 +367,7 @@ fn child(input: &ProbeInput, groups: &[Gid], p: &Paths, out: OwnedFd, inp: Owned
             // SAFETY: TUNSETIFF reads and writes a struct ifreq of 40 bytes.
             let rc = unsafe { nix::libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut req) };
             r[S_TUN_IOCTL] = if rc == 0 { 0 } else { Errno::last_raw() };
+            _tap = Some(fd);
         }
     }
     finish(&r)

@@ -142,7 +142,7 @@ fn runtime_dir(f: &Facts) -> CheckResult {
         format!("install -d -o {} -g {} -m 0700 {own}", u.uid, u.gid)
     };
     let problem = match &rd.meta {
-        Err(e) => Some(format!("{e}")),
+        Err(e) => Some(e.clone()),
         Ok(m) if m.kind != Kind::Dir => Some("not a directory".into()),
         Ok(m) if m.uid != u.uid => Some(format!(
             "owned by uid {}, not {} ({})",

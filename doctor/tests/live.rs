@@ -1,0 +1,156 @@
+//! The doctor on this machine, live probes included: as the unprivileged test user (CI sets
+//! U7S_TEST_USER after preparing sub-IDs and /dev/net/tun) no check may fail for Docker, and as
+//! root the not-root check fails.
+
+use doctor::Status;
+use doctor::report::JsonReport;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+fn test_user() -> Option<String> {
+    match std::env::var("U7S_TEST_USER") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "U7S_TEST_USER must be set in CI"
+            );
+            eprintln!("skipping: U7S_TEST_USER is not set (the unprivileged user to test as)");
+            None
+        }
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A world-readable copy of the binary (the checkout may sit under a 0700 directory).
+fn binary_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("u7s-doctor-live")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("u7s-doctor");
+    std::fs::copy(env!("CARGO_BIN_EXE_u7s-doctor"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, bin)
+}
+
+fn parse(out: &std::process::Output) -> JsonReport {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn as_the_test_user_nothing_fails_for_docker() {
+    let Some(user) = test_user() else { return };
+    if !is_root() {
+        // Already the unprivileged user (scripts/test.sh run by the user themselves).
+        let out = Command::new(env!("CARGO_BIN_EXE_u7s-doctor"))
+            .args(["--json", "--for", "docker"])
+            .output()
+            .unwrap();
+        let r = parse(&out);
+        let fails: Vec<_> = r
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .collect();
+        assert!(fails.is_empty(), "{fails:#?}");
+        return;
+    }
+    let (dir, bin) = binary_copy();
+    let out = Command::new("runuser")
+        .args(["-u", &user, "--"])
+        .arg(&bin)
+        .args(["--json", "--for", "docker"])
+        .current_dir(dir.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    let r = parse(&out);
+    let fails: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect();
+    assert!(fails.is_empty(), "failures as {user}: {fails:#?}");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(r.user, user);
+    // The live probes ran and passed: a real user namespace with the sub-ID map, an overlay
+    // mount and a TAP device.
+    for id in [
+        "userns.create",
+        "userns.map",
+        "userns.mount",
+        "devices.tun_userns",
+    ] {
+        let c = r.checks.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+    }
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.id == "session.not_root")
+        .unwrap();
+    assert_eq!(c.status, Status::Pass);
+}
+
+#[test]
+fn as_root_the_not_root_check_fails() {
+    if !is_root() {
+        if std::env::var("CI").as_deref() == Ok("true") && std::env::var("U7S_TEST_USER").is_err() {
+            panic!("CI must run the tests as root with U7S_TEST_USER set");
+        }
+        eprintln!("skipping: not running as root");
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_u7s-doctor"))
+        .args(["--json", "--for", "docker"])
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r = parse(&out);
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.id == "session.not_root")
+        .unwrap();
+    assert_eq!(c.status, Status::Fail, "{c:?}");
+    assert_eq!(r.user, "root");
+    // Root's own sub-IDs are not something to fix.
+    assert!(
+        r.checks
+            .iter()
+            .filter(|c| c.id != "session.not_root")
+            .all(|c| c.fix.is_none())
+    );
+    // With --user, root still fails not_root, and the probes run as that user.
+    if let Ok(user) = std::env::var("U7S_TEST_USER") {
+        let out = Command::new(env!("CARGO_BIN_EXE_u7s-doctor"))
+            .args(["--json", "--for", "docker", "--user", &user])
+            .output()
+            .unwrap();
+        let r = parse(&out);
+        assert_eq!(out.status.code(), Some(1));
+        let get = |id: &str| r.checks.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(get("session.not_root").status, Status::Fail);
+        assert_eq!(
+            get("userns.map").status,
+            Status::Pass,
+            "{:?}",
+            get("userns.map")
+        );
+        assert_eq!(get("subuid.range").status, Status::Pass);
+    }
+}
