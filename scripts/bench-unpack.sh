@@ -5,7 +5,8 @@
 # our peak RSS (GNU time, Debian package `time`). Our decoder is also run on a single-stream
 # archive made by lbzip2, where it cannot go parallel.
 #
-# Usage: scripts/bench-unpack.sh          (env: BENCH_THREADS, BENCH_MIN_MB, BENCH_PACKAGES)
+# Usage: scripts/bench-unpack.sh (env: BENCH_THREADS, BENCH_MIN_MB, BENCH_PACKAGES, BENCH_RUNS)
+# Times are the best of BENCH_RUNS interleaved runs (see bench-pack.sh).
 # Target: our peak RSS for a whole extraction <= 64 MiB.
 set -euo pipefail
 # shellcheck source=bench-pack.sh
@@ -37,16 +38,19 @@ main_unpack() {
     echo "archive: $(stat -c %s "$work/ours.tbz") bytes for $((input / 1000000)) MB;" \
         "threads: $BENCH_THREADS of $(nproc) CPUs"
 
-    local t_ours t_tar t_lbzip2 t_single rss_ours rss_single
+    local t_ours='' t_tar='' t_lbzip2='' t_single='' rss_ours rss_single run load_before
     fresh() { rm -rf "$work/out" && mkdir "$work/out"; }
-    fresh
-    timed t_ours "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
-    fresh
-    timed t_tar tar -C "$work/out" -xjf "$work/ours.tbz"
-    fresh
-    timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$work/ours.tbz' | tar -C '$work/out' -x"
-    fresh
-    timed t_single "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+    load_before=$(load)
+    for ((run = 1; run <= BENCH_RUNS; run++)); do
+        fresh
+        timed t_ours "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+        fresh
+        timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$work/ours.tbz' | tar -C '$work/out' -x"
+        fresh
+        timed t_tar tar -C "$work/out" -xjf "$work/ours.tbz"
+        fresh
+        timed t_single "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+    done
     fresh
     rss_ours=$(peak_rss_kib "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS")
     fresh
@@ -63,7 +67,8 @@ main_unpack() {
     row "tar xjf (bzip2 -d, 1 thread)" "$t_tar" "-"
     row "bundle unpack of lbzip2's single stream" "$t_single" "$((rss_single / 1024))"
     echo
-    echo "target: peak RSS <= 64 MiB (note: the machine may be shared; times vary with other load)"
+    echo "best of $BENCH_RUNS runs; load average before: $load_before, after: $(load)"
+    echo "target: peak RSS <= 64 MiB"
 }
 
 main_unpack "$@"

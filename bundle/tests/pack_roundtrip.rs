@@ -293,3 +293,28 @@ fn reading_the_archive_through_plain_read() {
     assert!(got == want);
     assert!(decoder.streams() >= 3);
 }
+
+#[test]
+fn a_damaged_archive_is_a_bzip2_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, archive) = packed(dir.path());
+    let mut bytes = fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    let damaged = dir.path().join("damaged.tbz");
+    fs::write(&damaged, &bytes).unwrap();
+    let truncated = dir.path().join("truncated.tbz");
+    fs::write(&truncated, &bytes[..middle]).unwrap();
+    let options = ExtractOptions {
+        top: TOP_DIR.into(),
+    };
+    for file in [&damaged, &truncated] {
+        let dest = tempfile::tempdir().unwrap();
+        match extract_archive(file, dest.path(), &options, 2) {
+            Err(e @ bundle::Error::Bzip2(_)) => {
+                assert!(e.to_string().contains(&file.display().to_string()), "{e}");
+            }
+            other => panic!("{}: {other:?}", file.display()),
+        }
+    }
+}
