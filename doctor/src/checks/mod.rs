@@ -31,6 +31,14 @@ pub fn all(f: &Facts) -> Vec<CheckResult> {
     v.extend(network::checks(f));
     v.extend(limits::checks(f));
     v.extend(probes::checks(f));
+    // Live probe results join their group (stable: static checks first).
+    let mut order: Vec<String> = Vec::new();
+    for c in &v {
+        if !order.contains(&c.group) {
+            order.push(c.group.clone());
+        }
+    }
+    v.sort_by_key(|c| order.iter().position(|g| *g == c.group));
     v
 }
 
