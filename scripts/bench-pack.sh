@@ -62,6 +62,7 @@ build_examples() {
     local target=${CARGO_TARGET_DIR:-$REPO/target}
     (cd "$REPO" && cargo build --quiet --release -p u7s-bundle --examples)
     PACK_BIN=$target/release/examples/pack
+    # shellcheck disable=SC2034 # used by bench-unpack.sh
     UNPACK_BIN=$target/release/examples/unpack
 }
 

@@ -9,6 +9,7 @@
 # Times are the best of BENCH_RUNS interleaved runs (see bench-pack.sh).
 # Target: our peak RSS for a whole extraction <= 64 MiB.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 # shellcheck source=bench-pack.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench-pack.sh"
 

@@ -32,9 +32,13 @@ use super::scan::{START_LEN, find_stream_start};
 
 /// The largest compressed span handed to a worker; a stream longer than that is decoded on the
 /// calling thread as a stream.
-pub const MAX_SPAN: u64 = 4 << 20;
+/// (A 900 kB chunk compresses to at most about 905 kB.)
+pub const MAX_SPAN: u64 = 2 << 20;
 /// A worker stops (and the span is decoded sequentially instead) when its output passes this.
-pub const MAX_SPAN_OUTPUT: usize = 8 << 20;
+pub const MAX_SPAN_OUTPUT: usize = 4 << 20;
+/// At most this many spans are in flight, whatever the thread count (with the two limits
+/// above, at most about 6 MiB of buffers per span; ours take about 2 MiB).
+const MAX_IN_FLIGHT: usize = 10;
 const READ_SIZE: usize = 256 << 10;
 
 enum SpanResult {
@@ -134,7 +138,7 @@ impl<R: Read> ParallelBzDecoder<R> {
     }
 
     fn max_in_flight(&self) -> usize {
-        self.threads + 2
+        (self.threads + 2).min(MAX_IN_FLIGHT)
     }
 
     fn avail_end(&self) -> u64 {
