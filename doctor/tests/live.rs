@@ -154,3 +154,67 @@ fn as_root_the_not_root_check_fails() {
         assert_eq!(get("subuid.range").status, Status::Pass);
     }
 }
+
+/// The probe itself, as the test user, with sub-ID ranges the user does not own: newuidmap's
+/// own error comes back, and the other probes still run on a self-only map.
+#[test]
+fn probe_reports_newuidmap_errors_and_keeps_probing() {
+    let Some(user) = test_user() else { return };
+    if !is_root() {
+        eprintln!("skipping: needs root to run the probe as {user}");
+        return;
+    }
+    let out = Command::new("id").args(["-u", &user]).output().unwrap();
+    let uid: u32 = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = Command::new("id").args(["-g", &user]).output().unwrap();
+    let gid: u32 = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let base = tempfile::Builder::new()
+        .prefix("u7s-doctor-probe")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    nix::unistd::chown(
+        base.path(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .unwrap();
+    let which = |name: &str| {
+        ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .map(|d| format!("{d}/{name}"))
+            .find(|p| std::path::Path::new(p).exists())
+    };
+    let input = doctor::probe::ProbeInput {
+        uid,
+        gid,
+        drop_privileges: true,
+        newuidmap: which("newuidmap"),
+        newgidmap: None,
+        uid_ranges: vec![(3_000_000_000, 65536)],
+        gid_ranges: vec![(3_000_000_000, 65536)],
+        scratch_base: base.path().to_path_buf(),
+    };
+    let o = doctor::probe::run(&input);
+    use doctor::probe::Step;
+    assert!(matches!(o.userns, Step::Ok(_)), "{o:?}");
+    match &o.map {
+        Step::Failed { message, .. } => {
+            assert!(message.contains("newuidmap failed"), "{message}");
+            assert!(message.contains("newgidmap: not found"), "{message}");
+        }
+        other => panic!("map should fail: {other:?}"),
+    }
+    assert!(matches!(o.mount, Step::Ok(_)), "{o:?}");
+    assert!(matches!(o.tun, Step::Ok(_)), "{o:?}");
+    // The scratch directory is gone.
+    assert_eq!(std::fs::read_dir(base.path()).unwrap().count(), 0);
+}

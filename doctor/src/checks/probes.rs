@@ -131,3 +131,122 @@ pub fn checks(f: &Facts) -> Vec<CheckResult> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ProbeOutcome;
+
+    fn facts(sysctls: &[(&str, &str)]) -> Facts {
+        let t = tempfile::tempdir().unwrap();
+        for (k, v) in sysctls {
+            let p = t.path().join("proc/sys").join(k.replace('.', "/"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, v).unwrap();
+        }
+        let opts = crate::Options {
+            root: t.path().to_path_buf(),
+            user: None,
+            target: crate::Target::Docker,
+            live_probes: true,
+        };
+        crate::facts::gather(&crate::Host::new(t.path()), &opts)
+    }
+
+    fn outcome(userns: Step, map: Step) -> ProbeOutcome {
+        let ok = || Step::Ok("ok".into());
+        ProbeOutcome {
+            userns,
+            map,
+            mount: ok(),
+            overlay: ok(),
+            tun: ok(),
+        }
+    }
+
+    fn failed(errno: Option<i32>, message: &str) -> Step {
+        Step::Failed {
+            errno,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn errno_is_mapped_to_the_cause() {
+        let mut f = facts(&[("kernel.unprivileged_userns_clone", "0")]);
+        f.probe = Some(outcome(
+            failed(Some(1), "unshare(CLONE_NEWUSER): EPERM"),
+            Step::NotRun("x".into()),
+        ));
+        let r = checks(&f);
+        let c = r.iter().find(|c| c.id == "userns.create").unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.finding.contains("kernel.unprivileged_userns_clone=0"),
+            "{c:?}"
+        );
+        assert_eq!(
+            r.iter().find(|c| c.id == "userns.map").unwrap().status,
+            Status::Skip
+        );
+
+        let mut f = facts(&[]);
+        f.probe = Some(outcome(
+            failed(Some(28), "unshare(CLONE_NEWUSER): ENOSPC"),
+            Step::NotRun("x".into()),
+        ));
+        let c = checks(&f)
+            .into_iter()
+            .find(|c| c.id == "userns.create")
+            .unwrap();
+        assert!(c.finding.contains("userns.max"), "{c:?}");
+
+        let mut f = facts(&[]);
+        f.probe = Some(outcome(
+            Step::Ok("created".into()),
+            failed(
+                None,
+                "newuidmap failed (exit status: 1): newuidmap: write to uid_map failed: Invalid argument",
+            ),
+        ));
+        let c = checks(&f)
+            .into_iter()
+            .find(|c| c.id == "userns.map")
+            .unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.finding.contains("subuid.own_id"), "{c:?}");
+    }
+
+    #[test]
+    fn apparmor_restriction_softens_probe_failures() {
+        let mut f = facts(&[("kernel.apparmor_restrict_unprivileged_userns", "1")]);
+        let mut o = outcome(Step::Ok("created".into()), Step::Ok("mapped".into()));
+        o.mount = failed(Some(1), "mount tmpfs: EPERM");
+        f.probe = Some(o);
+        let c = checks(&f)
+            .into_iter()
+            .find(|c| c.id == "userns.mount")
+            .unwrap();
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.finding.contains("AppArmor"), "{c:?}");
+    }
+
+    #[test]
+    fn tun_permission_denied_gets_the_chmod_fix() {
+        let mut f = facts(&[]);
+        let mut o = outcome(Step::Ok("created".into()), Step::Ok("mapped".into()));
+        o.tun = failed(Some(13), "open /dev/net/tun: EACCES");
+        f.probe = Some(o);
+        let c = checks(&f)
+            .into_iter()
+            .find(|c| c.id == "devices.tun_userns")
+            .unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.fix
+                .as_deref()
+                .unwrap()
+                .contains("chmod 0666 /dev/net/tun")
+        );
+    }
+}
