@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
@@ -16,24 +16,40 @@ use crate::error::{Error, IoContext, Result};
 /// and build output that do not belong to the source.
 pub const SKIPPED_DIRS: &[&str] = &[".git", "target"];
 
-/// Decides which entries of a local source tree belong to it: not [`SKIPPED_DIRS`], and, when
-/// the tree sits in a git work tree, nothing git ignores (build output, release archives).
-struct SourceFilter {
-    repo: Option<(git2::Repository, std::path::PathBuf)>,
+/// Decides which entries of a local source tree belong to it: not [`SKIPPED_DIRS`], not the
+/// builder's own files (`exclude`: the cache, the archive; `.u7s-build-*` work folders), and,
+/// when the tree sits in a git work tree, nothing git ignores.
+pub struct SourceFilter {
+    repo: Option<(git2::Repository, PathBuf)>,
+    exclude: Vec<PathBuf>,
 }
 
 impl SourceFilter {
-    fn new(root: &Path) -> SourceFilter {
+    /// A filter for the tree at `root`; `exclude` may name paths that do not exist (yet).
+    pub fn new(root: &Path, exclude: &[PathBuf]) -> SourceFilter {
         let repo = git2::Repository::discover(root).ok().and_then(|r| {
             let wd = r.workdir()?.canonicalize().ok()?;
             Some((r, wd))
         });
-        SourceFilter { repo }
+        SourceFilter {
+            repo,
+            exclude: exclude.iter().map(|p| absolute(p)).collect(),
+        }
     }
 
     fn keep(&self, entry: &walkdir::DirEntry) -> bool {
         if entry.depth() == 0 {
             return true;
+        }
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(".u7s-build-"))
+        {
+            return false;
+        }
+        if !self.exclude.is_empty() && self.exclude.contains(&absolute(entry.path())) {
+            return false;
         }
         if entry.file_type().is_dir()
             && entry
@@ -54,15 +70,28 @@ impl SourceFilter {
     }
 }
 
+/// `path` made absolute with symlinks resolved; for a path that does not exist, its parent is
+/// resolved instead.
+fn absolute(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => absolute(parent).join(name),
+        _ => std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
 /// Copies the tree `src` into `dst` (created), keeping symlinks as links and permission bits.
-/// With `source_only`, what [`SourceFilter`] rejects is left out.
-pub fn copy_tree(src: &Path, dst: &Path, source_only: bool) -> Result<()> {
+/// With a filter, what it rejects is left out.
+pub fn copy_tree(src: &Path, dst: &Path, filter: Option<&SourceFilter>) -> Result<()> {
     fs::create_dir_all(dst).at(dst)?;
-    let filter = source_only.then(|| SourceFilter::new(src));
     let walker = WalkDir::new(src).follow_links(false).sort_by_file_name();
     for entry in walker
         .into_iter()
-        .filter_entry(|e| filter.as_ref().is_none_or(|f| f.keep(e)))
+        .filter_entry(|e| filter.is_none_or(|f| f.keep(e)))
     {
         let entry = entry.map_err(|e| walk_error(src, e))?;
         let rel = entry
@@ -99,10 +128,9 @@ fn walk_error(root: &Path, e: walkdir::Error) -> Error {
 }
 
 /// sha256 over a tree's structure and content (paths, kinds, executable bit, link targets, file
-/// bytes), in sorted order, of what [`SourceFilter`] keeps: the pin of a `path` source.
-pub fn hash_tree(root: &Path) -> Result<String> {
+/// bytes), in sorted order, of what `filter` keeps: the pin of a `path` source.
+pub fn hash_tree(root: &Path, filter: &SourceFilter) -> Result<String> {
     let mut h = Sha256::new();
-    let filter = SourceFilter::new(root);
     let walker = WalkDir::new(root).follow_links(false).sort_by_file_name();
     for entry in walker.into_iter().filter_entry(|e| filter.keep(e)) {
         let entry = entry.map_err(|e| walk_error(root, e))?;
@@ -180,18 +208,18 @@ mod tests {
         fs::set_permissions(src.join("a/x.sh"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(src.join("a/target/big"), "junk").unwrap();
         std::os::unix::fs::symlink("a/x.sh", src.join("link")).unwrap();
-        let h1 = hash_tree(&src).unwrap();
+        let h1 = hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap();
         fs::write(src.join("a/target/big"), "other junk").unwrap();
         assert_eq!(
             h1,
-            hash_tree(&src).unwrap(),
+            hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap(),
             "target/ is not part of the hash"
         );
         fs::write(src.join("a/x.sh"), "echo 2\n").unwrap();
-        assert_ne!(h1, hash_tree(&src).unwrap());
+        assert_ne!(h1, hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap());
 
         let dst = t.path().join("dst");
-        copy_tree(&src, &dst, true).unwrap();
+        copy_tree(&src, &dst, Some(&SourceFilter::new(&src, &[]))).unwrap();
         assert!(!dst.join("a/target").exists());
         assert!(!dst.join(".git").exists());
         assert_eq!(
@@ -202,7 +230,10 @@ mod tests {
             fs::metadata(dst.join("a/x.sh")).unwrap().mode() & 0o777,
             0o755
         );
-        assert_eq!(hash_tree(&src).unwrap(), hash_tree(&dst).unwrap());
+        assert_eq!(
+            hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap(),
+            hash_tree(&dst, &SourceFilter::new(&dst, &[])).unwrap()
+        );
     }
 
     #[test]
@@ -212,19 +243,29 @@ mod tests {
         git2::Repository::init(&src).unwrap();
         fs::write(src.join(".gitignore"), "*.tbz\n/out/\n").unwrap();
         fs::write(src.join("main.rs"), "fn main() {}\n").unwrap();
-        let h1 = hash_tree(&src).unwrap();
+        let h1 = hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap();
         fs::write(src.join("usernetes-x86_64.tbz"), "archive").unwrap();
         fs::create_dir_all(src.join("out")).unwrap();
         fs::write(src.join("out/x"), "x").unwrap();
-        assert_eq!(h1, hash_tree(&src).unwrap(), "ignored files change nothing");
+        assert_eq!(
+            h1,
+            hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap(),
+            "ignored files change nothing"
+        );
         let dst = t.path().join("copy");
-        copy_tree(&src, &dst, true).unwrap();
+        copy_tree(&src, &dst, Some(&SourceFilter::new(&src, &[]))).unwrap();
         assert!(dst.join("main.rs").is_file() && dst.join(".gitignore").is_file());
         assert!(!dst.join("usernetes-x86_64.tbz").exists() && !dst.join("out").exists());
+        // The builder's own files are left out even when git does not ignore them.
+        let excluding = SourceFilter::new(&src, &[src.join("SHA256SUMS"), src.join("cache")]);
+        fs::write(src.join("SHA256SUMS"), "x  y\n").unwrap();
+        fs::create_dir_all(src.join("cache/git")).unwrap();
+        fs::create_dir_all(src.join(".u7s-build-abc")).unwrap();
+        assert_eq!(h1, hash_tree(&src, &excluding).unwrap());
         fs::write(src.join("new.rs"), "").unwrap();
         assert_ne!(
             h1,
-            hash_tree(&src).unwrap(),
+            hash_tree(&src, &SourceFilter::new(&src, &[])).unwrap(),
             "untracked, not ignored files count"
         );
     }

@@ -208,11 +208,26 @@ fn fetch_one(
                     msg: format!("[source]: path '{path}' is not a folder"),
                 });
             }
-            fetched.pin = format!("path {}", crate::fsutil::hash_tree(&dir)?);
+            let filter = source_filter(&dir, opts);
+            fetched.pin = format!("path {}", crate::fsutil::hash_tree(&dir, &filter)?);
             fetched.local = Some(dir);
         }
     }
     Ok(fetched)
+}
+
+/// What a local path source leaves out: besides git-ignored files, the builder's own cache and
+/// output files, which may sit inside it (`--out .` at the repository root is the default).
+fn source_filter(dir: &Path, opts: &Options) -> crate::fsutil::SourceFilter {
+    use bundle::manifest::{ARCHIVE_NAME, CHECKSUMS_NAME};
+    crate::fsutil::SourceFilter::new(
+        dir,
+        &[
+            opts.cache_dir.clone(),
+            opts.out_dir.join(ARCHIVE_NAME),
+            opts.out_dir.join(CHECKSUMS_NAME),
+        ],
+    )
 }
 
 fn fetch_all(
@@ -234,6 +249,7 @@ fn prepare_source(
     cache: &Cache,
     f: &Fetched,
     dest: &Path,
+    opts: &Options,
     progress: &Progress,
 ) -> Result<Option<String>> {
     let r = &f.comp.recipe;
@@ -269,7 +285,7 @@ fn prepare_source(
                 .local
                 .as_ref()
                 .expect("fetched path source has its folder");
-            crate::fsutil::copy_tree(dir, dest, true)?;
+            crate::fsutil::copy_tree(dir, dest, Some(&source_filter(dir, opts)))?;
             Ok(None)
         }
     }
@@ -354,7 +370,7 @@ pub fn patch(opts: &Options, progress: &Progress) -> Result<Summary> {
         let name = &f.comp.recipe.name;
         let work = cache.temp_dir(&format!("{name}-"))?;
         let tree = work.path().join("src");
-        let head = prepare_source(&cache, f, &tree, progress)?;
+        let head = prepare_source(&cache, f, &tree, opts, progress)?;
         let dest = cache.src_dir(name);
         crate::fsutil::remove_tree(&dest)?;
         fs::rename(&tree, &dest).at(&dest)?;
@@ -433,7 +449,7 @@ fn build_one(
     }
     let work = cache.temp_dir(&format!("{}-", r.name))?;
     let src = work.path().join("src");
-    prepare_source(cache, &p.fetched, &src, progress)?;
+    prepare_source(cache, &p.fetched, &src, opts, progress)?;
     let task = progress.task(
         &r.name,
         "build",

@@ -229,3 +229,37 @@ fn unreachable_servers_get_a_one_line_hint() {
         &f.out("out"),
     );
 }
+
+#[test]
+fn an_image_recipe_without_a_container_engine() {
+    let f = Fixture::new();
+    let text = fs::read_to_string(f.repo().join("recipes/local.toml")).unwrap();
+    fs::write(
+        f.repo().join("recipes/local.toml"),
+        text.replace("[build]\n", "[build]\nimage = \"debian:bookworm\"\n"),
+    )
+    .unwrap();
+    // No docker, no podman on this PATH; the error comes before any work.
+    let empty = f.root().join("empty-path");
+    fs::create_dir(&empty).unwrap();
+    let o = std::process::Command::new(BIN)
+        .current_dir(f.repo())
+        .args(["release", "--only", "local"])
+        .arg(format!("--cache={}", f.root().join("cache").display()))
+        .arg(format!("--out={}", f.out("out").display()))
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert_failed(
+        &o,
+        &[
+            "local: the recipe needs a container image (debian:bookworm), but neither docker nor podman is usable",
+            "--executor host",
+        ],
+        &f.out("out"),
+    );
+    assert!(
+        !f.root().join("cache").exists(),
+        "work started before the executor check"
+    );
+}
