@@ -58,7 +58,11 @@ impl Progress {
                 ProgressStyle::with_template("{spinner} {prefix:<24} {wide_msg} {elapsed:>4}")
                     .expect("valid template"),
             );
-            b.set_prefix(format!("{component} {stage}"));
+            b.set_prefix(if component.is_empty() {
+                stage.to_string()
+            } else {
+                format!("{component} {stage}")
+            });
             b.set_message(detail.to_string());
             b.enable_steady_tick(Duration::from_millis(120));
             b
