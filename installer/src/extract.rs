@@ -161,13 +161,16 @@ pub fn unpack(prefix: &Prefix, archive: &Path, opts: UnpackOptions<'_>) -> Resul
         });
     }
 
+    crate::ui::lap("decompress+unpack");
     let manifest = read_manifest(&sdir, archive)?;
     verify_against_manifest(&manifest, &extracted).map_err(refused)?;
     let version = manifest.version.clone();
     check_version_name(&version)?;
 
     fs::set_permissions(&sdir, fs::Permissions::from_mode(0o755)).ctx("chmod", &sdir)?;
+    crate::ui::lap("manifest check");
     sync_tree(&sdir, opts.threads)?;
+    crate::ui::lap("fsync");
 
     let versions = prefix.versions();
     fs::create_dir_all(&versions).ctx("create", &versions)?;
@@ -187,6 +190,7 @@ pub fn unpack(prefix: &Prefix, archive: &Path, opts: UnpackOptions<'_>) -> Resul
         let _ = staging.keep();
     }
     sync_dir(&versions)?;
+    crate::ui::lap("publish");
     Ok(Unpacked {
         version,
         dir: dest,

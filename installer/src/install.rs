@@ -88,6 +88,7 @@ pub fn install(
         }
     }
     let _lock = PrefixLock::acquire(prefix)?;
+    crate::ui::lap("start");
     let stale_removed = remove_stale(prefix)?;
     if !stale_removed.is_empty() {
         ui.info(format!(
@@ -160,6 +161,7 @@ pub fn install(
         }
     };
 
+    crate::ui::lap("verify sha256");
     let size = archive_path.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ui.progress(size, "unpacking");
     let unpacked = unpack(
@@ -218,8 +220,10 @@ pub fn install(
         ));
     }
 
+    crate::ui::lap("activate+prune");
     let integration = integration::apply(env, prefix, &mut record, &opts.integration);
     record.save(&record_path)?;
+    crate::ui::lap("integration");
     for w in &integration.warnings {
         ui.warn(w);
     }

@@ -139,3 +139,20 @@ impl Progress {
         }
     }
 }
+
+/// Phase timings on stderr when `U7S_TIMINGS` is set (for `scripts/bench-install.sh`):
+/// prints the time since the previous lap.
+pub fn lap(what: &str) {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    if std::env::var_os("U7S_TIMINGS").is_none() {
+        return;
+    }
+    let now = Instant::now();
+    let mut last = LAST.lock().expect("timing lock");
+    if let Some(prev) = *last {
+        eprintln!("timing: {what} {:.3} s", (now - prev).as_secs_f64());
+    }
+    *last = Some(now);
+}

@@ -72,6 +72,16 @@ pub fn remove(record: &mut Record) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for g in std::mem::take(&mut record.completions) {
         if remove_any(&g.path)? {
+            // bash-completion/completions/ was made for us when missing: drop it once empty.
+            if let Some(dir) = g
+                .path
+                .parent()
+                .filter(|d| d.ends_with("bash-completion/completions"))
+            {
+                if std::fs::remove_dir(dir).is_ok() {
+                    let _ = dir.parent().map(std::fs::remove_dir);
+                }
+            }
             removed.push(g.path);
         }
     }

@@ -1,0 +1,138 @@
+//! The command line itself: help with examples, version, completions, man page, the prefix
+//! lock, and the refusals that happen before anything is unpacked.
+
+mod common;
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+
+use common::*;
+
+#[test]
+fn help_version_completions_man() {
+    let s = Sandbox::new();
+    let o = s.run(&["--help"]);
+    assert_success(&o);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "EXAMPLES:",
+        "--checksums",
+        "--rollback",
+        "--uninstall",
+        "--purge",
+        "--completions",
+        "--man",
+        "--no-modify-path",
+        "EXIT STATUS",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let o = s.run(&["--version"]);
+    assert_success(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("u7s-install "));
+    let o = s.run(&["--completions", "bash"]);
+    assert_success(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("u7s-install"));
+    let o = s.run(&["--man"]);
+    assert_success(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH u7s-install"));
+    // Usage errors exit 2.
+    assert_eq!(s.run(&["--purge"]).status.code(), Some(2));
+    assert_eq!(s.run(&["a.tbz", "--list"]).status.code(), Some(2));
+}
+
+#[test]
+fn second_install_is_refused_while_the_lock_is_held() {
+    let s = Sandbox::new();
+    let a = s.put_archive("usernetes-x86_64.tbz", b"whatever", true);
+    fs::create_dir_all(s.prefix()).unwrap();
+    // This test process plays the running installer: it holds the flock and wrote its pid.
+    let mut lock = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(s.prefix().join(".lock"))
+        .unwrap();
+    fs4::FileExt::try_lock(&lock).unwrap();
+    writeln!(lock, "{}", std::process::id()).unwrap();
+    let o = s.run(&[a.to_str().unwrap(), "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "another u7s-install is running (pid {})",
+            std::process::id()
+        )),
+        "{}",
+        text(&o)
+    );
+    for args in [&["--rollback"][..], &["--uninstall"][..]] {
+        let o = s.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(if args[0] == "--rollback" { 1 } else { 4 }),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    drop(lock);
+    assert!(s.versions().is_empty());
+}
+
+#[test]
+fn missing_archive_and_missing_checksums_are_refused() {
+    let s = Sandbox::new();
+    let o = s.run(&["nope.tbz", "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nope.tbz"), "{}", text(&o));
+
+    // No SHA256SUMS beside it and no --yes: nothing is unpacked.
+    let a = s.put_archive("usernetes-x86_64.tbz", b"not even bzip2", false);
+    let o = s.run(&[a.to_str().unwrap(), "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no checksums for") && err.contains("--yes"),
+        "{err}"
+    );
+    assert!(s.versions().is_empty());
+    assert!(s.current().is_none());
+    assert!(s.leftovers().is_empty());
+
+    // --checksums naming a file that does not exist
+    let o = s.run(&[
+        a.to_str().unwrap(),
+        "--checksums",
+        "/nonexistent/SHA256SUMS",
+        "--no-doctor",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/SHA256SUMS"),
+        "{}",
+        text(&o)
+    );
+
+    // plain http to a remote host
+    let o = s.run(&["http://example.org/usernetes-x86_64.tbz", "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stderr(&o).contains("plain http is refused"), "{}", text(&o));
+}
+
+#[test]
+fn list_and_rollback_on_an_empty_prefix() {
+    let s = Sandbox::new();
+    let o = s.run(&["--list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nothing is installed"), "{}", text(&o));
+    let o = s.run(&["--list", "--json"]);
+    assert_success(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["versions"], serde_json::json!([]));
+    let o = s.run(&["--rollback"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nothing is installed"), "{}", text(&o));
+    // Uninstalling nothing is fine and leaves no prefix behind.
+    let o = s.run(&["--uninstall"]);
+    assert_success(&o);
+    assert!(!s.prefix().exists());
+}

@@ -1,0 +1,345 @@
+//! The life of an installation through the real binary, with HOME and the XDG folders in a
+//! sandbox: install → reinstall → upgrade → prune → list → rollback → uninstall → purge, and
+//! the session integration (PATH lines, completions, systemd unit, stopping a session).
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+const LINE: &str = ". \"$HOME/.local/share/usernetes/env\" # added by u7s-install (usernetes)";
+
+fn count(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}
+
+#[test]
+fn install_upgrade_rollback_list_uninstall() {
+    let s = Sandbox::new();
+    let v1 = Release::small("1.0.0");
+    let v2 = Release::small("2.0.0");
+    let v3 = Release::small("3.0.0");
+
+    // Install.
+    let o = s.install_ok(&v1, &[]);
+    s.assert_current(&v1);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("installed usernetes 1.0.0"), "{}", text(&o));
+    assert!(
+        out.contains(". \"$HOME/.local/share/usernetes/env\""),
+        "{}",
+        text(&o)
+    );
+    let profile = fs::read_to_string(s.home().join(".profile")).unwrap();
+    let bashrc = fs::read_to_string(s.home().join(".bashrc")).unwrap();
+    assert_eq!(profile, format!("{LINE}\n"));
+    assert_eq!(bashrc, format!("# bashrc\nalias ll='ls -l'\n{LINE}\n"));
+    let completion = s
+        .home()
+        .join(".local/share/bash-completion/completions/u7s");
+    assert_eq!(
+        fs::read_to_string(&completion).unwrap(),
+        "# completions for u7s 1.0.0 (bash)\n"
+    );
+    // A login shell finds the release's commands.
+    let o = Command::new("sh")
+        .args(["-c", ". \"$HOME/.profile\"; u7s --version"])
+        .env("HOME", s.home())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "u7s 1.0.0\n",
+        "{}",
+        text(&o)
+    );
+
+    // Same archive again: kept, and the startup files are not edited twice.
+    let o = s.install_ok(&v1, &[]);
+    assert!(
+        stderr(&o).contains("already installed intact"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        count(
+            &fs::read_to_string(s.home().join(".profile")).unwrap(),
+            LINE
+        ),
+        1
+    );
+    assert_eq!(
+        count(&fs::read_to_string(s.home().join(".bashrc")).unwrap(), LINE),
+        1
+    );
+    s.assert_current(&v1);
+
+    // Upgrade: the previous version stays.
+    let o = s.install_ok(&v2, &["--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["version"], "2.0.0");
+    assert_eq!(j["previous"], "1.0.0");
+    assert_eq!(j["archive_sha256"], sha256_hex(&v2.tbz()));
+    assert!(j["verified_with"].as_str().unwrap().ends_with("SHA256SUMS"));
+    s.assert_current(&v2);
+    assert_eq!(s.versions(), ["1.0.0", "2.0.0"]);
+    assert_tree_matches(&s.prefix().join("versions/1.0.0"), &v1);
+    assert_eq!(
+        fs::read_to_string(&completion).unwrap(),
+        "# completions for u7s 2.0.0 (bash)\n"
+    );
+
+    // Another upgrade keeping one previous version prunes the oldest.
+    s.install_ok(&v3, &["--keep", "1"]);
+    s.assert_current(&v3);
+    assert_eq!(s.versions(), ["2.0.0", "3.0.0"]);
+    assert!(s.leftovers().is_empty());
+
+    // List.
+    let o = s.run(&["--list"]);
+    assert_success(&o);
+    let list = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with("* 3.0.0") && lines[0].ends_with("(current)"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("  2.0.0") && lines[1].contains("KiB"),
+        "{list}"
+    );
+    let o = s.run(&["--list", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["current"], "3.0.0");
+    assert_eq!(j["versions"].as_array().unwrap().len(), 2);
+    assert!(j["versions"][1]["size"].as_u64().unwrap() > 70_000);
+
+    // Rollback goes to the previously current version, and back.
+    let o = s.run(&["--rollback"]);
+    assert_success(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("current is now 2.0.0 (was 3.0.0)"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&v2);
+    assert_eq!(
+        fs::read_to_string(&completion).unwrap(),
+        "# completions for u7s 2.0.0 (bash)\n"
+    );
+    assert_success(&s.run(&["--rollback"]));
+    s.assert_current(&v3);
+    assert_success(&s.run(&["--rollback", "2.0.0"]));
+    s.assert_current(&v2);
+    let o = s.run(&["--rollback", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("version 1.0.0 is not installed (installed: 2.0.0, 3.0.0)"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&v2);
+
+    // Uninstall: stops the session, keeps data and config.
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    fs::create_dir_all(s.prefix().join("docker/volumes")).unwrap();
+    fs::write(s.prefix().join("docker/volumes/v"), b"data").unwrap();
+    fs::create_dir_all(s.config_home().join("usernetes")).unwrap();
+    fs::write(s.config_home().join("usernetes/config.toml"), b"x").unwrap();
+    let o = s.run(&["--uninstall"]);
+    assert_success(&o);
+    assert!(
+        s.calls().contains("down 2.0.0"),
+        "u7s down was not run: {}",
+        s.calls()
+    );
+    assert!(s.current().is_none());
+    assert!(s.versions().is_empty());
+    assert!(!s.prefix().join("env").exists());
+    assert!(!s.prefix().join("install-record.json").exists());
+    assert!(!completion.exists());
+    assert!(!s.home().join(".local/share/bash-completion").exists());
+    assert_eq!(fs::read_to_string(s.home().join(".profile")).unwrap(), "");
+    assert_eq!(
+        fs::read_to_string(s.home().join(".bashrc")).unwrap(),
+        "# bashrc\nalias ll='ls -l'\n"
+    );
+    assert_eq!(
+        fs::read(s.prefix().join("docker/volumes/v")).unwrap(),
+        b"data"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("--purge"),
+        "{}",
+        text(&o)
+    );
+
+    // Purge without a terminal and without --yes: refused, nothing deleted.
+    let o = s.run(&["--uninstall", "--purge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stderr(&o).contains("--yes"), "{}", text(&o));
+    assert!(s.prefix().join("docker/volumes/v").exists());
+
+    let o = s.run(&["--uninstall", "--purge", "--yes"]);
+    assert_success(&o);
+    assert!(!s.prefix().exists(), "{}", text(&o));
+    assert!(!s.config_home().join("usernetes").exists());
+    assert!(!s.runtime_dir().join("usernetes").exists());
+    // Uninstalling twice is fine.
+    assert_success(&s.run(&["--uninstall"]));
+}
+
+#[test]
+fn opting_out_of_each_integration() {
+    let s = Sandbox::new();
+    s.set_systemctl("running", 0);
+    let before = fs::read_to_string(s.home().join(".bashrc")).unwrap();
+    s.install_ok(
+        &Release::small("1.0.0"),
+        &["--no-modify-path", "--no-systemd", "--no-completions", "-q"],
+    );
+    assert!(!s.home().join(".profile").exists());
+    assert_eq!(
+        fs::read_to_string(s.home().join(".bashrc")).unwrap(),
+        before
+    );
+    assert!(!s.prefix().join("env").exists());
+    assert!(!s.config_home().join("systemd").exists());
+    assert!(!s.home().join(".local/share/bash-completion").exists());
+    assert!(!s.calls().contains("daemon-reload"));
+}
+
+#[test]
+fn systemd_user_unit_is_written_enabled_kept_and_removed() {
+    let s = Sandbox::new();
+    let unit = s.config_home().join("systemd/user/usernetes.service");
+
+    // No user manager: no unit.
+    s.install_ok(&Release::small("1.0.0"), &["--no-completions"]);
+    assert!(!unit.exists());
+
+    // A user manager: the unit points at current, is reloaded, and not enabled unasked.
+    s.set_systemctl("running", 0);
+    s.install_ok(&Release::small("1.0.0"), &["--no-completions"]);
+    let text_written = fs::read_to_string(&unit).unwrap();
+    let exec = format!("ExecStart=\"{}/current/bin/u7s\" up", s.prefix().display());
+    assert!(text_written.contains(&exec), "{text_written}");
+    assert!(
+        s.calls().contains("systemctl --user daemon-reload"),
+        "{}",
+        s.calls()
+    );
+    assert!(!s.calls().contains("enable"), "{}", s.calls());
+
+    // --enable-service enables it; an upgrade rewrites our unchanged file.
+    s.install_ok(
+        &Release::small("2.0.0"),
+        &["--no-completions", "--enable-service"],
+    );
+    assert!(
+        s.calls()
+            .contains("systemctl --user enable usernetes.service"),
+        "{}",
+        s.calls()
+    );
+    assert_eq!(fs::read_to_string(&unit).unwrap(), text_written);
+
+    // A user's edit is kept; the new text goes beside it.
+    fs::write(&unit, "# mine\n").unwrap();
+    let o = s.install_ok(&Release::small("3.0.0"), &["--no-completions"]);
+    assert_eq!(fs::read_to_string(&unit).unwrap(), "# mine\n");
+    assert_eq!(
+        fs::read_to_string(unit.with_extension("service.u7s-new")).unwrap(),
+        text_written
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("kept your edited"),
+        "{}",
+        text(&o)
+    );
+
+    // Uninstall stops, disables and removes it.
+    assert_success(&s.run(&["--uninstall"]));
+    assert!(
+        s.calls()
+            .contains("systemctl --user disable --now usernetes.service"),
+        "{}",
+        s.calls()
+    );
+    assert!(!unit.exists());
+}
+
+#[test]
+fn doctor_runs_after_install_and_its_summary_is_printed() {
+    let s = Sandbox::new();
+    let rel = Release::small("1.0.0");
+    let a = s.put_archive("usernetes-x86_64.tbz", &rel.tbz(), true);
+    let o = s.run(&[a.to_str().unwrap(), "--json"]);
+    assert_success(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &j["doctor"];
+    assert!(d["summary"].as_str().unwrap().contains("passed"), "{j}");
+    assert!(d["next_step"].as_str().unwrap().contains("u7s up"), "{j}");
+    assert_eq!(
+        d["failures"].as_array().unwrap().len() as u64,
+        d["failed"].as_u64().unwrap()
+    );
+    let o = s.run(&[a.to_str().unwrap()]);
+    assert_success(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("doctor: ") && out.contains("next: "),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn install_without_checksums_needs_yes() {
+    let s = Sandbox::new();
+    let rel = Release::small("1.0.0");
+    let a = s.put_archive("usernetes-x86_64.tbz", &rel.tbz(), false);
+    let o = s.run(&[a.to_str().unwrap(), "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(s.versions().is_empty());
+    let o = s.run(&[a.to_str().unwrap(), "--no-doctor", "--yes"]);
+    assert_success(&o);
+    assert!(stderr(&o).contains("cannot be checked"), "{}", text(&o));
+    s.assert_current(&rel);
+    // --checksums from elsewhere works too.
+    let sums = s.root().join("sums.txt");
+    let rel2 = Release::small("2.0.0");
+    let a = s.put_archive("usernetes-x86_64.tbz", &rel2.tbz(), false);
+    fs::write(
+        &sums,
+        format!("{} *usernetes-x86_64.tbz\n", sha256_hex(&rel2.tbz())),
+    )
+    .unwrap();
+    assert_success(&s.run(&[
+        a.to_str().unwrap(),
+        "--no-doctor",
+        "--checksums",
+        sums.to_str().unwrap(),
+    ]));
+    s.assert_current(&rel2);
+}
+
+#[test]
+fn a_damaged_copy_of_an_installed_version_is_repaired() {
+    let s = Sandbox::new();
+    let v1 = Release::small("1.0.0");
+    s.install_ok(&v1, &[]);
+    s.install_ok(&Release::small("2.0.0"), &[]);
+    fs::write(s.prefix().join("versions/1.0.0/bin/tool"), b"bit rot").unwrap();
+    let o = s.install_ok(&v1, &[]);
+    assert!(
+        !stderr(&o).contains("already installed intact"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&v1);
+}
