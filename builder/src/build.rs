@@ -110,8 +110,11 @@ pub fn run(cache: &Cache, input: &BuildInput) -> Result<Built> {
         env,
         offline: input.offline,
         container_name: format!(
-            "u7s-build-{}-{}",
+            "u7s-build-{}-{}-{}",
             recipe.name.replace(['.', '_'], "-"),
+            &input.key[..12.min(input.key.len())],
+            std::process::id()
+        ),
             &input.key[..12.min(input.key.len())]
         ),
     };
