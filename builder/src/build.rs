@@ -115,8 +115,6 @@ pub fn run(cache: &Cache, input: &BuildInput) -> Result<Built> {
             &input.key[..12.min(input.key.len())],
             std::process::id()
         ),
-            &input.key[..12.min(input.key.len())]
-        ),
     };
     let failure = crate::executor::run(input.executor, &spec, &log)?;
     let final_dir = cache.build_dir(input.key);
