@@ -103,7 +103,7 @@ pub struct Sha256Sums {
 }
 
 impl Sha256Sums {
-    /// Parses `sha256sum` output. Accepts "<hex>  name" (text mode) and "<hex> *name" (binary
+    /// Parses `sha256sum` output. Accepts `<hex>  name` (text mode) and `<hex> *name` (binary
     /// mode); blank lines and `#` comments are skipped. The error names the line (1-based).
     pub fn parse(text: &str) -> Result<Sha256Sums> {
         let mut entries: Vec<(String, String)> = Vec::new();
@@ -146,7 +146,7 @@ impl Sha256Sums {
         Ok(Sha256Sums { entries })
     }
 
-    /// "<hex>  name\n" per entry, in order.
+    /// `<hex>  name\n` per entry, in order.
     pub fn render(&self) -> String {
         self.entries
             .iter()
