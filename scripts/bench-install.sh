@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): installs a release of >= 200 MB of real binaries with `u7s-install`
+# (SHA256SUMS check, parallel multi-stream bzip2 decode, safe extraction hashing as it writes,
+# manifest check, fsync of the new tree, rename, swap of `current`) and, in the same run, unpacks
+# the same archive with `tar -xjf` (one bzip2 thread) and `lbzip2 -d | tar -x` (the parallel
+# anchor); prints the times side by side, our phase times and our peak RSS.
+#
+# The binaries are the regular files of installed Debian packages (BENCH_PACKAGES), topped up
+# with suffixed copies to BENCH_MIN_MB; the release is made by the installer's example
+# `make_release` (bundle's scanner and packer). Needs tar, bzip2, lbzip2, bc and GNU time
+# (Debian package `time`).
+#
+# Usage: scripts/bench-install.sh   (env: BENCH_PACKAGES, BENCH_MIN_MB, BENCH_THREADS, BENCH_RUNS)
+# Times are the best of BENCH_RUNS interleaved runs: on a shared machine the slower runs
+# measure the neighbours.
+# Goal (issue 4): our time <= lbzip2's; our peak RSS <= 64 MiB whatever the archive size.
+set -euo pipefail
+
+BENCH_PACKAGES=${BENCH_PACKAGES:-"docker.io containerd etcd-server etcd-client runc rootlesskit slirp4netns busybox-static"}
+BENCH_MIN_MB=${BENCH_MIN_MB:-200}
+BENCH_THREADS=${BENCH_THREADS:-$(nproc)}
+BENCH_RUNS=${BENCH_RUNS:-3}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+
+for tool in tar bzip2 lbzip2 bc dpkg /usr/bin/time; do
+    command -v "$tool" >/dev/null || {
+        echo "bench-install: $tool is required (GNU time: apt-get install time)" >&2
+        exit 1
+    }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+echo "building u7s-install and the make_release example (release profile)…"
+(cd "$REPO" && cargo build --quiet --release -p u7s-installer --bin u7s-install --example make_release)
+INSTALL_BIN=$TARGET/release/u7s-install
+MAKE_BIN=$TARGET/release/examples/make_release
+
+# collect DIR: the packages' regular files under DIR/bin/<package>/..., modes normalised
+# (0755 executables, 0644 others), topped up with copies to BENCH_MIN_MB.
+collect() {
+    local dir=$1 pkg f rel bytes copy=0
+    mkdir -p "$dir"
+    for pkg in $BENCH_PACKAGES; do
+        if ! dpkg -L "$pkg" >/dev/null 2>&1; then
+            echo "bench-install: package $pkg is not installed; skipping it" >&2
+            continue
+        fi
+        while IFS= read -r f; do
+            [[ -f $f && ! -L $f ]] || continue
+            rel=bin/$pkg$f
+            mkdir -p "$dir/$(dirname "$rel")"
+            cp "$f" "$dir/$rel"
+        done < <(dpkg -L "$pkg")
+    done
+    bytes=$(du -sb "$dir" | cut -f1)
+    local base_files
+    mapfile -t base_files < <(cd "$dir" && find . -type f | LC_ALL=C sort)
+    if ((${#base_files[@]} == 0)); then
+        echo "bench-install: no files collected from: $BENCH_PACKAGES" >&2
+        exit 1
+    fi
+    while ((bytes < BENCH_MIN_MB * 1000 * 1000)); do
+        copy=$((copy + 1))
+        for f in "${base_files[@]}"; do
+            cp "$dir/$f" "$dir/$f.copy$copy"
+            bytes=$((bytes + $(stat -c %s "$dir/$f")))
+            ((bytes >= BENCH_MIN_MB * 1000 * 1000)) && break
+        done
+    done
+    find "$dir" -type d -exec chmod 0755 {} +
+    find "$dir" -type f -perm /111 -exec chmod 0755 {} +
+    find "$dir" -type f ! -perm /111 -exec chmod 0644 {} +
+}
+
+echo "collecting binaries from: $BENCH_PACKAGES"
+collect "$work/tree"
+input=$(du -sb "$work/tree" | cut -f1)
+files=$(find "$work/tree" -type f | wc -l)
+"$MAKE_BIN" "$work/tree" 1.0.0 "$work" "$BENCH_THREADS" >/dev/null
+rm -rf "$work/tree"
+archive=$work/usernetes-x86_64.tbz
+echo "release: $((input / 1000000)) MB in $files files -> $(($(stat -c %s "$archive") / 1000000)) MB archive;" \
+    "threads: $BENCH_THREADS of $(nproc) CPUs"
+cat "$archive" >/dev/null # page cache: every tool reads from memory
+
+# timed VAR CMD...: runs CMD; keeps in VAR the smallest wall time seen, in seconds.
+timed() {
+    local __var=$1 start end took
+    shift
+    start=$(date +%s.%N)
+    "$@"
+    end=$(date +%s.%N)
+    printf -v took '%.2f' "$(echo "$end - $start" | bc -l)"
+    if [[ -z ${!__var:-} ]] || (($(echo "$took < ${!__var}" | bc -l))); then
+        printf -v "$__var" '%s' "$took"
+    fi
+}
+
+install_args=("$archive" --prefix "$work/prefix" --no-doctor --no-modify-path --no-systemd
+    --no-completions --threads "$BENCH_THREADS" -q)
+ours() { HOME=$work/home "$INSTALL_BIN" "${install_args[@]}"; }
+fresh() { rm -rf "$work/prefix" "$work/out" "$work/home" && mkdir -p "$work/out" "$work/home"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+t_ours='' t_lbzip2='' t_tar=''
+load_before=$(load)
+for ((run = 1; run <= BENCH_RUNS; run++)); do
+    fresh
+    timed t_ours ours
+    fresh
+    timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$archive' | tar -C '$work/out' -x"
+    fresh
+    timed t_tar tar -C "$work/out" -xjf "$archive"
+done
+
+# One more run of ours for the phase times and the peak RSS.
+fresh
+HOME=$work/home U7S_TIMINGS=1 /usr/bin/time -f '%M' -o "$work/rss" \
+    "$INSTALL_BIN" "${install_args[@]}" 2>"$work/timings"
+rss_kib=$(cat "$work/rss")
+"$INSTALL_BIN" --prefix "$work/prefix" --list
+fresh
+
+echo
+printf '%-52s %9s %12s %14s\n' tool seconds "time/lbzip2" "peak RSS MiB"
+row() {
+    printf '%-52s %9s %12.2f %14s\n' "$1" "$2" "$(echo "$2 / $t_lbzip2" | bc -l)" "$3"
+}
+row "u7s-install (verify + extract + check + fsync)" "$t_ours" "$((rss_kib / 1024))"
+row "lbzip2 -d -n $BENCH_THREADS | tar -x" "$t_lbzip2" "-"
+row "tar -xjf (bzip2, 1 thread)" "$t_tar" "-"
+echo
+echo "u7s-install phases (one run):"
+sed -n 's/^timing: /  /p' "$work/timings"
+echo
+echo "best of $BENCH_RUNS runs; load average before: $load_before, after: $(load)"
+echo "goal: u7s-install time <= lbzip2 time; peak RSS <= 64 MiB"
