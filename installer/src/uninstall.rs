@@ -260,8 +260,3 @@ pub fn uninstall(
     }
     Ok(rep)
 }
-
-/// Whether anything of an installation is present (for a friendlier message).
-pub fn anything_installed(prefix: &Prefix) -> bool {
-    prefix.versions().exists() || prefix.current().symlink_metadata().is_ok()
-}

@@ -112,6 +112,14 @@ fn missing_archive_and_missing_checksums_are_refused() {
         text(&o)
     );
 
+    // --json: the error as JSON on stdout too
+    let o = s.run(&["nope.tbz", "--no-doctor", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["error"].as_str().unwrap().contains("nope.tbz"), "{j}");
+    assert_eq!(j["exit_code"], 1);
+    assert!(j["hint"].as_str().is_some(), "{j}");
+
     // plain http to a remote host
     let o = s.run(&["http://example.org/usernetes-x86_64.tbz", "--no-doctor"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

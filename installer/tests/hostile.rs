@@ -431,3 +431,32 @@ fn every_hostile_or_damaged_archive_is_refused_and_changes_nothing() {
         failures.join("\n\n")
     );
 }
+
+#[test]
+fn unpacking_stops_at_the_size_limit() {
+    // The limit is the free space of the prefix's filesystem; a small one stands in for a
+    // decompression bomb here.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = installer::prefix::Prefix::at(dir.path().join("p"));
+    std::fs::create_dir_all(prefix.root()).unwrap();
+    let archive = dir.path().join("usernetes-x86_64.tbz");
+    std::fs::write(&archive, Release::small("1.0.0").tbz()).unwrap();
+    let err = installer::extract::unpack(
+        &prefix,
+        &archive,
+        installer::extract::UnpackOptions {
+            verified_sha256: None,
+            threads: 2,
+            progress: installer::ui::Progress::hidden(),
+            limit: Some(20_000),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, installer::Error::TooLarge { limit: 20_000, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("usernetes-x86_64.tbz"), "{err}");
+    // Nothing left in the prefix.
+    assert_eq!(std::fs::read_dir(prefix.root()).unwrap().count(), 0);
+}
