@@ -102,7 +102,11 @@ mod tests {
         let dirs = b.search_dirs();
         assert_eq!(dirs[0], rel);
         assert_eq!(dirs[1], sys);
-        assert_eq!(dirs.iter().filter(|d| **d == rel).count(), 1, "no duplicates");
+        assert_eq!(
+            dirs.iter().filter(|d| **d == rel).count(),
+            1,
+            "no duplicates"
+        );
         assert!(dirs.contains(&PathBuf::from("/usr/sbin")));
     }
 }

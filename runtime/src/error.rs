@@ -7,7 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{var} is not set (or not an absolute path); {hint}")]
-    Env { var: &'static str, hint: &'static str },
+    Env {
+        var: &'static str,
+        hint: &'static str,
+    },
 
     #[error("{path}: {source}")]
     Io {
@@ -23,7 +26,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("invalid port spec {spec:?}: {reason} (expected [IP:]PORT:[IP:]PORT/PROTO, e.g. 8080:80/tcp or [::1]:8080:80/tcp6)")]
+    #[error(
+        "invalid port spec {spec:?}: {reason} (expected [IP:]PORT:[IP:]PORT/PROTO, e.g. 8080:80/tcp or [::1]:8080:80/tcp6)"
+    )]
     PortSpec { spec: String, reason: String },
 
     #[error("no published port matches {0:?} (see `u7s ports ls`)")]
@@ -39,7 +44,9 @@ pub enum Error {
     #[error("{endpoint}: malformed HTTP response: {reason}")]
     Http { endpoint: String, reason: String },
 
-    #[error("no usernetes session is running (state in {0}); start one with `u7s up --no-kube --detach`")]
+    #[error(
+        "no usernetes session is running (state in {0}); start one with `u7s up --no-kube --detach`"
+    )]
     NotRunning(PathBuf),
 
     #[error("a usernetes session is already running (pid {pid}); stop it with `u7s down` first")]

@@ -17,7 +17,8 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
         .map_err(|e| Error::io(dir, e))?;
     let m = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     if m.permissions().mode() & 0o7777 != mode {
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(dir, e))?;
     }
     Ok(())
 }
@@ -60,13 +61,37 @@ pub fn remove_symlink(path: &Path) -> Result<bool> {
     }
 }
 
-/// Removes a file or a whole tree; absent is fine.
+/// Removes a file or a whole tree; absent is fine. Folders we own but cannot enter (dockerd
+/// leaves `drw-------` ones) are opened up first.
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).or_else(|_| {
+            open_up(path);
+            fs::remove_dir_all(path)
+        }),
         Ok(_) => fs::remove_file(path),
+    }
+}
+
+/// Gives the owner rwx on every folder of the tree that this user owns.
+fn open_up(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(m) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !m.is_dir() || m.uid() != me {
+        return;
+    }
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode((m.mode() & 0o7777) | 0o700));
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up(&e.path());
+            }
+        }
     }
 }
 
@@ -119,6 +144,11 @@ mod tests {
         fs::write(&log, "1\n2\n3\n4\n").unwrap();
         assert_eq!(tail(&log, 2), "3\n4");
         assert_eq!(tail(&d.path().join("none"), 2), "");
+        // A folder without x/r for its owner still goes.
+        let locked = d.path().join("a/locked");
+        fs::create_dir_all(locked.join("deep")).unwrap();
+        fs::write(locked.join("deep/f"), "x").unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o600)).unwrap();
         remove_any(&d.path().join("a")).unwrap();
         remove_any(&d.path().join("a")).unwrap();
         assert!(!d.path().join("a").exists());

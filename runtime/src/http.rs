@@ -204,7 +204,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.body, b"null ab");
-        assert!(parse_response("t", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nabc").is_err());
+        assert!(
+            parse_response(
+                "t",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nabc"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -6,19 +6,28 @@
 //! run processes, so it is unit-tested without a session.
 
 pub mod binaries;
+pub mod child;
 pub mod components;
 pub mod config;
+pub mod detach;
 pub mod error;
 pub mod fsutil;
 pub mod http;
+pub mod inspect;
+pub mod leader;
+pub mod nsprep;
 pub mod paths;
 pub mod pki;
 pub mod portspec;
 pub mod probe;
 pub mod procfs;
+pub mod reset;
 pub mod rkapi;
 pub mod rkflags;
+pub mod session;
 pub mod status;
 pub mod storage;
+pub mod supervisor;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -1,1 +1,367 @@
-fn main() {}
+//! `u7s`: runs a rootless usernetes session (RootlessKit + dockerd/containerd/CRI-O/etcd) and
+//! everything around it: ports, status, logs, stop, reset, systemd units.
+
+mod cli;
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Cmd, PortsCmd, UnitsCmd};
+use runtime::binaries::Bins;
+use runtime::config::SessionConfig;
+use runtime::paths::Paths;
+use runtime::portspec::{PortRef, PortSpec, render_table};
+use runtime::rkapi::Client;
+use runtime::session::{self, Liveness};
+use std::io::{IsTerminal, Write};
+use std::os::unix::process::CommandExt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn session_config(up: &cli::UpArgs) -> Result<SessionConfig> {
+    let mut publish = Vec::new();
+    for p in &up.publish {
+        publish.push(PortSpec::parse(p)?);
+    }
+    if let Ok(extra) = std::env::var("U7S_ROOTLESSKIT_PORTS") {
+        for p in extra.split_whitespace() {
+            publish.push(PortSpec::parse(p).context("in U7S_ROOTLESSKIT_PORTS")?);
+        }
+    }
+    let flags = std::env::var("U7S_ROOTLESSKIT_FLAGS")
+        .map(|f| f.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    Ok(SessionConfig {
+        cri: up.cri,
+        kube: !up.no_kube,
+        etcd: up.etcd,
+        publish,
+        cidr: up.cidr.clone(),
+        rootlesskit_flags: flags,
+    })
+}
+
+fn live_paths() -> Result<Paths> {
+    let paths = Paths::from_process()?;
+    match session::liveness(&paths)? {
+        Liveness::Live(_) => Ok(paths),
+        _ => Err(runtime::Error::NotRunning(paths.state.clone()).into()),
+    }
+}
+
+fn print_ready(st: &runtime::detach::Started) {
+    let names: Vec<String> = st
+        .status
+        .components
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.endpoint))
+        .collect();
+    println!(
+        "usernetes: ready in {:.2}s: {}",
+        st.took.as_secs_f64(),
+        names.join(", ")
+    );
+    if st.status.components.iter().any(|c| c.name == "dockerd") {
+        println!("  export DOCKER_HOST={}", st.paths.docker_host());
+    }
+    println!("  u7s status | u7s logs COMPONENT | u7s down");
+}
+
+fn up(args: &cli::UpCmd) -> Result<ExitCode> {
+    let cfg = session_config(args)?;
+    if args.detach {
+        let st = runtime::detach::start(&cfg, !args.no_doctor, Duration::from_secs(args.timeout))?;
+        print_ready(&st);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = runtime::leader::run(
+        cfg,
+        runtime::leader::LeaderOptions {
+            doctor: !args.no_doctor,
+            detached: args.detached_leader,
+        },
+    )?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+fn down(timeout: u64) -> Result<ExitCode> {
+    let paths = Paths::from_process()?;
+    match session::stop(&paths, Duration::from_secs(timeout))? {
+        None => println!("usernetes: no session running"),
+        Some(s) => println!(
+            "usernetes: session {} stopped in {:.2}s{}",
+            s.id,
+            s.took.as_secs_f64(),
+            if s.forced {
+                " (some processes had to be killed)"
+            } else {
+                ""
+            }
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(json: bool) -> Result<ExitCode> {
+    let paths = Paths::from_process()?;
+    let r = runtime::inspect::report(&paths)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", r.render());
+    }
+    // LSB: 3 = not running.
+    Ok(if r.running {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn ports(cmd: &PortsCmd) -> Result<ExitCode> {
+    let paths = live_paths()?;
+    let c = Client::new(paths.api_sock());
+    match cmd {
+        PortsCmd::Add { specs, json } => {
+            let mut added = vec![];
+            for s in specs {
+                let spec = PortSpec::parse(s)?;
+                added.push(c.add(&spec)?);
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&added)?);
+            } else {
+                for a in added {
+                    println!("{}\t{}", a.id, a.spec);
+                }
+            }
+        }
+        PortsCmd::Rm { refs } => {
+            let list = c.list()?;
+            for r in refs {
+                let id = PortRef::parse(r)?.resolve(&list, r)?;
+                c.remove(id)?;
+                println!("removed {id}");
+            }
+        }
+        PortsCmd::Ls { json } => {
+            let mut list = c.list()?;
+            list.sort_by_key(|p| p.id);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                print!("{}", render_table(&list));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn logs(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitCode> {
+    use std::io::{Read, Seek, SeekFrom};
+    let paths = Paths::from_process()?;
+    let p = paths.log(name);
+    let mut f = std::fs::File::open(&p).map_err(|e| {
+        let known: Vec<String> = std::fs::read_dir(paths.logs())
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_suffix(".log")
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{}: {e}; logs here: {}",
+            p.display(),
+            if known.is_empty() {
+                "none yet".into()
+            } else {
+                known.join(", ")
+            }
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    match lines {
+        Some(n) => {
+            writeln!(out, "{}", runtime::fsutil::tail(&p, n))?;
+            f.seek(SeekFrom::End(0))?;
+        }
+        None => {
+            std::io::copy(&mut f, &mut out)?;
+        }
+    }
+    if !follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)?;
+        if buf.is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+        } else {
+            out.write_all(&buf)?;
+            out.flush()?;
+        }
+    }
+}
+
+fn docker(args: &[String]) -> Result<ExitCode> {
+    let paths = Paths::from_process()?;
+    let bin = Bins::from_process().require("docker", "u7s docker")?;
+    let e = std::process::Command::new(&bin)
+        .args(args)
+        .env("DOCKER_HOST", paths.docker_host())
+        .exec();
+    Err(anyhow::anyhow!("cannot run {}: {e}", bin.display()))
+}
+
+fn nsenter(cmd: &[String]) -> Result<ExitCode> {
+    let paths = live_paths()?;
+    let pid = runtime::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
+        format!(
+            "{} is missing: the session is still starting",
+            paths.child_pid_file().display()
+        )
+    })?;
+    let bins = Bins::from_process();
+    let nsenter = bins.require("nsenter", "u7s nsenter (util-linux)")?;
+    let cgroupns = runtime::rkflags::detect_cgroup2_delegated();
+    let wd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let mut c = std::process::Command::new(&nsenter);
+    c.args(runtime::rkflags::nsenter_args(pid, cgroupns, &wd))
+        .arg("--")
+        .env("PATH", bins.child_path())
+        .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
+    if cmd.is_empty() {
+        c.arg(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
+    } else {
+        c.args(cmd);
+    }
+    let e = c.exec();
+    Err(anyhow::anyhow!("cannot run {}: {e}", nsenter.display()))
+}
+
+fn reset(yes: bool, with_config: bool) -> Result<ExitCode> {
+    let paths = Paths::from_process()?;
+    let targets = paths.reset_targets(with_config);
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "reset removes all usernetes data (images, containers, etcd); confirm with --yes"
+            );
+        }
+        eprintln!("This stops usernetes and removes:");
+        for t in targets.iter().filter(|t| t.exists()) {
+            eprintln!("  {}", t.display());
+        }
+        eprint!("Continue? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing removed");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let out = runtime::reset::reset(&paths, &Bins::from_process(), with_config)?;
+    if let Some(s) = &out.stopped {
+        println!("stopped session {} in {:.2}s", s.id, s.took.as_secs_f64());
+    }
+    for p in &out.removed {
+        println!("removed {}", p.display());
+    }
+    for p in &out.removed_in_userns {
+        println!(
+            "removed {} (inside a user namespace: sub-UID owned files)",
+            p.display()
+        );
+    }
+    if !with_config {
+        println!(
+            "kept {} (config and TLS material; --config removes it)",
+            paths.config.display()
+        );
+    }
+    println!("kept the installed versions");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn units(cmd: &UnitsCmd) -> Result<ExitCode> {
+    let paths = Paths::from_process()?;
+    let config_home = paths
+        .config
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| paths.home.join(".config"));
+    let dir = runtime::units::unit_dir(&config_home);
+    let (files, warnings) = match cmd {
+        UnitsCmd::Install { up, now } => {
+            let cfg = session_config(up)?;
+            let u7s = paths.data.join("current/bin/u7s");
+            runtime::units::install(&dir, &u7s, &cfg, *now)?
+        }
+        UnitsCmd::Remove => runtime::units::remove(&dir)?,
+    };
+    for f in files {
+        println!("{}", f.display());
+    }
+    for w in warnings {
+        eprintln!("u7s: warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let Some(cmd) = cli.command else {
+        Cli::command().print_help()?;
+        return Ok(ExitCode::from(2));
+    };
+    match cmd {
+        Cmd::Up(a) => up(&a),
+        Cmd::Down { timeout } => down(timeout),
+        Cmd::Status { json } => status(json),
+        Cmd::Reset { yes, config } => reset(yes, config),
+        Cmd::Logs {
+            component,
+            lines,
+            follow,
+        } => logs(&component, lines, follow),
+        Cmd::Ports(p) => ports(&p),
+        Cmd::Docker { args } => docker(&args),
+        Cmd::Kubectl { .. } => {
+            eprintln!(
+                "u7s: kubectl: Kubernetes arrives with the next usernetes release; this one runs \
+                 rootless Docker, containerd and etcd (`u7s up --no-kube`)"
+            );
+            Ok(ExitCode::from(1))
+        }
+        Cmd::Nsenter { command } => nsenter(&command),
+        Cmd::Units(u) => units(&u),
+        Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = std::io::stdout();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut Cli::command(), "u7s", &mut stdout);
+        return ExitCode::SUCCESS;
+    }
+    if cli.man {
+        if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut stdout) {
+            eprintln!("u7s: cannot write the man page: {e}");
+            return ExitCode::from(2);
+        }
+        return ExitCode::SUCCESS;
+    }
+    match run(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("u7s: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

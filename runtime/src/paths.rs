@@ -283,7 +283,10 @@ mod tests {
         let t = p.reset_targets(false);
         assert!(t.contains(&p.state));
         assert!(t.contains(&p.data.join("docker")));
-        assert!(!t.iter().any(|x| x.ends_with("versions") || x.ends_with("current")));
+        assert!(
+            !t.iter()
+                .any(|x| x.ends_with("versions") || x.ends_with("current"))
+        );
         assert!(!t.contains(&p.config));
         assert!(p.reset_targets(true).contains(&p.config));
         for b in BIND_DIRS {

@@ -6,8 +6,8 @@
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_dir, write_atomic};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
@@ -85,14 +85,21 @@ impl Pki {
             write_atomic(&self.ca_cert(), cert.pem().as_bytes(), 0o644)?;
             written.extend([self.ca_key(), self.ca_cert()]);
         }
-        let ca_pem = std::fs::read_to_string(self.ca_cert()).map_err(|e| Error::io(self.ca_cert(), e))?;
+        let ca_pem =
+            std::fs::read_to_string(self.ca_cert()).map_err(|e| Error::io(self.ca_cert(), e))?;
         let ca_key_pem =
             std::fs::read_to_string(self.ca_key()).map_err(|e| Error::io(self.ca_key(), e))?;
         let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(|e| {
-            self.err(&self.ca_key(), format!("unreadable key ({e}); remove the pki folder to regenerate"))
+            self.err(
+                &self.ca_key(),
+                format!("unreadable key ({e}); remove the pki folder to regenerate"),
+            )
         })?;
         let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(|e| {
-            self.err(&self.ca_cert(), format!("unreadable CA ({e}); remove the pki folder to regenerate"))
+            self.err(
+                &self.ca_cert(),
+                format!("unreadable CA ({e}); remove the pki folder to regenerate"),
+            )
         })?;
         for leaf in [Leaf::EtcdServer, Leaf::EtcdClient] {
             if !ca_fresh && !self.needs_issue(leaf, now) {
@@ -121,7 +128,8 @@ impl Pki {
         };
         match pem.parse_x509() {
             Ok(c) => {
-                c.validity().not_after.timestamp() < (now + Duration::days(RENEW_DAYS)).unix_timestamp()
+                c.validity().not_after.timestamp()
+                    < (now + Duration::days(RENEW_DAYS)).unix_timestamp()
             }
             Err(_) => true,
         }
@@ -191,16 +199,30 @@ mod tests {
         let w = pki.ensure().unwrap();
         assert_eq!(w.len(), 6);
         assert_eq!(std::fs::metadata(&pki.dir).unwrap().mode() & 0o777, 0o700);
-        for f in [pki.ca_key(), pki.key(Leaf::EtcdServer), pki.key(Leaf::EtcdClient)] {
-            assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600, "{f:?}");
+        for f in [
+            pki.ca_key(),
+            pki.key(Leaf::EtcdServer),
+            pki.key(Leaf::EtcdClient),
+        ] {
+            assert_eq!(
+                std::fs::metadata(&f).unwrap().mode() & 0o777,
+                0o600,
+                "{f:?}"
+            );
         }
         let before = std::fs::read(pki.cert(Leaf::EtcdServer)).unwrap();
-        assert!(pki.ensure().unwrap().is_empty(), "second run reuses everything");
+        assert!(
+            pki.ensure().unwrap().is_empty(),
+            "second run reuses everything"
+        );
         assert_eq!(std::fs::read(pki.cert(Leaf::EtcdServer)).unwrap(), before);
         // A lost leaf is re-issued from the same CA.
         std::fs::remove_file(pki.key(Leaf::EtcdClient)).unwrap();
         let w = pki.ensure().unwrap();
-        assert_eq!(w, vec![pki.key(Leaf::EtcdClient), pki.cert(Leaf::EtcdClient)]);
+        assert_eq!(
+            w,
+            vec![pki.key(Leaf::EtcdClient), pki.cert(Leaf::EtcdClient)]
+        );
     }
 
     #[test]
@@ -228,11 +250,19 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let sn = ServerName::try_from("example.com").unwrap();
-        assert!(verifier.verify_server_cert(&leaf, &[], &sn, &[], UnixTime::now()).is_err());
+        assert!(
+            verifier
+                .verify_server_cert(&leaf, &[], &sn, &[], UnixTime::now())
+                .is_err()
+        );
         // The client certificate is not a server certificate.
         let client = CertificateDer::from_pem_file(pki.cert(Leaf::EtcdClient)).unwrap();
         let sn = ServerName::try_from("localhost").unwrap();
-        assert!(verifier.verify_server_cert(&client, &[], &sn, &[], UnixTime::now()).is_err());
+        assert!(
+            verifier
+                .verify_server_cert(&client, &[], &sn, &[], UnixTime::now())
+                .is_err()
+        );
     }
 
     #[test]

@@ -72,10 +72,12 @@ fn parse_ip(spec: &str, field: &str) -> Result<IpAddr> {
             .map(IpAddr::V6)
             .map_err(|_| bad(spec, format!("{inner:?} is not an IPv6 address")));
     }
-    field
-        .parse::<Ipv4Addr>()
-        .map(IpAddr::V4)
-        .map_err(|_| bad(spec, format!("{field:?} is not an IPv4 address (put IPv6 in brackets)")))
+    field.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| {
+        bad(
+            spec,
+            format!("{field:?} is not an IPv4 address (put IPv6 in brackets)"),
+        )
+    })
 }
 
 fn parse_port(spec: &str, field: &str) -> Result<u16> {
@@ -112,8 +114,7 @@ impl PortSpec {
         };
         let child_ip = cip.map(|ip| parse_ip(spec, ip)).transpose()?;
         let is_v6 = |ip: &IpAddr| ip.is_ipv6();
-        if proto.ends_with('4') && is_v6(&parent_ip) || proto.ends_with('6') && !is_v6(&parent_ip)
-        {
+        if proto.ends_with('4') && is_v6(&parent_ip) || proto.ends_with('6') && !is_v6(&parent_ip) {
             return Err(bad(
                 spec,
                 format!("address {parent_ip} does not fit protocol {proto}"),
@@ -299,17 +300,24 @@ mod tests {
         assert_eq!(st.id, 1);
         assert_eq!(st.spec.child_ip, Some("127.0.0.1".parse().unwrap()));
         // RootlessKit omits empty fields.
-        let st: PortStatus =
-            serde_json::from_str(r#"{"id":2,"spec":{"proto":"udp","parentPort":53,"childPort":53}}"#)
-                .unwrap();
+        let st: PortStatus = serde_json::from_str(
+            r#"{"id":2,"spec":{"proto":"udp","parentPort":53,"childPort":53}}"#,
+        )
+        .unwrap();
         assert_eq!(st.spec.parent_ip, None);
     }
 
     #[test]
     fn rm_by_id_or_spec() {
         let list = vec![
-            PortStatus { id: 1, spec: p("8080:80/tcp") },
-            PortStatus { id: 2, spec: p("0.0.0.0:53:53/udp") },
+            PortStatus {
+                id: 1,
+                spec: p("8080:80/tcp"),
+            },
+            PortStatus {
+                id: 2,
+                spec: p("0.0.0.0:53:53/udp"),
+            },
         ];
         assert_eq!(PortRef::parse("2").unwrap().resolve(&list, "2").unwrap(), 2);
         assert_eq!(
@@ -320,7 +328,10 @@ mod tests {
             1
         );
         assert_eq!(
-            PortRef::parse("8080:80/tcp").unwrap().resolve(&list, "x").unwrap(),
+            PortRef::parse("8080:80/tcp")
+                .unwrap()
+                .resolve(&list, "x")
+                .unwrap(),
             1
         );
         let e = PortRef::parse("9090:80/tcp")
@@ -330,15 +341,24 @@ mod tests {
         assert!(e.to_string().contains("9090:80/tcp"));
         assert!(PortRef::parse("3").unwrap().resolve(&list, "3").is_err());
         // A missing parent IP in RootlessKit's answer means 0.0.0.0.
-        let any = PortSpec { parent_ip: None, ..p("0.0.0.0:53:53/udp") };
+        let any = PortSpec {
+            parent_ip: None,
+            ..p("0.0.0.0:53:53/udp")
+        };
         assert!(any.same_parent(&list[1].spec));
     }
 
     #[test]
     fn table_sorted_by_id() {
         let list = vec![
-            PortStatus { id: 10, spec: p("8080:80/tcp") },
-            PortStatus { id: 2, spec: p("[::]:53:53/udp6") },
+            PortStatus {
+                id: 10,
+                spec: p("8080:80/tcp"),
+            },
+            PortStatus {
+                id: 2,
+                spec: p("[::]:53:53/udp6"),
+            },
         ];
         let t = render_table(&list);
         let lines: Vec<&str> = t.lines().collect();

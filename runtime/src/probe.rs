@@ -55,8 +55,8 @@ pub fn is_settings_frame(h: &[u8]) -> bool {
 /// The socket speaks HTTP/2: after our preface the server's first frame is SETTINGS.
 pub fn grpc_handshake(socket: &Path) -> Result<()> {
     let ctx = || format!("unix://{}", socket.display());
-    let mut s =
-        UnixStream::connect(socket).map_err(|e| Error::os(format!("connecting to {}", ctx()), e))?;
+    let mut s = UnixStream::connect(socket)
+        .map_err(|e| Error::os(format!("connecting to {}", ctx()), e))?;
     s.set_read_timeout(Some(PROBE_TIMEOUT))
         .and_then(|_| s.set_write_timeout(Some(PROBE_TIMEOUT)))
         .and_then(|_| s.write_all(H2_PREFACE))
@@ -102,7 +102,11 @@ pub fn tls_client(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<rustls::Clie
 }
 
 /// `GET path` over TLS to 127.0.0.1:`port`.
-pub fn https_get(cfg: Arc<rustls::ClientConfig>, port: u16, path: &str) -> Result<crate::http::Response> {
+pub fn https_get(
+    cfg: Arc<rustls::ClientConfig>,
+    port: u16,
+    path: &str,
+) -> Result<crate::http::Response> {
     let endpoint = format!("https://127.0.0.1:{port}");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let tcp = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
@@ -154,7 +158,12 @@ mod tests {
     fn absent_sockets_are_not_ready() {
         let d = tempfile::tempdir().unwrap();
         let s = d.path().join("none.sock");
-        assert!(docker_ping(&s).unwrap_err().to_string().contains("none.sock"));
+        assert!(
+            docker_ping(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("none.sock")
+        );
         assert!(grpc_handshake(&s).is_err());
         assert!(rootlesskit_api(&s).is_err());
     }
@@ -166,9 +175,13 @@ mod tests {
         pki.ensure().unwrap();
         use crate::pki::Leaf::EtcdClient;
         tls_client(&pki.ca_cert(), &pki.cert(EtcdClient), &pki.key(EtcdClient)).unwrap();
-        let e = tls_client(&pki.ca_cert(), &pki.cert(EtcdClient), &d.path().join("nokey"))
-            .unwrap_err()
-            .to_string();
+        let e = tls_client(
+            &pki.ca_cert(),
+            &pki.cert(EtcdClient),
+            &d.path().join("nokey"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("nokey"), "{e}");
     }
 }

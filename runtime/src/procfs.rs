@@ -79,7 +79,11 @@ pub fn parse_nspid(status: &str) -> Vec<i32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|r| r.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .map(|r| {
+            r.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -94,12 +98,12 @@ pub fn host_pids(ns_init: i32, inner: &[i32]) -> Vec<(i32, i32)> {
             continue;
         };
         let nspid = parse_nspid(&st);
-        if let Some(last) = nspid.last()
-            && nspid.len() >= 2
-            && inner.contains(last)
-            && pid_ns(pid).as_deref() == Some(ns.as_str())
+        let Some(last) = nspid.last().copied() else {
+            continue;
+        };
+        if nspid.len() >= 2 && inner.contains(&last) && pid_ns(pid).as_deref() == Some(ns.as_str())
         {
-            out.push((*last, pid));
+            out.push((last, pid));
         }
     }
     out
@@ -116,7 +120,10 @@ mod tests {
 
     #[test]
     fn stat_with_odd_command_names() {
-        let f = parse_stat_tail("42 (a) b (c)) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 0").unwrap();
+        let f = parse_stat_tail(
+            "42 (a) b (c)) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 0",
+        )
+        .unwrap();
         assert_eq!(f[0], "S");
         assert_eq!(f[19], "12345");
     }
@@ -126,7 +133,10 @@ mod tests {
         let me = std::process::id() as i32;
         let st = start_time(me).unwrap();
         assert!(alive(me, Some(st)));
-        assert!(!alive(me, Some(st + 1)), "a reused pid has another start time");
+        assert!(
+            !alive(me, Some(st + 1)),
+            "a reused pid has another start time"
+        );
         assert!(!alive(i32::MAX, None));
     }
 

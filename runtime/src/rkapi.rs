@@ -114,7 +114,11 @@ impl Client {
     pub fn add(&self, spec: &PortSpec) -> Result<PortStatus> {
         let what = format!("add {spec}");
         let body = serde_json::to_vec(spec).expect("PortSpec serialises");
-        let r = check(&what, self.call("POST", "/v1/ports", Some(&body))?, &[200, 201])?;
+        let r = check(
+            &what,
+            self.call("POST", "/v1/ports", Some(&body))?,
+            &[200, 201],
+        )?;
         json(&what, &r)
     }
 
@@ -157,7 +161,10 @@ mod tests {
         .unwrap();
         let e = check("add 127.0.0.1:8080:80/tcp", r, &[201]).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("HTTP 400") && s.contains("conflict with ID 1") && s.contains("8080"), "{s}");
+        assert!(
+            s.contains("HTTP 400") && s.contains("conflict with ID 1") && s.contains("8080"),
+            "{s}"
+        );
         assert_eq!(error_message(b"plain text\n"), "plain text");
         assert_eq!(error_message(b""), "(no message)");
     }
@@ -165,7 +172,8 @@ mod tests {
     #[test]
     fn info_shape() {
         let body = br#"{"apiVersion":"1.1.1","version":"1.1.0","stateDir":"/s","childPID":4242,"networkDriver":{"driver":"slirp4netns"},"portDriver":{"driver":"builtin"}}"#;
-        let mut raw = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        let mut raw =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         raw.extend_from_slice(body);
         let r = parse_response("t", &raw).unwrap();
         let i: Info = json("info", &r).unwrap();

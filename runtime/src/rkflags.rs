@@ -204,10 +204,19 @@ mod tests {
     fn cidr_rules() {
         validate_cidr("10.0.42.0/24").unwrap();
         validate_cidr("10.0.100.0/25").unwrap();
-        for bad in ["10.0.42.100/24", "10.0.42.0", "fd00::/64", "10.0.0.0/30", "10.0.0.0/x"] {
+        for bad in [
+            "10.0.42.100/24",
+            "10.0.42.0",
+            "fd00::/64",
+            "10.0.0.0/30",
+            "10.0.0.0/x",
+        ] {
             assert!(validate_cidr(bad).is_err(), "{bad}");
         }
-        assert_eq!(child_ip("10.0.42.0/24"), Some(Ipv4Addr::new(10, 0, 42, 100)));
+        assert_eq!(
+            child_ip("10.0.42.0/24"),
+            Some(Ipv4Addr::new(10, 0, 42, 100))
+        );
     }
 
     #[test]
@@ -215,7 +224,10 @@ mod tests {
         assert!(cgroup2_delegated(true, "0::/user.slice/u.service\n", true));
         assert!(!cgroup2_delegated(true, "0::/user.slice\n", false));
         assert!(!cgroup2_delegated(false, "0::/\n", true));
-        assert!(!cgroup2_delegated(true, "4:memory:/x\n0::/\n", true), "hybrid v1");
+        assert!(
+            !cgroup2_delegated(true, "4:memory:/x\n0::/\n", true),
+            "hybrid v1"
+        );
     }
 
     #[test]
@@ -223,7 +235,16 @@ mod tests {
         let a = nsenter_args(42, false, Path::new("/tmp"));
         assert_eq!(
             a,
-            ["-t", "42", "-U", "--preserve-credentials", "-m", "-n", "-p", "--wd=/tmp"]
+            [
+                "-t",
+                "42",
+                "-U",
+                "--preserve-credentials",
+                "-m",
+                "-n",
+                "-p",
+                "--wd=/tmp"
+            ]
         );
         assert!(nsenter_args(42, true, Path::new("/")).contains(&"-C".to_string()));
     }

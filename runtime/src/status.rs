@@ -152,7 +152,11 @@ pub fn human_duration(secs: f64) -> String {
     } else if s < 3600.0 {
         format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
 
@@ -170,7 +174,11 @@ impl Report {
             human_duration(s.uptime_secs),
             s.cri,
             if s.etcd { ", etcd" } else { "" },
-            if s.kube { ", kubernetes" } else { ", no kubernetes" },
+            if s.kube {
+                ", kubernetes"
+            } else {
+                ", no kubernetes"
+            },
         );
         out.push_str(&format!(
             "  top process pid {}, rootlesskit pid {}, namespace pid 1 = host pid {}{}\n",
@@ -308,7 +316,12 @@ mod tests {
         assert!(t.contains("dockerd    starting  4242"), "{t}");
         assert!(t.contains("127.0.0.1"), "{t}");
         assert!(t.contains("RootlessKit 1.1.0"));
-        let none = Report { running: false, session: None, components: vec![], ports: vec![] };
+        let none = Report {
+            running: false,
+            session: None,
+            components: vec![],
+            ports: vec![],
+        };
         assert!(none.render().contains("no session running"));
     }
 
@@ -327,6 +340,11 @@ mod tests {
         write_json(&p, &report()).unwrap();
         assert_eq!(read_json::<Report>(&p).unwrap(), Some(report()));
         std::fs::write(&p, "{").unwrap();
-        assert!(read_json::<Report>(&p).unwrap_err().to_string().contains("s.json"));
+        assert!(
+            read_json::<Report>(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("s.json")
+        );
     }
 }

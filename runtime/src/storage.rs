@@ -113,8 +113,14 @@ mod tests {
         assert_eq!(Storage::FuseOverlayfs.docker_driver(), "fuse-overlayfs");
         assert_eq!(Storage::Copy.docker_driver(), "vfs");
         assert_eq!(Storage::Overlay.containerd_snapshotter(false), "overlayfs");
-        assert_eq!(Storage::FuseOverlayfs.containerd_snapshotter(true), "fuse-overlayfs");
-        assert_eq!(Storage::FuseOverlayfs.containerd_snapshotter(false), "native");
+        assert_eq!(
+            Storage::FuseOverlayfs.containerd_snapshotter(true),
+            "fuse-overlayfs"
+        );
+        assert_eq!(
+            Storage::FuseOverlayfs.containerd_snapshotter(false),
+            "native"
+        );
         assert_eq!(Storage::Copy.crio_driver(), "vfs");
     }
 

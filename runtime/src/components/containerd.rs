@@ -45,8 +45,24 @@ fn s(v: impl std::fmt::Display) -> Value {
     Value::String(v.to_string())
 }
 
+/// What the config is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flavor {
+    pub major: u32,
+    pub cgroup2: bool,
+    pub fuse_plugin: bool,
+    /// Serving dockerd only: the CRI plugin is disabled (it costs start time and is unused).
+    pub for_docker: bool,
+}
+
 /// The config file text.
-pub fn config(p: &Paths, major: u32, snapshotter: &str, cgroup2: bool, fuse_plugin: bool) -> String {
+pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
+    let Flavor {
+        major,
+        cgroup2,
+        fuse_plugin,
+        for_docker,
+    } = f;
     let runc = table(vec![
         ("runtime_type", s("io.containerd.runc.v2")),
         (
@@ -108,6 +124,9 @@ pub fn config(p: &Paths, major: u32, snapshotter: &str, cgroup2: bool, fuse_plug
         ),
         ("plugins", Value::Table(plugins)),
     ]);
+    if for_docker {
+        root.insert("disabled_plugins".into(), Value::Array(vec![s(CRI_PLUGIN)]));
+    }
     if fuse_plugin {
         let fuse = table(vec![
             ("type", s("snapshot")),
@@ -124,15 +143,23 @@ pub fn config(p: &Paths, major: u32, snapshotter: &str, cgroup2: bool, fuse_plug
     )
 }
 
-/// Adds containerd (and the fuse-overlayfs plugin when that is the storage) to the plan.
-pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<()> {
+/// Adds containerd (and the fuse-overlayfs plugin when that is the storage) to the plan;
+/// `for_docker`: as dockerd's containerd (CRI plugin off).
+pub fn add(
+    plan: &mut Plan,
+    cfg: &ChildConfig,
+    facts: &Facts,
+    find: Finder,
+    for_docker: bool,
+) -> Result<()> {
     let hint = "install the release again (it ships containerd), or Debian's containerd";
     let program = need(find, "containerd", "containerd", hint)?;
     for dep in ["containerd-shim-runc-v2", "runc"] {
         need(find, dep, "containerd", hint)?;
     }
     let p = &cfg.paths;
-    let fuse_bin = (facts.storage == Storage::FuseOverlayfs)
+    // dockerd keeps images in its own storage driver: its containerd needs no fuse plugin.
+    let fuse_bin = (facts.storage == Storage::FuseOverlayfs && !for_docker)
         .then(|| find("containerd-fuse-overlayfs-grpc"))
         .flatten();
     let snapshotter = facts.storage.containerd_snapshotter(fuse_bin.is_some());
@@ -140,7 +167,16 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
     plan.dirs.push((p.containerd_state(), 0o700));
     plan.files.push((
         p.containerd_config(),
-        config(p, facts.containerd_major, snapshotter, facts.cgroup2, fuse_bin.is_some()),
+        config(
+            p,
+            snapshotter,
+            Flavor {
+                major: facts.containerd_major,
+                cgroup2: facts.cgroup2,
+                fuse_plugin: fuse_bin.is_some(),
+                for_docker,
+            },
+        ),
         0o600,
     ));
     let mut after = vec![];
@@ -188,6 +224,15 @@ mod tests {
     use super::*;
     use crate::config::Cri;
 
+    fn fl(major: u32, cgroup2: bool, fuse_plugin: bool) -> Flavor {
+        Flavor {
+            major,
+            cgroup2,
+            fuse_plugin,
+            for_docker: false,
+        }
+    }
+
     fn parsed(text: &str) -> Table {
         text.parse::<Table>().unwrap()
     }
@@ -195,7 +240,9 @@ mod tests {
     fn get<'a>(t: &'a Table, path: &[&str]) -> &'a Value {
         let mut v = t.get(path[0]).unwrap_or_else(|| panic!("{}", path[0]));
         for k in &path[1..] {
-            v = v.get(k).unwrap_or_else(|| panic!("missing {k} in {path:?}"));
+            v = v
+                .get(k)
+                .unwrap_or_else(|| panic!("missing {k} in {path:?}"));
         }
         v
     }
@@ -203,11 +250,15 @@ mod tests {
     #[test]
     fn versions_from_real_outputs() {
         assert_eq!(
-            parse_major("containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"),
+            parse_major(
+                "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
+            ),
             Some(1)
         );
         assert_eq!(
-            parse_major("containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376"),
+            parse_major(
+                "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376"
+            ),
             Some(2)
         );
         assert_eq!(parse_major("garbage"), None);
@@ -216,44 +267,85 @@ mod tests {
     #[test]
     fn schema_2_for_containerd_1() {
         let c = cfg(Cri::Containerd, false);
-        let t = parsed(&config(&c.paths, 1, "overlayfs", false, false));
+        let t = parsed(&config(&c.paths, "overlayfs", fl(1, false, false)));
         assert_eq!(t["version"].as_integer(), Some(2));
         assert_eq!(
             get(&t, &["grpc", "address"]).as_str(),
             Some("/run/user/1000/usernetes/containerd/containerd.sock")
         );
-        assert_eq!(t["root"].as_str(), Some("/home/u/.local/share/usernetes/containerd"));
+        assert_eq!(
+            t["root"].as_str(),
+            Some("/home/u/.local/share/usernetes/containerd")
+        );
         let cri = ["plugins", CRI_PLUGIN];
-        assert_eq!(get(&t, &[cri[0], cri[1], "disable_cgroup"]).as_bool(), Some(true));
-        assert_eq!(get(&t, &[cri[0], cri[1], "disable_apparmor"]).as_bool(), Some(true));
-        assert_eq!(get(&t, &[cri[0], cri[1], "restrict_oom_score_adj"]).as_bool(), Some(true));
+        assert_eq!(
+            get(&t, &[cri[0], cri[1], "disable_cgroup"]).as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            get(&t, &[cri[0], cri[1], "disable_apparmor"]).as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            get(&t, &[cri[0], cri[1], "restrict_oom_score_adj"]).as_bool(),
+            Some(true)
+        );
         assert_eq!(
             get(&t, &[cri[0], cri[1], "containerd", "snapshotter"]).as_str(),
             Some("overlayfs")
         );
-        assert_eq!(get(&t, &[cri[0], cri[1], "cni", "conf_dir"]).as_str(), Some("/etc/cni/net.d"));
+        assert_eq!(
+            get(&t, &[cri[0], cri[1], "cni", "conf_dir"]).as_str(),
+            Some("/etc/cni/net.d")
+        );
         assert!(t.get("proxy_plugins").is_none());
+        assert!(t.get("disabled_plugins").is_none(), "CRI stays on");
         // With cgroup v2 delegated, cgroups stay on.
-        let t = parsed(&config(&c.paths, 1, "overlayfs", true, false));
-        assert_eq!(get(&t, &[cri[0], cri[1], "disable_cgroup"]).as_bool(), Some(false));
+        let t = parsed(&config(&c.paths, "overlayfs", fl(1, true, false)));
+        assert_eq!(
+            get(&t, &[cri[0], cri[1], "disable_cgroup"]).as_bool(),
+            Some(false)
+        );
     }
 
     #[test]
     fn schema_3_for_containerd_2() {
         let c = cfg(Cri::Containerd, false);
-        let t = parsed(&config(&c.paths, 2, "fuse-overlayfs", true, true));
+        let t = parsed(&config(&c.paths, "fuse-overlayfs", fl(2, true, true)));
         assert_eq!(t["version"].as_integer(), Some(3));
         let rt = ["plugins", "io.containerd.cri.v1.runtime"];
-        assert_eq!(get(&t, &[rt[0], rt[1], "disable_apparmor"]).as_bool(), Some(true));
         assert_eq!(
-            get(&t, &[rt[0], rt[1], "containerd", "runtimes", "runc", "options", "SystemdCgroup"]).as_bool(),
+            get(&t, &[rt[0], rt[1], "disable_apparmor"]).as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            get(
+                &t,
+                &[
+                    rt[0],
+                    rt[1],
+                    "containerd",
+                    "runtimes",
+                    "runc",
+                    "options",
+                    "SystemdCgroup"
+                ]
+            )
+            .as_bool(),
             Some(false)
         );
         assert_eq!(
-            get(&t, &["plugins", "io.containerd.cri.v1.images", "snapshotter"]).as_str(),
+            get(
+                &t,
+                &["plugins", "io.containerd.cri.v1.images", "snapshotter"]
+            )
+            .as_str(),
             Some("fuse-overlayfs")
         );
-        assert!(get(&t, &[rt[0], rt[1]]).get("disable_cgroup").is_none(), "removed in 2.x");
+        assert!(
+            get(&t, &[rt[0], rt[1]]).get("disable_cgroup").is_none(),
+            "removed in 2.x"
+        );
         assert_eq!(
             get(&t, &["proxy_plugins", "fuse-overlayfs", "address"]).as_str(),
             Some("/run/user/1000/usernetes/containerd/fuse-overlayfs.sock")
@@ -261,18 +353,44 @@ mod tests {
     }
 
     #[test]
+    fn dockers_containerd_has_no_cri() {
+        let c = cfg(Cri::Docker, false);
+        let t = parsed(&config(
+            &c.paths,
+            "overlayfs",
+            Flavor {
+                for_docker: true,
+                ..fl(1, false, false)
+            },
+        ));
+        assert_eq!(t["disabled_plugins"][0].as_str(), Some(CRI_PLUGIN));
+    }
+
+    #[test]
     fn fuse_storage_runs_the_plugin_first_or_falls_back_to_native() {
         let c = cfg(Cri::Containerd, false);
-        let f = Facts { storage: Storage::FuseOverlayfs, containerd_major: 1, cgroup2: false };
+        let f = Facts {
+            storage: Storage::FuseOverlayfs,
+            containerd_major: 1,
+            cgroup2: false,
+        };
         let mut p = Plan::default();
-        add(&mut p, &c, &f, &find_all).unwrap();
+        add(&mut p, &c, &f, &find_all, false).unwrap();
         assert_eq!(p.components[0].name, "fuse-overlayfs-grpc");
         assert_eq!(p.components[1].after, ["fuse-overlayfs-grpc"]);
         assert!(p.files[0].1.contains("fuse-overlayfs"));
-        let no_plugin = |n: &str| (n != "containerd-fuse-overlayfs-grpc").then(|| find_all(n)).flatten();
+        let no_plugin = |n: &str| {
+            (n != "containerd-fuse-overlayfs-grpc")
+                .then(|| find_all(n))
+                .flatten()
+        };
         let mut p = Plan::default();
-        add(&mut p, &c, &f, &no_plugin).unwrap();
+        add(&mut p, &c, &f, &no_plugin, false).unwrap();
         assert_eq!(p.components.len(), 1);
-        assert!(p.files[0].1.contains("snapshotter = \"native\""), "{}", p.files[0].1);
+        assert!(
+            p.files[0].1.contains("snapshotter = \"native\""),
+            "{}",
+            p.files[0].1
+        );
     }
 }

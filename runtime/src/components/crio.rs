@@ -38,7 +38,12 @@ fn s(v: impl std::fmt::Display) -> Value {
 }
 
 fn t(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Table(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Table>())
+    Value::Table(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<Table>(),
+    )
 }
 
 /// crio.conf.
@@ -51,10 +56,16 @@ pub fn config(
 ) -> String {
     let st = p.crio_state();
     let mut crio = vec![
-        ("root", s(p.data_dir("containers").join("storage").display())),
+        (
+            "root",
+            s(p.data_dir("containers").join("storage").display()),
+        ),
         ("runroot", s(p.state.join("containers/storage").display())),
         ("version_file", s(st.join("version").display())),
-        ("clean_shutdown_file", s(st.join("clean.shutdown").display())),
+        (
+            "clean_shutdown_file",
+            s(st.join("clean.shutdown").display()),
+        ),
         ("storage_driver", s(storage.crio_driver())),
     ];
     if let (Storage::FuseOverlayfs, Some(f)) = (storage, fuse_overlayfs) {
@@ -76,7 +87,10 @@ pub fn config(
             ("conmon_cgroup", s("pod")),
             ("cgroup_manager", s("cgroupfs")),
             ("container_exits_dir", s(st.join("exits").display())),
-            ("container_attach_socket_dir", s(st.join("attach").display())),
+            (
+                "container_attach_socket_dir",
+                s(st.join("attach").display()),
+            ),
             ("namespaces_dir", s(st.join("ns").display())),
             ("default_runtime", s(rt_name)),
             (
@@ -120,7 +134,13 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
     plan.dirs.push((p.data_dir("containers"), 0o700));
     plan.files.push((
         f.conf.clone(),
-        config(p, facts.storage, fuse.as_deref(), &conmon, (runtime.0, &runtime.1)),
+        config(
+            p,
+            facts.storage,
+            fuse.as_deref(),
+            &conmon,
+            (runtime.0, &runtime.1),
+        ),
         0o600,
     ));
     plan.files.push((
@@ -188,13 +208,20 @@ mod tests {
             crio["runtime"]["runtimes"]["crun"]["runtime_path"].as_str(),
             Some("/rel/bin/crun")
         );
-        assert_eq!(crio["root"].as_str(), Some("/home/u/.local/share/usernetes/containers/storage"));
+        assert_eq!(
+            crio["root"].as_str(),
+            Some("/home/u/.local/share/usernetes/containers/storage")
+        );
     }
 
     #[test]
     fn plan_sets_rootless_env_and_prefers_crun() {
         let c = cfg(Cri::Crio, false);
-        let f = Facts { storage: Storage::Overlay, containerd_major: 1, cgroup2: false };
+        let f = Facts {
+            storage: Storage::Overlay,
+            containerd_major: 1,
+            cgroup2: false,
+        };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();
         let comp = &p.components[0];

@@ -1,7 +1,9 @@
 //! dockerd, rootless: data under `DATA/docker`, exec root and pid file under the state folder,
 //! the socket at `$XDG_RUNTIME_DIR/docker.sock`, the storage driver that works here. dockerd
-//! knows it is rootless from `ROOTLESSKIT_STATE_DIR` (set by RootlessKit for its child) and runs
-//! its own containerd below its exec root.
+//! knows it is rootless from `ROOTLESSKIT_STATE_DIR` (set by RootlessKit for its child). Its
+//! containerd is the session's (a component of its own, CRI plugin off, socket of design.md §7)
+//! rather than one dockerd starts and stops itself: dockerd's own containerd costs it a
+//! second at every stop.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
 use crate::config::ChildConfig;
@@ -17,6 +19,7 @@ pub fn args(cfg: &ChildConfig, facts: &Facts) -> Vec<String> {
         format!("--pidfile={}", p.docker_pid_file().display()),
         format!("--host={}", p.docker_host()),
         format!("--storage-driver={}", facts.storage.docker_driver()),
+        format!("--containerd={}", p.containerd_sock().display()),
     ]
 }
 
@@ -24,10 +27,7 @@ pub fn args(cfg: &ChildConfig, facts: &Facts) -> Vec<String> {
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<()> {
     let hint = "install the release again (it ships Docker), or Debian's docker.io";
     let program = need(find, "dockerd", "dockerd", hint)?;
-    // dockerd starts these itself; a clear error now beats a cryptic one in its log.
-    for dep in ["containerd", "containerd-shim-runc-v2", "runc"] {
-        need(find, dep, "dockerd", hint)?;
-    }
+    super::containerd::add(plan, cfg, facts, find, true)?;
     let p = &cfg.paths;
     plan.dirs.push((p.data_dir("docker"), 0o710));
     plan.dirs.push((p.docker_exec_root(), 0o700));
@@ -36,7 +36,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
         program,
         args: args(cfg, facts),
         env: vec![],
-        after: vec![],
+        after: vec!["containerd".into()],
         probe: Probe::DockerPing {
             socket: p.docker_sock(),
         },
@@ -71,21 +71,49 @@ mod tests {
                 "--pidfile=/run/user/1000/usernetes/docker.pid",
                 "--host=unix:///run/user/1000/docker.sock",
                 "--storage-driver=fuse-overlayfs",
+                "--containerd=/run/user/1000/usernetes/containerd/containerd.sock",
             ]
         );
         let mut plan = Plan::default();
         add(&mut plan, &c, &f, &find_all).unwrap();
-        let d = &plan.components[0];
+        let names: Vec<&str> = plan.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["containerd", "dockerd"]);
+        assert!(plan.files[0].1.contains("disabled_plugins"));
+        let d = &plan.components[1];
+        assert_eq!(d.after, ["containerd"]);
         assert_eq!(d.program, std::path::Path::new("/rel/bin/dockerd"));
-        assert_eq!(d.probe, Probe::DockerPing { socket: "/run/user/1000/docker.sock".into() });
-        assert_eq!(d.remove_before_start, [std::path::PathBuf::from("/run/user/1000/usernetes/docker.pid")]);
+        assert_eq!(
+            d.probe,
+            Probe::DockerPing {
+                socket: "/run/user/1000/docker.sock".into()
+            }
+        );
+        assert_eq!(
+            d.remove_before_start,
+            [std::path::PathBuf::from(
+                "/run/user/1000/usernetes/docker.pid"
+            )]
+        );
     }
 
     #[test]
-    fn missing_runc_is_reported_for_dockerd() {
-        let only_dockerd = |n: &str| (n == "dockerd").then(|| std::path::PathBuf::from("/x/dockerd"));
-        let f = Facts { storage: Storage::Overlay, containerd_major: 1, cgroup2: false };
-        let e = add(&mut Plan::default(), &cfg(Cri::Docker, false), &f, &only_dockerd).unwrap_err();
-        assert!(e.to_string().contains("containerd") && e.to_string().contains("dockerd needs it"));
+    fn missing_runc_is_reported() {
+        let only_dockerd = |n: &str| (n != "runc").then(|| std::path::PathBuf::from("/x").join(n));
+        let f = Facts {
+            storage: Storage::Overlay,
+            containerd_major: 1,
+            cgroup2: false,
+        };
+        let e = add(
+            &mut Plan::default(),
+            &cfg(Cri::Docker, false),
+            &f,
+            &only_dockerd,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("runc") && e.to_string().contains("needs it"),
+            "{e}"
+        );
     }
 }

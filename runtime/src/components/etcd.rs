@@ -89,7 +89,10 @@ mod tests {
         ] {
             assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
         }
-        assert!(!a.iter().any(|x| x.contains("http://")), "no plaintext listener");
+        assert!(
+            !a.iter().any(|x| x.contains("http://")),
+            "no plaintext listener"
+        );
     }
 
     #[test]
@@ -103,6 +106,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(p.dirs.contains(&("/home/u/.local/share/usernetes/etcd".into(), 0o700)));
+        assert!(
+            p.dirs
+                .contains(&("/home/u/.local/share/usernetes/etcd".into(), 0o700))
+        );
     }
 }

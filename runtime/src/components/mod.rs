@@ -93,7 +93,7 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
     }
     match cfg.session.cri {
         Cri::Docker => dockerd::add(&mut plan, cfg, facts, find)?,
-        Cri::Containerd => containerd::add(&mut plan, cfg, facts, find)?,
+        Cri::Containerd => containerd::add(&mut plan, cfg, facts, find, false)?,
         Cri::Crio => crio::add(&mut plan, cfg, facts, find)?,
     }
     order(&mut plan.components)?;
@@ -185,9 +185,13 @@ mod tests {
     fn docker_session_is_dockerd_alone() {
         let p = plan(&cfg(Cri::Docker, false), &facts(), &find_all).unwrap();
         let names: Vec<&str> = p.components.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["dockerd"]);
+        assert_eq!(names, ["containerd", "dockerd"]);
         assert!(p.pki.is_none());
-        assert!(p.dirs.iter().any(|(d, m)| d.ends_with("usernetes") && *m == 0o700));
+        assert!(
+            p.dirs
+                .iter()
+                .any(|(d, m)| d.ends_with("usernetes") && *m == 0o700)
+        );
     }
 
     #[test]
@@ -195,14 +199,19 @@ mod tests {
         let p = plan(&cfg(Cri::Containerd, true), &facts(), &find_all).unwrap();
         let names: Vec<&str> = p.components.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["etcd", "containerd"]);
-        assert_eq!(p.pki.as_deref(), Some(std::path::Path::new("/home/u/.config/usernetes/pki")));
+        assert_eq!(
+            p.pki.as_deref(),
+            Some(std::path::Path::new("/home/u/.config/usernetes/pki"))
+        );
     }
 
     #[test]
     fn missing_binaries_are_named() {
         let e = plan(&cfg(Cri::Docker, false), &facts(), &find_none).unwrap_err();
         assert!(e.to_string().contains("dockerd"), "{e}");
-        let e = plan(&cfg(Cri::Crio, false), &facts(), &find_none).unwrap_err().to_string();
+        let e = plan(&cfg(Cri::Crio, false), &facts(), &find_none)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("crio") && e.contains("CRI-O"), "{e}");
     }
 
@@ -214,12 +223,19 @@ mod tests {
             args: vec![],
             env: vec![],
             after: after.iter().map(|s| s.to_string()).collect(),
-            probe: Probe::Grpc { socket: "/s".into() },
+            probe: Probe::Grpc {
+                socket: "/s".into(),
+            },
             endpoint: String::new(),
             stop_timeout: Duration::from_secs(1),
             remove_before_start: vec![],
         };
-        let mut v = vec![spec("kubelet", &["cri", "api"]), spec("api", &["etcd"]), spec("cri", &[]), spec("etcd", &[])];
+        let mut v = vec![
+            spec("kubelet", &["cri", "api"]),
+            spec("api", &["etcd"]),
+            spec("cri", &[]),
+            spec("etcd", &[]),
+        ];
         order(&mut v).unwrap();
         let names: Vec<&str> = v.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["cri", "etcd", "api", "kubelet"]);

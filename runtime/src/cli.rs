@@ -1,0 +1,260 @@
+//! The command line of `u7s` (clap derive); `--help`, completions and the man page come from it.
+
+use clap::{Args, Parser, Subcommand};
+use runtime::config::Cri;
+
+const EXAMPLES: &str = "\
+EXAMPLES:
+  u7s up --no-kube --detach            rootless Docker in the background; returns when it answers
+  u7s docker run --rm -p 8080:80 nginx the release's docker CLI, DOCKER_HOST set
+  u7s up --cri containerd --no-kube --etcd --detach
+                                       containerd with the CRI plugin, and etcd with client TLS
+  u7s status                           components, pids, readiness, versions, uptime, ports
+  u7s ports add 8080:80/tcp            publish port 80 of the namespace on 127.0.0.1:8080
+  u7s ports add 0.0.0.0:8443:443/tcp   ... on every interface
+  u7s ports ls --json | u7s ports rm 1
+  u7s nsenter ip addr                  run a command inside the session's namespaces
+  u7s logs dockerd -n 50 -f            a component's log
+  u7s down                             stop; returns when no process of the session is left
+  u7s reset --yes                      stop and remove images, containers and data
+  u7s units install --no-kube --now    systemd user units (u7s.target, u7s.service)
+
+FILES:
+  $XDG_RUNTIME_DIR/usernetes/          state: RootlessKit (rootlesskit/api.sock), status, sockets
+  $XDG_RUNTIME_DIR/docker.sock         the Docker socket
+  $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
+  $XDG_CONFIG_HOME/usernetes/pki/      TLS material (CA, etcd server and client certificates)
+
+ENVIRONMENT:
+  U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube
+  U7S_ROOTLESSKIT_FLAGS                extra RootlessKit flags (space separated)
+  U7S_ROOTLESSKIT_PORTS                ports to publish at start (space separated specs)
+
+EXIT STATUS:
+  0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
+
+/// Runs Docker, containerd and etcd rootless in a RootlessKit session (user, mount, network
+/// and pid namespaces; slirp4netns network), supervised with real readiness checks.
+#[derive(Debug, Parser)]
+#[command(name = "u7s", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+
+    /// Print shell completions for SHELL to stdout and exit
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) to stdout and exit
+    #[arg(long, exclusive = true)]
+    pub man: bool,
+}
+
+/// What `u7s up` (and the units) start.
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    /// Container runtime
+    #[arg(long, value_enum, default_value = "docker", env = "U7S_CRI")]
+    pub cri: Cri,
+
+    /// Without Kubernetes (required until the Kubernetes components ship)
+    #[arg(long, env = "U7S_NO_KUBE")]
+    pub no_kube: bool,
+
+    /// Also run etcd (client TLS, client certificates required); always on with Kubernetes
+    #[arg(long)]
+    pub etcd: bool,
+
+    /// Publish a port from the start: [IP:]PORT:PORT/PROTO (127.0.0.1 unless an IP is given)
+    #[arg(long, short = 'p', value_name = "SPEC")]
+    pub publish: Vec<String>,
+
+    /// Network of the namespace (slirp4netns)
+    #[arg(long, default_value = runtime::rkflags::DEFAULT_CIDR)]
+    pub cidr: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Start a session (foreground unless --detach)
+    #[command(
+        after_help = "EXAMPLES:\n  u7s up --no-kube --detach\n  u7s up --cri containerd --no-kube --etcd -p 2379:2379/tcp"
+    )]
+    Up(UpCmd),
+
+    /// Stop the session; returns when no process of it is left
+    Down {
+        /// Seconds to wait before killing what is left
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+
+    /// Show the session: components, pids, readiness, versions, uptime, ports
+    Status {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Stop, then remove runtime state and data (images, containers, etcd); keeps installed versions
+    Reset {
+        /// Do not ask
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Also remove the config and TLS material ($XDG_CONFIG_HOME/usernetes)
+        #[arg(long)]
+        config: bool,
+    },
+
+    /// Show a component's log (session, dockerd, containerd, etcd, crio, …)
+    Logs {
+        component: String,
+        /// Only the last N lines
+        #[arg(long, short = 'n')]
+        lines: Option<usize>,
+        /// Keep printing new lines
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+
+    /// Publish ports of the namespace on the host (RootlessKit's port driver)
+    #[command(subcommand)]
+    Ports(PortsCmd),
+
+    /// Run the release's docker CLI against the session (DOCKER_HOST set)
+    Docker {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+
+    /// kubectl against the session (Kubernetes arrives with the next release)
+    Kubectl {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+
+    /// Run a command (default: your shell) inside the session's namespaces
+    Nsenter {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+
+    /// Write or remove systemd user units (u7s.target, u7s.service)
+    #[command(subcommand)]
+    Units(UnitsCmd),
+
+    /// (internal) the supervisor inside the namespaces
+    #[command(name = "__child", hide = true)]
+    Child,
+}
+
+#[derive(Debug, Args)]
+pub struct UpCmd {
+    #[command(flatten)]
+    pub up: UpArgs,
+
+    /// Start in the background; return once every component is ready
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+
+    /// Seconds --detach waits for readiness
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+
+    /// Skip the host checks (u7s-doctor)
+    #[arg(long)]
+    pub no_doctor: bool,
+
+    /// (internal) the background top process of --detach
+    #[arg(long, hide = true)]
+    pub detached_leader: bool,
+}
+
+impl std::ops::Deref for UpCmd {
+    type Target = UpArgs;
+    fn deref(&self) -> &UpArgs {
+        &self.up
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PortsCmd {
+    /// Publish: [IP:]PORT:[IP:]PORT/PROTO (host side first; 127.0.0.1 unless an IP is given)
+    Add {
+        #[arg(required = true, value_name = "SPEC")]
+        specs: Vec<String>,
+        /// Print the new forwardings as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unpublish by id or by spec
+    Rm {
+        #[arg(required = true, value_name = "SPEC|ID")]
+        refs: Vec<String>,
+    },
+    /// List published ports
+    Ls {
+        /// As JSON (an array, empty when none)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitsCmd {
+    /// Write the units (ExecStart: $XDG_DATA_HOME/usernetes/current/bin/u7s up …) and enable u7s.target
+    Install {
+        #[command(flatten)]
+        up: UpArgs,
+        /// Start now too
+        #[arg(long)]
+        now: bool,
+    },
+    /// Stop, disable and delete the units
+    Remove,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_args_pass_through() {
+        let c = Cli::try_parse_from(["u7s", "docker", "run", "--rm", "-p", "1:2", "img"]).unwrap();
+        match c.command {
+            Some(Cmd::Docker { args }) => assert_eq!(args, ["run", "--rm", "-p", "1:2", "img"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn up_flags() {
+        let c = Cli::try_parse_from([
+            "u7s",
+            "up",
+            "--cri",
+            "containerd",
+            "--no-kube",
+            "--etcd",
+            "-p",
+            "8080:80/tcp",
+            "--detach",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Cmd::Up(u)) => {
+                assert_eq!(u.cri, Cri::Containerd);
+                assert!(u.no_kube && u.etcd && u.detach);
+                assert_eq!(u.publish, ["8080:80/tcp"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["u7s", "up", "--cri", "podman"]).is_err());
+    }
+}
