@@ -14,8 +14,18 @@ use super::pool::Pool;
 use super::{CHUNK_SIZE, LEVEL, effective_threads};
 use crate::{Error, Result};
 
-/// Compresses one chunk into one complete bzip2 stream.
+/// Compresses one chunk into one complete level-9 bzip2 stream: with our faster block encoder,
+/// or with libbzip2 for the (periodic) blocks our sorter declines. The choice depends only on
+/// the data, so the output stays deterministic.
 pub(crate) fn compress_chunk(data: &[u8]) -> io::Result<Vec<u8>> {
+    match super::fast::compress_stream(data) {
+        Some(stream) => Ok(stream),
+        None => compress_with_libbzip2(data),
+    }
+}
+
+/// Compresses one chunk into one bzip2 stream with libbzip2 (the `bzip2` crate).
+pub(crate) fn compress_with_libbzip2(data: &[u8]) -> io::Result<Vec<u8>> {
     let out = Vec::with_capacity(data.len() / 3 + 1024);
     let mut encoder = bzip2::write::BzEncoder::new(out, Compression::new(LEVEL));
     encoder.write_all(data)?;

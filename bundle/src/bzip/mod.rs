@@ -7,6 +7,7 @@
 
 mod decoder;
 mod encoder;
+mod fast;
 mod pool;
 mod scan;
 
