@@ -35,7 +35,6 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         format!("--peer-key-file={}", s(pki.key(Leaf::EtcdServer))),
         format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
         "--peer-client-cert-auth".into(),
-        "--logger=zap".into(),
     ]
 }
 

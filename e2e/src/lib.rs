@@ -1,0 +1,476 @@
+//! Harness of the end-to-end tests: the unprivileged test user (`U7S_TEST_USER`), a
+//! world-readable sandbox (release tree, HOME, XDG_RUNTIME_DIR) that user can use, commands run
+//! as that user with a clean environment and a timeout, polling with deadlines, the user's
+//! processes, free ports, plain HTTP from the host, and a busybox rootfs tarball.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use nix::unistd::User;
+
+/// Binaries the e2e release takes from the host (Debian packages), beside `u7s`.
+pub const HOST_BINARIES: &[&str] = &[
+    "rootlesskit",
+    "rootlessctl",
+    "rootlesskit-docker-proxy",
+    "slirp4netns",
+    "dockerd",
+    "docker",
+    "docker-init",
+    "docker-proxy",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "runc",
+    "etcd",
+    "etcdctl",
+];
+
+/// Whether prerequisites must be there (CI) or may be skipped (a developer machine).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Fails in CI, skips (returns `None` after a message) elsewhere.
+pub fn prerequisite<T>(what: Option<T>, why: &str) -> Option<T> {
+    if what.is_none() {
+        if in_ci() {
+            panic!("e2e prerequisite missing (CI=true, so this fails instead of skipping): {why}");
+        }
+        eprintln!("SKIPPED: {why}");
+    }
+    what
+}
+
+/// The unprivileged test user, usable from this process (we are root, or we are that user).
+pub fn test_user() -> Option<User> {
+    let name = std::env::var("U7S_TEST_USER")
+        .ok()
+        .filter(|n| !n.is_empty());
+    let name = prerequisite(
+        name,
+        "U7S_TEST_USER is not set (scripts/ci-setup.sh prepares the user)",
+    )?;
+    let user = User::from_name(&name).ok().flatten();
+    let user = prerequisite(user, &format!("U7S_TEST_USER={name}: no such user"))?;
+    let me = nix::unistd::geteuid();
+    if !me.is_root() && me != user.uid {
+        return prerequisite(
+            None,
+            &format!("running as uid {me}: need root (to become {name}) or {name} itself"),
+        );
+    }
+    Some(user)
+}
+
+/// `target/<profile>` of this test run (tests run from `target/<profile>/deps`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let deps = exe.parent().expect("deps folder");
+    deps.parent().expect("profile folder").to_path_buf()
+}
+
+/// A binary of the workspace, built beside the tests.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let p = target_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace binaries first (`cargo build --workspace`; `cargo test --workspace` does it)",
+        p.display()
+    );
+    p
+}
+
+/// Finds `name` on the host (PATH plus the sbin folders).
+pub fn host_binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain([
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, panicking with `what` after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Running (non-zombie) processes whose real uid is `uid`: (pid, command line).
+pub fn user_processes(uid: u32) -> Vec<(i32, String)> {
+    let mut out = vec![];
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let real_uid: Option<u32> = field("Uid:")
+            .split_whitespace()
+            .next()
+            .and_then(|u| u.parse().ok());
+        let zombie = field("State:").starts_with('Z') || field("State:").starts_with('X');
+        if real_uid == Some(uid) && !zombie {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            out.push((pid, cmd));
+        }
+    }
+    out
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over HTTP/1.0 to 127.0.0.1:`port` from the host; the whole answer.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    Ok(buf)
+}
+
+/// A busybox rootfs as a tar for `docker import`: busybox, `sh`, a web root, and a file owned
+/// by uid/gid 1000 (a sub-UID on the host once imported).
+pub fn busybox_rootfs_tar(out: &Path, index_html: &str) {
+    let busybox = host_binary("busybox").expect("busybox (busybox-static)");
+    let f = std::fs::File::create(out).expect("create tar");
+    let mut t = tar::Builder::new(f);
+    let dir = |t: &mut tar::Builder<std::fs::File>, p: &str, uid: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_size(0);
+        t.append_data(&mut h, p, std::io::empty()).unwrap();
+    };
+    let file = |t: &mut tar::Builder<std::fs::File>, p: &str, data: &[u8], mode: u32, uid: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_size(data.len() as u64);
+        t.append_data(&mut h, p, data).unwrap();
+    };
+    dir(&mut t, "bin", 0);
+    dir(&mut t, "www", 0);
+    dir(&mut t, "tmp", 0);
+    dir(&mut t, "owned", 1000);
+    file(
+        &mut t,
+        "bin/busybox",
+        &std::fs::read(busybox).unwrap(),
+        0o755,
+        0,
+    );
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_mode(0o777);
+    h.set_size(0);
+    t.append_link(&mut h, "bin/sh", "busybox").unwrap();
+    file(&mut t, "www/index.html", index_html.as_bytes(), 0o644, 0);
+    file(&mut t, "owned/by-1000", b"sub-uid owned\n", 0o644, 1000);
+    t.finish().unwrap();
+}
+
+/// Files under `dir` whose owner is at least `min_uid` (sub-UIDs).
+pub fn files_owned_from(dir: &Path, min_uid: u32) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if m.uid() >= min_uid {
+                out.push(e.path());
+            }
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The result of a command.
+#[derive(Debug)]
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+}
+
+/// A world-readable folder the test user works in: a release tree (`usernetes/`), a HOME and an
+/// XDG_RUNTIME_DIR of its own. Dropping it stops the session and removes everything.
+pub struct Sandbox {
+    pub user: User,
+    dir: tempfile::TempDir,
+    pub release: PathBuf,
+    pub home: PathBuf,
+    pub runtime_dir: PathBuf,
+}
+
+fn chown(p: &Path, user: &User) {
+    nix::unistd::chown(p, Some(user.uid), Some(user.gid)).expect("chown to the test user");
+}
+
+impl Sandbox {
+    /// An empty sandbox for `user`.
+    pub fn new(user: User) -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("u7s-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let release = dir.path().join("usernetes");
+        std::fs::create_dir_all(release.join("bin")).unwrap();
+        let home = dir.path().join("home");
+        let runtime_dir = dir.path().join("run");
+        for d in [&home, &runtime_dir] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+            if nix::unistd::geteuid().is_root() {
+                chown(d, &user);
+            }
+        }
+        Sandbox {
+            user,
+            dir,
+            release,
+            home,
+            runtime_dir,
+        }
+    }
+
+    /// The sandbox's top folder (world-readable).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `$XDG_DATA_HOME/usernetes` of the sandbox.
+    pub fn data(&self) -> PathBuf {
+        self.home.join(".local/share/usernetes")
+    }
+
+    /// `$XDG_CONFIG_HOME/usernetes` of the sandbox.
+    pub fn config(&self) -> PathBuf {
+        self.home.join(".config/usernetes")
+    }
+
+    /// Fills the release tree from the host's binaries, the built `u7s` and the repository's
+    /// `release/` payload. `None` (skip) or panic (CI) when a host binary is missing.
+    pub fn release_from_host(&self, payload: &Path) -> Option<()> {
+        for name in HOST_BINARIES {
+            let src = prerequisite(
+                host_binary(name),
+                &format!("{name} is not installed (see scripts/ci-setup.sh)"),
+            )?;
+            std::fs::copy(&src, self.release.join("bin").join(name)).unwrap();
+        }
+        std::fs::copy(workspace_binary("u7s"), self.release.join("bin/u7s")).unwrap();
+        copy_tree(payload, &self.release);
+        Some(())
+    }
+
+    /// The environment the user's commands get.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("HOME".into(), self.home.display().to_string()),
+            ("USER".into(), self.user.name.clone()),
+            ("LOGNAME".into(), self.user.name.clone()),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.runtime_dir.display().to_string(),
+            ),
+            (
+                "PATH".into(),
+                format!(
+                    "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    self.release.join("bin").display()
+                ),
+            ),
+            ("NO_COLOR".into(), "1".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+        ]
+    }
+
+    /// `program args` as the test user, clean environment, in the sandbox folder.
+    pub fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = if nix::unistd::geteuid() == self.user.uid {
+            let mut c = Command::new(program);
+            c.env_clear().envs(self.env()).args(args);
+            c
+        } else {
+            let mut c = Command::new("runuser");
+            c.args(["-u", &self.user.name, "--", "env", "-i"]);
+            c.args(self.env().iter().map(|(k, v)| format!("{k}={v}")));
+            c.arg(program).args(args);
+            c
+        };
+        c.current_dir(self.path())
+            .stdin(Stdio::null())
+            .process_group(0);
+        c
+    }
+
+    /// Runs `program args` as the user; kills it after `limit`.
+    pub fn run_for(&self, program: &Path, args: &[&str], limit: Duration) -> Run {
+        let child = self
+            .command(program, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        let pid = child.id() as i32;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(limit) {
+            Ok(Ok(o)) => Run::from(o),
+            Ok(Err(e)) => panic!("waiting for {}: {e}", program.display()),
+            Err(_) => {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                panic!(
+                    "{} {args:?} did not finish within {limit:?}",
+                    program.display()
+                );
+            }
+        }
+    }
+
+    /// `u7s args` as the user (2 minutes at most).
+    pub fn u7s(&self, args: &[&str]) -> Run {
+        self.run_for(
+            &self.release.join("bin/u7s"),
+            args,
+            Duration::from_secs(120),
+        )
+    }
+
+    /// `u7s args`, which must succeed; its stdout.
+    pub fn u7s_ok(&self, args: &[&str]) -> String {
+        let r = self.u7s(args);
+        assert!(
+            r.success(),
+            "u7s {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}\nsession log:\n{}",
+            r.status,
+            r.stdout,
+            r.stderr,
+            std::fs::read_to_string(self.data().join("logs/session.log")).unwrap_or_default()
+        );
+        r.stdout
+    }
+
+    /// `u7s status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let r = self.u7s(&["status", "--json"]);
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+            panic!(
+                "status --json is not JSON ({e}): {}\n{}",
+                r.stdout, r.stderr
+            )
+        })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Best effort: stop whatever runs, remove sub-UID owned files, then the folder.
+        let u7s = self.release.join("bin/u7s");
+        if u7s.exists() {
+            let _ = self
+                .command(&u7s, &["reset", "--yes"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Copies a folder tree (files keep their mode), making everything world-readable.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from)
+        .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+        .flatten()
+    {
+        let dst = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+            copy_tree(&e.path(), &dst);
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), &dst).unwrap();
+            let mode = std::fs::metadata(&dst).unwrap().permissions().mode();
+            let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+}
