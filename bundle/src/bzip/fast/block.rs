@@ -362,3 +362,75 @@ mod tests {
         assert!(ratio < 1.01, "ours {ours} vs libbzip2 {theirs}");
     }
 }
+
+#[cfg(test)]
+mod random_tests {
+    use super::*;
+    use std::io::Read;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Inputs of many shapes: small alphabets, long and short runs, copied substrings.
+    fn sample(rng: &mut Rng) -> Vec<u8> {
+        let size = match rng.below(4) {
+            0 => rng.below(64),
+            1 => rng.below(5_000),
+            2 => rng.below(60_000),
+            _ => rng.below(300_000),
+        } as usize;
+        let alphabet = [1u64, 2, 3, 16, 256][rng.below(5) as usize];
+        let mut out = Vec::with_capacity(size);
+        while out.len() < size {
+            match rng.below(3) {
+                0 => {
+                    let b = rng.below(alphabet) as u8;
+                    let n = 1 + rng.below(300) as usize;
+                    out.extend(std::iter::repeat_n(b, n));
+                }
+                1 if out.len() > 10 => {
+                    let from = rng.below(out.len() as u64) as usize;
+                    let n = (1 + rng.below(500) as usize).min(out.len() - from);
+                    out.extend_from_within(from..from + n);
+                }
+                _ => {
+                    for _ in 0..rng.below(200) {
+                        out.push(rng.below(alphabet) as u8);
+                    }
+                }
+            }
+        }
+        out.truncate(size);
+        out
+    }
+
+    /// (2000 cases pass too; 60 keep the test quick.)
+    #[test]
+    fn random_shapes_round_trip_through_libbzip2() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut fast = 0;
+        for case in 0..60 {
+            let data = sample(&mut rng);
+            let Some(stream) = compress_stream(&data) else {
+                continue;
+            };
+            fast += 1;
+            let mut out = Vec::new();
+            bzip2::read::BzDecoder::new(&stream[..])
+                .read_to_end(&mut out)
+                .unwrap_or_else(|e| panic!("case {case} ({} bytes): {e}", data.len()));
+            assert!(out == data, "case {case} ({} bytes) differs", data.len());
+        }
+        assert!(fast >= 40, "only {fast} of 60 cases used our encoder");
+    }
+}
