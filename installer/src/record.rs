@@ -17,6 +17,9 @@ pub const SCHEMA: u32 = 1;
 pub struct RcLine {
     pub file: PathBuf,
     pub line: String,
+    /// The file did not exist before: removed again when nothing else was added to it.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// A file the installer generated (unit, completion script), with the sha256 it wrote, so a
@@ -121,6 +124,7 @@ mod tests {
         r.rc_lines.push(RcLine {
             file: "/h/.profile".into(),
             line: ". x".into(),
+            created: true,
         });
         r.save(&p).unwrap();
         assert_eq!(Record::load(&p).unwrap(), r);

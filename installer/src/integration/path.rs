@@ -163,9 +163,9 @@ pub fn add(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<PathOutcom
         ..PathOutcome::default()
     };
     for file in rc_files(env)? {
-        let content = match fs::read_to_string(&file) {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        let (content, created) = match fs::read_to_string(&file) {
+            Ok(c) => (c, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), true),
             Err(e) => return Err(crate::error::Error::io("read", &file, e)),
         };
         if already_sources(&content, prefix, home) {
@@ -185,6 +185,7 @@ pub fn add(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<PathOutcom
         record.rc_lines.push(RcLine {
             file: file.clone(),
             line: line.clone(),
+            created,
         });
         out.edited.push(file);
     }
@@ -206,6 +207,7 @@ pub fn remove(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<Vec<Pat
             targets.push(RcLine {
                 file: f,
                 line: line.clone(),
+                created: false,
             });
         }
     }
@@ -215,10 +217,15 @@ pub fn remove(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<Vec<Pat
             continue;
         };
         if let Some(new) = remove_line(&content, &t.line) {
-            // Rewrite the real file (through a symlink), keeping its mode.
-            let real = fs::canonicalize(&t.file).ctx("resolve", &t.file)?;
-            let mode = real.metadata().ctx("stat", &real)?.permissions().mode() & 0o7777;
-            write_atomic(&real, new.as_bytes(), mode)?;
+            if new.is_empty() && t.created {
+                // We created it for this line alone.
+                crate::fsutil::remove_any(&t.file)?;
+            } else {
+                // Rewrite the real file (through a symlink), keeping its mode.
+                let real = fs::canonicalize(&t.file).ctx("resolve", &t.file)?;
+                let mode = real.metadata().ctx("stat", &real)?.permissions().mode() & 0o7777;
+                write_atomic(&real, new.as_bytes(), mode)?;
+            }
             if !edited.contains(&t.file) {
                 edited.push(t.file);
             }
