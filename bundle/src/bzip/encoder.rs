@@ -1,5 +1,6 @@
 //! The parallel encoder: cuts its input into [`CHUNK_SIZE`] chunks, compresses each into its own
-//! level-9 bzip2 stream on a worker thread, and writes the streams in input order. Output
+//! level-9 bzip2 stream on a worker thread (with our block encoder, `super::fast`, or libbzip2
+//! for periodic data), and writes the streams in input order. Output
 //! depends only on the input bytes (never on the thread count); memory is bounded by the
 //! number of chunks in flight (twice the thread count).
 
@@ -201,6 +202,27 @@ mod tests {
             .collect();
         assert_eq!(one, want);
         assert!(one.windows(4).filter(|w| w == b"BZh9").count() >= 4);
+    }
+
+    #[test]
+    fn periodic_chunks_use_libbzip2_and_decode() {
+        use std::io::Read;
+        let periodic = b"abc".repeat(CHUNK_SIZE / 3);
+        assert!(super::super::fast::compress_stream(&periodic).is_none());
+        assert_eq!(
+            compress_chunk(&periodic).unwrap(),
+            compress_with_libbzip2(&periodic).unwrap()
+        );
+        // Long runs are not periodic after RLE1 (the last count differs): our encoder.
+        let zeros = vec![0u8; CHUNK_SIZE];
+        for data in [periodic, zeros] {
+            let stream = compress_chunk(&data).unwrap();
+            let mut out = Vec::new();
+            bzip2::read::BzDecoder::new(&stream[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            assert!(out == data);
+        }
     }
 
     #[test]
