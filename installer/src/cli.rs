@@ -223,6 +223,12 @@ fn render_install(r: &InstallReport, env: &Env, prefix: &Prefix) -> String {
             i.completions.len()
         ));
     }
+    if r.session_running {
+        s.push_str(
+            "a running session still uses the previous version: restart it to switch \
+             (u7s down && u7s up, or: systemctl --user restart usernetes)\n",
+        );
+    }
     match &r.doctor {
         Some(c) => s.push_str(&crate::checkup::render(c)),
         None => s.push_str("next: u7s up\n"),

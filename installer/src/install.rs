@@ -51,6 +51,8 @@ pub struct InstallReport {
     pub removed_versions: Vec<String>,
     pub stale_removed: Vec<String>,
     pub integration: Outcome,
+    /// A session (its state folder) exists: it still runs the previous version's binaries.
+    pub session_running: bool,
     pub doctor: Option<crate::checkup::Checkup>,
 }
 
@@ -232,8 +234,11 @@ pub fn install(
         let _ = std::fs::remove_file(&archive_path);
     }
 
+    let session_running = previous.as_deref() != Some(unpacked.version.as_str())
+        && env.session_dir().is_some_and(|d| d.exists());
     Ok(InstallReport {
         action: "install",
+        session_running,
         path: unpacked.dir.clone(),
         version: unpacked.version,
         previous,

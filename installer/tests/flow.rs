@@ -77,9 +77,12 @@ fn install_upgrade_rollback_list_uninstall() {
     );
     s.assert_current(&v1);
 
-    // Upgrade: the previous version stays.
+    // Upgrade: the previous version stays; a running session is told to restart.
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
     let o = s.install_ok(&v2, &["--json"]);
+    fs::remove_dir(s.runtime_dir().join("usernetes")).unwrap();
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["session_running"], true);
     assert_eq!(j["version"], "2.0.0");
     assert_eq!(j["previous"], "1.0.0");
     assert_eq!(j["archive_sha256"], sha256_hex(&v2.tbz()));
@@ -93,7 +96,12 @@ fn install_upgrade_rollback_list_uninstall() {
     );
 
     // Another upgrade keeping one previous version prunes the oldest.
-    s.install_ok(&v3, &["--keep", "1"]);
+    let o = s.install_ok(&v3, &["--keep", "1"]);
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("restart"),
+        "{}",
+        text(&o)
+    );
     s.assert_current(&v3);
     assert_eq!(s.versions(), ["2.0.0", "3.0.0"]);
     assert!(s.leftovers().is_empty());
