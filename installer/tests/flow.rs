@@ -352,3 +352,28 @@ fn a_damaged_copy_of_an_installed_version_is_repaired() {
     );
     s.assert_current(&v1);
 }
+
+#[test]
+fn uninstall_stops_when_the_session_cannot_be_stopped() {
+    let s = Sandbox::new();
+    let v1 = Release::small("1.0.0");
+    s.install_ok(&v1, &[]);
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    let o = s
+        .cmd()
+        .arg("--uninstall")
+        .env("U7S_TEST_DOWN_FAIL", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("could not stop the running session"), "{err}");
+    assert!(err.contains("rootlesskit does not answer"), "{err}");
+    // Nothing was removed.
+    s.assert_current(&v1);
+    assert!(
+        fs::read_to_string(s.home().join(".profile"))
+            .unwrap()
+            .contains(LINE)
+    );
+}

@@ -144,7 +144,8 @@ pub fn fake_u7s(version: &str) -> Vec<u8> {
         "#!/bin/sh\n# test stand-in for u7s {version}\n\
          case \"$1\" in\n\
          --completions) echo \"# completions for u7s {version} ($2)\" ;;\n\
-         down) [ -n \"$U7S_TEST_LOG\" ] && echo \"down {version}\" >> \"$U7S_TEST_LOG\" ;;\n\
+         down) [ -n \"$U7S_TEST_DOWN_FAIL\" ] && {{ echo 'rootlesskit does not answer' >&2; exit 1; }}\n\
+         \x20     [ -n \"$U7S_TEST_LOG\" ] && echo \"down {version}\" >> \"$U7S_TEST_LOG\" ;;\n\
          --version) echo \"u7s {version}\" ;;\n\
          *) exit 2 ;;\n\
          esac\n"
