@@ -4,6 +4,11 @@
 //!
 //! Plain `bzip2 -d`, `lbzip2 -d` and `tar xjf` read the encoder's output, because bzip2 has
 //! always decoded concatenated streams as the concatenation of their contents.
+//!
+//! Each chunk is compressed by our own block encoder (`fast`: libsais suffix sorting, about
+//! 1.6 times libbzip2's speed per core on binaries, same size within 0.1 %), or by libbzip2
+//! (the `bzip2` crate) for the rare periodic chunks our sorter declines. Decoding always uses
+//! the `bzip2` crate.
 
 mod decoder;
 mod encoder;
