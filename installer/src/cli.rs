@@ -305,7 +305,7 @@ pub fn run(cli: Cli) -> i32 {
         list(&prefix, cli.json)
     } else if let Some(to) = &cli.rollback {
         on_interrupt("`current` points to the old or the new version, never to a partial one");
-        rollback(&prefix, &env, to.as_deref(), !cli.no_completions).map(|r| {
+        rollback(&prefix, &env, to.as_deref(), !cli.no_completions, &ui).map(|r| {
             print_rollback(&r, &ui, cli.json);
         })
     } else if cli.uninstall {

@@ -175,7 +175,13 @@ pub fn install(
             progress: bar.clone(),
             limit: None,
         },
-    )?;
+    )
+    .inspect_err(|e| {
+        if downloaded && e.is_refusal() {
+            // Do not keep a refused archive for the next run.
+            let _ = std::fs::remove_file(&archive_path);
+        }
+    })?;
     bar.finish();
     if unpacked.reused {
         ui.info(format!(
@@ -190,7 +196,7 @@ pub fn install(
     }
 
     let record_path = prefix.record_file();
-    let mut record = Record::load(&record_path)?;
+    let mut record = load_record(&record_path, ui);
     let previous = current_version(prefix)?;
     if let Some(p) = previous.as_ref().filter(|p| !record.history.contains(p)) {
         record.activated(p);
@@ -255,6 +261,15 @@ pub fn install(
     })
 }
 
+/// The install record, or a fresh one (with a warning) when it cannot be read: a damaged
+/// record must not block upgrades; the history is rebuilt from `current` onwards.
+fn load_record(path: &std::path::Path, ui: &Ui) -> Record {
+    Record::load(path).unwrap_or_else(|e| {
+        ui.warn(format!("{e}: starting a new install record"));
+        Record::default()
+    })
+}
+
 /// The result of a rollback.
 #[derive(Serialize, Debug)]
 pub struct RollbackReport {
@@ -271,6 +286,7 @@ pub fn rollback(
     env: &Env,
     to: Option<&str>,
     completions: bool,
+    ui: &Ui,
 ) -> Result<RollbackReport> {
     if !prefix.versions().is_dir() {
         return Err(Error::NotInstalled(prefix.root().to_path_buf()));
@@ -278,7 +294,7 @@ pub fn rollback(
     let _lock = PrefixLock::acquire(prefix)?;
     remove_stale(prefix)?;
     let record_path = prefix.record_file();
-    let mut record = Record::load(&record_path)?;
+    let mut record = load_record(&record_path, ui);
     let current = current_version(prefix)?;
     let installed = versions::installed(prefix)?;
     let target = match to {

@@ -197,6 +197,13 @@ fn url_failures_are_refused_before_unpacking() {
         format!("{}  usernetes-x86_64.tbz\n", "cd".repeat(32)).into_bytes(),
     );
     files.insert("/bad/usernetes-x86_64.tbz".into(), rel.tbz());
+    // Published checksums that match, but the archive is not bzip2: refused after download.
+    let plain = rel.tar();
+    files.insert(
+        "/plain/SHA256SUMS".into(),
+        format!("{}  usernetes-x86_64.tbz\n", sha256_hex(&plain)).into_bytes(),
+    );
+    files.insert("/plain/usernetes-x86_64.tbz".into(), plain);
     let srv = serve(files);
 
     let o = s.run(&[
@@ -232,6 +239,20 @@ fn url_failures_are_refused_before_unpacking() {
         !s.prefix()
             .join(".downloads/usernetes-x86_64.tbz.partial")
             .exists()
+    );
+
+    let o = s.run(&[
+        &format!("{}/plain/usernetes-x86_64.tbz", srv.base),
+        "--no-doctor",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let cached: Vec<_> = std::fs::read_dir(s.prefix().join(".downloads"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        cached.is_empty(),
+        "a refused download is not kept: {cached:?}"
     );
 
     s.assert_current(&v1);

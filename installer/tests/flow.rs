@@ -95,6 +95,18 @@ fn install_upgrade_rollback_list_uninstall() {
         "# completions for u7s 2.0.0 (bash)\n"
     );
 
+    // A damaged install record does not block upgrades.
+    let record = s.prefix().join("install-record.json");
+    let saved = fs::read(&record).unwrap();
+    fs::write(&record, b"{ damaged").unwrap();
+    let o = s.install_ok(&v2, &[]);
+    assert!(
+        stderr(&o).contains("starting a new install record"),
+        "{}",
+        text(&o)
+    );
+    fs::write(&record, saved).unwrap();
+
     // Another upgrade keeping one previous version prunes the oldest.
     let o = s.install_ok(&v3, &["--keep", "1"]);
     assert!(
