@@ -33,10 +33,12 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-echo "building u7s-install and the make_release example (release profile)…"
-(cd "$REPO" && cargo build --quiet --release -p u7s-installer --bin u7s-install --example make_release)
+echo "building u7s-install and the make_release / unpack examples (release profile)…"
+(cd "$REPO" && cargo build --quiet --release -p u7s-installer --bin u7s-install --example make_release &&
+    cargo build --quiet --release -p u7s-bundle --example unpack)
 INSTALL_BIN=$TARGET/release/u7s-install
 MAKE_BIN=$TARGET/release/examples/make_release
+UNPACK_BIN=$TARGET/release/examples/unpack # bundle's reader alone: no hash check, no fsync
 
 # collect DIR: the packages' regular files under DIR/bin/<package>/..., modes normalised
 # (0755 executables, 0644 others), topped up with copies to BENCH_MIN_MB.
@@ -102,14 +104,16 @@ timed() {
 install_args=("$archive" --prefix "$work/prefix" --no-doctor --no-modify-path --no-systemd
     --no-completions --threads "$BENCH_THREADS" -q)
 ours() { HOME=$work/home "$INSTALL_BIN" "${install_args[@]}"; }
-fresh() { rm -rf "$work/prefix" "$work/out" "$work/home" && mkdir -p "$work/out" "$work/home"; }
+fresh() { rm -rf "${work:?}/prefix" "${work:?}/out" "${work:?}/home" && mkdir -p "$work/out" "$work/home"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-t_ours='' t_lbzip2='' t_tar=''
+t_ours='' t_reader='' t_lbzip2='' t_tar=''
 load_before=$(load)
 for ((run = 1; run <= BENCH_RUNS; run++)); do
     fresh
     timed t_ours ours
+    fresh
+    timed t_reader "$UNPACK_BIN" "$archive" "$work/out" "$BENCH_THREADS" >/dev/null
     fresh
     timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$archive' | tar -C '$work/out' -x"
     fresh
@@ -130,6 +134,7 @@ row() {
     printf '%-52s %9s %12.2f %14s\n' "$1" "$2" "$(echo "$2 / $t_lbzip2" | bc -l)" "$3"
 }
 row "u7s-install (verify + extract + check + fsync)" "$t_ours" "$((rss_kib / 1024))"
+row "  of which bundle's reader alone (example unpack)" "$t_reader" "-"
 row "lbzip2 -d -n $BENCH_THREADS | tar -x" "$t_lbzip2" "-"
 row "tar -xjf (bzip2, 1 thread)" "$t_tar" "-"
 echo
