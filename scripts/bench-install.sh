@@ -134,7 +134,7 @@ row() {
     printf '%-52s %9s %12.2f %14s\n' "$1" "$2" "$(echo "$2 / $t_lbzip2" | bc -l)" "$3"
 }
 row "u7s-install (verify + extract + check + fsync)" "$t_ours" "$((rss_kib / 1024))"
-row "  of which bundle's reader alone (example unpack)" "$t_reader" "-"
+row "bundle's reader alone (example unpack; reference)" "$t_reader" "-"
 row "lbzip2 -d -n $BENCH_THREADS | tar -x" "$t_lbzip2" "-"
 row "tar -xjf (bzip2, 1 thread)" "$t_tar" "-"
 echo
