@@ -242,6 +242,94 @@ pub fn files_owned_from(dir: &Path, min_uid: u32) -> Vec<PathBuf> {
     out
 }
 
+/// A release archive built by `u7s-build` from the test recipes (`e2e/recipes`: the host's
+/// Debian binaries and the workspace's `u7s`) and the repository's `release/` payload, with the
+/// installer beside it; all world-readable for the test user.
+pub struct ReleaseArchive {
+    _dir: tempfile::TempDir,
+    pub archive: PathBuf,
+    pub installer: PathBuf,
+}
+
+/// Builds the e2e release (host executor, offline, a fresh cache). `None` (skip) or panic (CI)
+/// when a host binary is missing.
+pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
+    for name in HOST_BINARIES {
+        prerequisite(
+            host_binary(name),
+            &format!("{name} is not installed (see scripts/ci-setup.sh)"),
+        )?;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("u7s-e2e-release-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols).
+    let u7s = dir.path().join("u7s");
+    let stripped = Command::new("strip")
+        .arg("-o")
+        .arg(&u7s)
+        .arg(workspace_binary("u7s"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        std::fs::copy(workspace_binary("u7s"), &u7s).unwrap();
+    }
+    let installer = dir.path().join("u7s-install");
+    std::fs::copy(workspace_binary("u7s-install"), &installer).unwrap();
+    let out = dir.path().join("out");
+    let cache = dir.path().join("cache");
+    let t0 = Instant::now();
+    let r = Command::new(workspace_binary("u7s-build"))
+        .arg("release")
+        .arg("--recipes")
+        .arg(recipes)
+        .arg("--payload")
+        .arg(payload)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(&cache)
+        .args([
+            "--executor",
+            "host",
+            "--offline",
+            "--release-version",
+            "0.0.0-e2e",
+        ])
+        .env("U7S_E2E_U7S", &u7s)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run u7s-build");
+    assert!(
+        r.status.success(),
+        "u7s-build release failed ({}):\n{}{}",
+        r.status,
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    eprintln!("e2e: release built in {:.1}s", t0.elapsed().as_secs_f64());
+    let _ = crate::remove_tree(&cache);
+    for p in [
+        &out,
+        &out.join("usernetes-x86_64.tbz"),
+        &out.join("SHA256SUMS"),
+    ] {
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    Some(ReleaseArchive {
+        archive: out.join("usernetes-x86_64.tbz"),
+        installer,
+        _dir: dir,
+    })
+}
+
+fn remove_tree(p: &Path) -> std::io::Result<()> {
+    std::fs::remove_dir_all(p)
+}
+
 /// The result of a command.
 #[derive(Debug)]
 pub struct Run {
@@ -263,8 +351,9 @@ impl Run {
     }
 }
 
-/// A world-readable folder the test user works in: a release tree (`usernetes/`), a HOME and an
-/// XDG_RUNTIME_DIR of its own. Dropping it stops the session and removes everything.
+/// A world-readable folder the test user works in: a HOME and an XDG_RUNTIME_DIR of its own,
+/// and the release it runs (installed into that HOME by [`Sandbox::install`]). Dropping it
+/// stops the session and removes everything.
 pub struct Sandbox {
     pub user: User,
     dir: tempfile::TempDir,
@@ -286,7 +375,6 @@ impl Sandbox {
             .expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let release = dir.path().join("usernetes");
-        std::fs::create_dir_all(release.join("bin")).unwrap();
         let home = dir.path().join("home");
         let runtime_dir = dir.path().join("run");
         for d in [&home, &runtime_dir] {
@@ -320,19 +408,28 @@ impl Sandbox {
         self.home.join(".config/usernetes")
     }
 
-    /// Fills the release tree from the host's binaries, the built `u7s` and the repository's
-    /// `release/` payload. `None` (skip) or panic (CI) when a host binary is missing.
-    pub fn release_from_host(&self, payload: &Path) -> Option<()> {
-        for name in HOST_BINARIES {
-            let src = prerequisite(
-                host_binary(name),
-                &format!("{name} is not installed (see scripts/ci-setup.sh)"),
-            )?;
-            std::fs::copy(&src, self.release.join("bin").join(name)).unwrap();
-        }
-        std::fs::copy(workspace_binary("u7s"), self.release.join("bin/u7s")).unwrap();
-        copy_tree(payload, &self.release);
-        Some(())
+    /// Installs `r` with `u7s-install` as the user into the sandbox's HOME
+    /// (`$XDG_DATA_HOME/usernetes/current`), which becomes the release the commands use.
+    pub fn install(&mut self, r: &ReleaseArchive) {
+        let archive = r.archive.display().to_string();
+        let out = self.run_for(
+            &r.installer,
+            &[
+                &archive,
+                "--yes",
+                "--no-modify-path",
+                "--no-systemd",
+                "--no-completions",
+                "--no-doctor",
+            ],
+            Duration::from_secs(300),
+        );
+        assert!(out.success(), "u7s-install failed: {out:?}");
+        self.release = self.data().join("current");
+        assert!(
+            self.release.join("bin/u7s").is_file(),
+            "installed release has no bin/u7s"
+        );
     }
 
     /// The environment the user's commands get.
@@ -450,27 +547,6 @@ impl Drop for Sandbox {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
-        }
-    }
-}
-
-/// Copies a folder tree (files keep their mode), making everything world-readable.
-pub fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from)
-        .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
-        .flatten()
-    {
-        let dst = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), &dst).unwrap();
-            let mode = std::fs::metadata(&dst).unwrap().permissions().mode();
-            let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode)).unwrap();
         }
     }
 }

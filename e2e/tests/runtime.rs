@@ -5,17 +5,24 @@
 
 use e2e::*;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// One session per user at a time: the scenarios run one after the other.
 static SERIAL: Mutex<()> = Mutex::new(());
+/// The release, built once per run with `u7s-build`.
+static RELEASE: OnceLock<Option<ReleaseArchive>> = OnceLock::new();
 
-fn payload() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../release"))
+fn release() -> Option<&'static ReleaseArchive> {
+    RELEASE
+        .get_or_init(|| {
+            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+            build_release(&here.join("recipes"), &here.join("../release"))
+        })
+        .as_ref()
 }
 
-/// A sandbox with a release, or `None` when skipping outside CI.
+/// A sandbox with the release installed by `u7s-install`, or `None` when skipping outside CI.
 fn sandbox() -> Option<Sandbox> {
     let user = test_user()?;
     let busy = user_processes(user.uid.as_raw());
@@ -24,8 +31,9 @@ fn sandbox() -> Option<Sandbox> {
         "the test user {} must be idle for these tests, but runs: {busy:?}",
         user.name
     );
-    let sb = Sandbox::new(user);
-    sb.release_from_host(payload())?;
+    let release = release()?;
+    let mut sb = Sandbox::new(user);
+    sb.install(release);
     Some(sb)
 }
 
@@ -227,14 +235,61 @@ fn docker_session_images_ports_status_down_reset() {
         assert!(!sb.data().join(entry).exists(), "{entry} survived reset");
     }
     assert!(!sb.runtime_dir.join("usernetes").exists());
-    assert!(sb.release.join("bin/u7s").exists(), "the release stays");
+    assert!(
+        sb.release.join("bin/u7s").exists(),
+        "the installed release stays"
+    );
+    assert!(
+        sb.data().join("versions").is_dir(),
+        "installed versions stay"
+    );
 }
 
 #[test]
-fn kill_9_of_the_top_process_leaves_nothing_and_up_works_again() {
+fn restart_on_crash_and_kill_9_of_the_top_process_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sb) = sandbox() else { return };
     sb.u7s_ok(&["up", "--no-kube", "--detach"]);
+
+    // A component that dies is restarted (with backoff) and answers again.
+    let dockerd_pid = |st: &serde_json::Value| {
+        st["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "dockerd")
+            .map(|c| {
+                (
+                    c["pid"].as_i64(),
+                    c["state"].clone(),
+                    c["restarts"].as_u64(),
+                )
+            })
+            .unwrap()
+    };
+    let (pid, _, _) = dockerd_pid(&sb.status());
+    let pid = pid.expect("dockerd host pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "dockerd restarted and ready",
+        || {
+            let (p, state, restarts) = dockerd_pid(&sb.status());
+            (state == "ready" && restarts == Some(1) && p != Some(pid as i64)).then_some(())
+        },
+    );
+    assert!(
+        sb.u7s_ok(&["docker", "info", "--format", "{{.ServerVersion}}"])
+            .trim()
+            .len()
+            > 1
+    );
+    assert!(sb.u7s_ok(&["logs", "session"]).contains("restarting"));
+
     let top = sb.status()["session"]["pid"].as_i64().expect("session pid") as i32;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(top),
@@ -402,4 +457,20 @@ fn wrappers_and_modes_not_available_yet() {
     );
     let clean = sb.run_for(&r.join("cleanup.sh"), &[], Duration::from_secs(60));
     assert!(clean.success(), "{clean:?}");
+
+    // systemd user units point at the installed `current` (no user manager here: files only).
+    sb.u7s(&["units", "install", "--no-kube"]);
+    let units = sb.home.join(".config/systemd/user");
+    let service = std::fs::read_to_string(units.join("u7s.service")).expect("u7s.service written");
+    let current_u7s = sb.data().join("current/bin/u7s");
+    assert!(
+        service.contains(&format!("ExecStart=\"{}\" up", current_u7s.display())),
+        "{service}"
+    );
+    for must in ["Delegate=yes", "KillMode=mixed", "LimitNOFILE="] {
+        assert!(service.contains(must), "{must}: {service}");
+    }
+    assert!(units.join("u7s.target").exists());
+    sb.u7s(&["units", "remove"]);
+    assert!(!units.join("u7s.service").exists() && !units.join("u7s.target").exists());
 }

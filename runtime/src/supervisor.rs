@@ -437,11 +437,17 @@ impl Supervisor {
         }
         if self.state != State::Failed {
             self.state = State::Stopping;
+            say("stopping (signal received)");
         }
         self.dirty = true;
         self.flush();
         sd_notify("STOPPING=1");
+        let t_stop = Instant::now();
         self.shutdown();
+        say(&format!(
+            "components stopped in {:.2}s",
+            t_stop.elapsed().as_secs_f64()
+        ));
         if code == 0 {
             self.state = State::Stopped;
         }
