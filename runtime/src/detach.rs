@@ -124,9 +124,25 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
         drop(tx);
     }
 
+    // Ctrl-C while waiting stops what started rather than leaving it half up.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&interrupted))
+            .map_err(|e| Error::os("installing signal handlers", e))?;
+    }
     let deadline = t0 + timeout;
     let mut doctor_pending = doctor;
     loop {
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            terminate(&mut child);
+            return Err(Error::Usage(
+                "interrupted: the session was stopped again".into(),
+            ));
+        }
         let status: Option<SupervisorStatus> = read_json(&paths.status_file())
             .unwrap_or(None)
             .filter(|s: &SupervisorStatus| s.leader_pid == leader);

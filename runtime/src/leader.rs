@@ -42,7 +42,11 @@ pub fn doctor_failures(kube: bool) -> Option<String> {
         },
         ..Default::default()
     };
-    let report = doctor::run(&opts);
+    render_failures(&doctor::run(&opts))
+}
+
+/// The failing checks of `report` with their fixes, for people; `None` when nothing failed.
+pub fn render_failures(report: &doctor::Report) -> Option<String> {
     if !report.has_failures() {
         return None;
     }
@@ -250,4 +254,54 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(1);
     Ok(code.unwrap_or(rc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(id: &str, status: doctor::Status, fix: Option<&str>) -> doctor::CheckResult {
+        doctor::CheckResult {
+            id: id.into(),
+            group: "subid".into(),
+            status,
+            finding: format!("finding of {id}"),
+            fix: fix.map(str::to_string),
+            needs_root: true,
+        }
+    }
+
+    #[test]
+    fn doctor_failures_name_the_check_and_the_fix() {
+        let mut report = doctor::Report {
+            distro: Default::default(),
+            target: doctor::Target::Docker,
+            user: "alice".into(),
+            checks: vec![
+                check("subuid.range", doctor::Status::Pass, None),
+                check("sysctl.x", doctor::Status::Warn, Some("sysctl -w x=1")),
+            ],
+        };
+        assert_eq!(
+            render_failures(&report),
+            None,
+            "warnings do not stop a start"
+        );
+        report.checks.push(check(
+            "subuid.present",
+            doctor::Status::Fail,
+            Some("usermod --add-subuids 100000-165535 alice"),
+        ));
+        let text = render_failures(&report).unwrap();
+        assert!(
+            text.contains("[subuid.present] finding of subuid.present"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fix (as root): usermod --add-subuids"),
+            "{text}"
+        );
+        assert!(!text.contains("sysctl.x"), "only failures: {text}");
+        assert!(text.contains("--no-doctor"));
+    }
 }
