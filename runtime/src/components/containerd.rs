@@ -125,7 +125,14 @@ pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
         ("plugins", Value::Table(plugins)),
     ]);
     if for_docker {
-        root.insert("disabled_plugins".into(), Value::Array(vec![s(CRI_PLUGIN)]));
+        let mut off = vec![s(CRI_PLUGIN)];
+        if major >= 2 {
+            off.extend([
+                s("io.containerd.cri.v1.images"),
+                s("io.containerd.cri.v1.runtime"),
+            ]);
+        }
+        root.insert("disabled_plugins".into(), Value::Array(off));
     }
     if fuse_plugin {
         let fuse = table(vec![
@@ -364,6 +371,22 @@ mod tests {
             },
         ));
         assert_eq!(t["disabled_plugins"][0].as_str(), Some(CRI_PLUGIN));
+        assert_eq!(t["disabled_plugins"].as_array().unwrap().len(), 1);
+        let t = parsed(&config(
+            &c.paths,
+            "overlayfs",
+            Flavor {
+                for_docker: true,
+                ..fl(2, false, false)
+            },
+        ));
+        let off: Vec<&str> = t["disabled_plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(off.contains(&"io.containerd.cri.v1.runtime") && off.contains(&CRI_PLUGIN));
     }
 
     #[test]

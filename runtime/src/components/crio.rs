@@ -1,4 +1,4 @@
-//! CRI-O, rootless (research §5.6, §2.6): `_CRIO_ROOTLESS=1`, cgroupfs, `conmon_cgroup = "pod"`,
+//! CRI-O, rootless (research §5.6, §2.6): `_CRIO_ROOTLESS=1`, cgroupfs, conmon in the pod's cgroup,
 //! storage and run folders relocated under our data and state folders, the socket of
 //! design.md §7, CNI folders, an accept-anything signature policy and docker.io as the search
 //! registry. The config is generated on every start.
@@ -83,8 +83,6 @@ pub fn config(
     crio.push((
         "runtime",
         t(vec![
-            ("conmon", s(conmon.display())),
-            ("conmon_cgroup", s("pod")),
             ("cgroup_manager", s("cgroupfs")),
             ("container_exits_dir", s(st.join("exits").display())),
             (
@@ -97,9 +95,14 @@ pub fn config(
                 "runtimes",
                 t(vec![(
                     rt_name,
+                    // The monitor (conmon) per runtime handler: the top-level `conmon` and
+                    // `conmon_cgroup` keys are deprecated in current CRI-O.
                     t(vec![
+                        ("runtime_type", s("oci")),
                         ("runtime_path", s(rt_path.display())),
                         ("runtime_root", s(st.join(rt_name).display())),
+                        ("monitor_path", s(conmon.display())),
+                        ("monitor_cgroup", s("pod")),
                     ]),
                 )]),
             ),
@@ -203,7 +206,9 @@ mod tests {
             Some("/run/user/1000/usernetes/crio/crio.sock")
         );
         assert_eq!(crio["runtime"]["cgroup_manager"].as_str(), Some("cgroupfs"));
-        assert_eq!(crio["runtime"]["conmon_cgroup"].as_str(), Some("pod"));
+        let crun = &crio["runtime"]["runtimes"]["crun"];
+        assert_eq!(crun["monitor_cgroup"].as_str(), Some("pod"));
+        assert_eq!(crun["monitor_path"].as_str(), Some("/rel/bin/conmon"));
         assert_eq!(
             crio["runtime"]["runtimes"]["crun"]["runtime_path"].as_str(),
             Some("/rel/bin/crun")
