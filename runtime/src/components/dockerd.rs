@@ -20,6 +20,10 @@ pub fn args(cfg: &ChildConfig, facts: &Facts) -> Vec<String> {
         format!("--host={}", p.docker_host()),
         format!("--storage-driver={}", facts.storage.docker_driver()),
         format!("--containerd={}", p.containerd_sock().display()),
+        // Inside the namespaces cgroups are driven directly (as containerd and the kubelet do
+        // here): the systemd driver would need the user's D-Bus, which a session started outside
+        // a login (CI, cron, ssh without lingering) does not have.
+        "--exec-opt=native.cgroupdriver=cgroupfs".into(),
     ]
 }
 
@@ -72,6 +76,7 @@ mod tests {
                 "--host=unix:///run/user/1000/docker.sock",
                 "--storage-driver=fuse-overlayfs",
                 "--containerd=/run/user/1000/usernetes/containerd/containerd.sock",
+                "--exec-opt=native.cgroupdriver=cgroupfs",
             ]
         );
         let mut plan = Plan::default();
