@@ -118,14 +118,27 @@ fn status(json: bool) -> Result<ExitCode> {
 }
 
 fn ports(cmd: &PortsCmd) -> Result<ExitCode> {
+    // Bad specs are reported before anything else.
+    let specs: Vec<PortSpec> = match cmd {
+        PortsCmd::Add { specs, .. } => specs
+            .iter()
+            .map(|s| PortSpec::parse(s))
+            .collect::<Result<_, _>>()?,
+        PortsCmd::Rm { refs } => {
+            for r in refs {
+                PortRef::parse(r)?;
+            }
+            vec![]
+        }
+        PortsCmd::Ls { .. } => vec![],
+    };
     let paths = live_paths()?;
     let c = Client::new(paths.api_sock());
     match cmd {
-        PortsCmd::Add { specs, json } => {
+        PortsCmd::Add { json, .. } => {
             let mut added = vec![];
-            for s in specs {
-                let spec = PortSpec::parse(s)?;
-                added.push(c.add(&spec)?);
+            for spec in &specs {
+                added.push(c.add(spec)?);
             }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&added)?);
