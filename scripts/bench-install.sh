@@ -104,7 +104,11 @@ timed() {
 install_args=("$archive" --prefix "$work/prefix" --no-doctor --no-modify-path --no-systemd
     --no-completions --threads "$BENCH_THREADS" -q)
 ours() { HOME=$work/home "$INSTALL_BIN" "${install_args[@]}"; }
-fresh() { rm -rf "${work:?}/prefix" "${work:?}/out" "${work:?}/home" && mkdir -p "$work/out" "$work/home"; }
+# Each tool starts with the previous output deleted and no dirty pages left to write back.
+fresh() {
+    rm -rf "${work:?}/prefix" "${work:?}/out" "${work:?}/home" && mkdir -p "$work/out" "$work/home"
+    sync
+}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 t_ours='' t_reader='' t_lbzip2='' t_tar=''
