@@ -42,11 +42,6 @@ pub fn activate(prefix: &Prefix, version: &str) -> Result<()> {
     sync_dir(prefix.root())
 }
 
-/// True when `path` resolves into the prefix's `current` version (used to refuse deleting it).
-pub fn is_current(prefix: &Prefix, version: &str) -> Result<bool> {
-    Ok(current_version(prefix)?.as_deref() == Some(version))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,7 +61,6 @@ mod tests {
             std::fs::read_link(p.current()).unwrap(),
             Path::new("versions/2")
         );
-        assert!(is_current(&p, "2").unwrap());
         assert!(activate(&p, "3").is_err());
         assert_eq!(current_version(&p).unwrap().as_deref(), Some("2"));
         // no temporary links left

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -98,20 +98,6 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
     tmp.persist(path)
         .map_err(|e| Error::io("rename into place", path, e.error))?;
     sync_dir(dir)
-}
-
-/// Creates a file only if it does not exist yet (mode 0644), empty.
-pub fn touch_new(path: &Path) -> Result<()> {
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::io("create", path, e)),
-    }
 }
 
 /// Removes a folder so that no half-deleted copy stays under its name: first renamed to a

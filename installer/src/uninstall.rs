@@ -260,3 +260,47 @@ pub fn uninstall(
     }
     Ok(rep)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_release_rootlesskit_comes_first() {
+        let d = tempfile::tempdir().unwrap();
+        let rk = d.path().join("rootlesskit");
+        fs::write(&rk, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&rk, fs::Permissions::from_mode(0o755)).unwrap();
+        let helpers = userns_helpers(Some(d.path()));
+        assert_eq!(helpers[0].0, rk);
+        assert_eq!(helpers[0].1, ["--net=host", "--"]);
+        // Without a release, only programs found on PATH remain.
+        assert!(userns_helpers(None).iter().all(|(p, _)| p != &rk));
+    }
+
+    #[test]
+    fn removes_plain_trees_directly() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("data/docker/x");
+        fs::create_dir_all(&t).unwrap();
+        fs::write(t.join("f"), b"x").unwrap();
+        remove_tree(&d.path().join("data"), None).unwrap();
+        assert!(!d.path().join("data").exists());
+        remove_tree(&d.path().join("data"), None).unwrap();
+    }
+
+    #[test]
+    fn own_names_are_not_data() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Prefix::at(d.path());
+        for n in ["versions", "docker", "etcd", ".lock", "env"] {
+            fs::create_dir_all(d.path().join(n)).unwrap();
+        }
+        let names: Vec<_> = data_entries(d.path(), &p)
+            .iter()
+            .map(|e| e.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["docker", "etcd"]);
+    }
+}
