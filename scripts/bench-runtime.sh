@@ -74,6 +74,19 @@ if [ "$(user_procs)" -gt 0 ]; then
 	exit 1
 fi
 
+cleanup() {
+	# Whatever a failed run left: sessions of the benchmark's folders, then the folders.
+	for d in "$work"/u7s-*; do
+		[ -d "$d" ] && as_user "$d" "$u7s" reset --yes >/dev/null 2>&1
+	done
+	rks=$(pgrep -u "$uid" -x rootlesskit || true)
+	for p in $rks; do
+		grep -qs "$work" "/proc/$p/environ" && kill -TERM "$p"
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
 results="$work/results"
 : >"$results"
 for i in $(seq 1 "$runs"); do
@@ -138,5 +151,3 @@ END {
 	printf "ready: %.2fx the anchor (goal <= 1.1x) %s\n", ratio, (ratio <= 1.1 ? "OK" : "MISSED")
 	printf "stopped: %.3f s (goal <= 1.0 s) %s; orphans: %d %s\n", smed["u7s"], (smed["u7s"] <= 1.0 ? "OK" : "MISSED"), o["u7s"], (o["u7s"] == 0 ? "OK" : "MISSED")
 }' "$results"
-as_user "$work" sh -c "rm -rf '$work'/u7s-* '$work'/anchor-* 2>/dev/null; true"
-rm -rf "$work"

@@ -251,8 +251,31 @@ pub struct ReleaseArchive {
     pub installer: PathBuf,
 }
 
+/// Folders removed when the test process exits (statics are never dropped).
+static AT_EXIT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn remove_at_exit() {
+    if let Ok(dirs) = AT_EXIT.lock() {
+        for d in dirs.iter() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Removes `dir` when the process exits (the test harness ends with `exit`).
+pub fn remove_at_exit_of(dir: &Path) {
+    let mut dirs = AT_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+    if dirs.is_empty() {
+        // SAFETY: registering a plain `extern "C" fn` with atexit has no preconditions.
+        unsafe {
+            libc::atexit(remove_at_exit);
+        }
+    }
+    dirs.push(dir.to_path_buf());
+}
+
 /// Builds the e2e release (host executor, offline, a fresh cache). `None` (skip) or panic (CI)
-/// when a host binary is missing.
+/// when a host binary is missing. Kept in a static by the tests, its folder goes at exit.
 pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
     for name in HOST_BINARIES {
         prerequisite(
@@ -264,6 +287,7 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         .prefix("u7s-e2e-release-")
         .tempdir()
         .expect("tempdir");
+    remove_at_exit_of(dir.path());
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols).
     let u7s = dir.path().join("u7s");
