@@ -25,7 +25,13 @@ fn release() -> Option<&'static ReleaseArchive> {
 /// A sandbox with the release installed by `u7s-install`, or `None` when skipping outside CI.
 fn sandbox() -> Option<Sandbox> {
     let user = test_user()?;
-    let busy = user_processes(user.uid.as_raw());
+    // Earlier tests may still be winding down; the user must be idle before we start.
+    let uid = user.uid.as_raw();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !user_processes(uid).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let busy = user_processes(uid);
     assert!(
         busy.is_empty(),
         "the test user {} must be idle for these tests, but runs: {busy:?}",
