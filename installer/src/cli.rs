@@ -47,7 +47,8 @@ FILES:
   PREFIX/current              symlink to the active version, swapped atomically
   PREFIX/env                  sourced by your shell startup files to put current/bin on PATH
   PREFIX/install-record.json  what the installer wrote, for rollback and uninstall
-  $XDG_CONFIG_HOME/systemd/user/usernetes.service  when a systemd user manager runs";
+  $XDG_CONFIG_HOME/systemd/user/u7s.{target,service}  by `u7s units install`, when a systemd
+                              user manager runs (default prefix only)";
 
 /// Verified, safe, atomic install of a usernetes release under $HOME.
 #[derive(Parser, Debug)]
@@ -85,11 +86,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_modify_path: bool,
 
-    /// Do not write the systemd user unit
+    /// Do not install the systemd user units (u7s units install)
     #[arg(long)]
     pub no_systemd: bool,
 
-    /// Enable the systemd user unit (start at login)
+    /// Start the systemd user units now too (u7s units install --now)
     #[arg(long, conflicts_with = "no_systemd")]
     pub enable_service: bool,
 
@@ -202,16 +203,13 @@ fn render_install(r: &InstallReport, env: &Env, prefix: &Prefix) -> String {
         for w in &u.written {
             s.push_str(&format!("systemd: wrote {}\n", tilde(w, env)));
         }
-        for k in &u.kept_user_edits {
-            s.push_str(&format!(
-                "systemd: kept your edited {} (the new version is beside it, .u7s-new)\n",
-                tilde(k, env)
-            ));
-        }
-        if u.enabled {
-            s.push_str("systemd: enabled; start now with: systemctl --user start usernetes\n");
+        if u.started {
+            s.push_str("systemd: u7s.target enabled and started (systemctl --user status u7s)\n");
         } else {
-            s.push_str("systemd: start with: systemctl --user start usernetes (enable at login: --enable-service)\n");
+            s.push_str(
+                "systemd: u7s.target enabled (starts at login); start now with: \
+                 systemctl --user start u7s.target\n",
+            );
         }
         s.push_str(
             "systemd: to keep it running after logout: sudo loginctl enable-linger \"$USER\"\n",
@@ -226,7 +224,7 @@ fn render_install(r: &InstallReport, env: &Env, prefix: &Prefix) -> String {
     if r.session_running {
         s.push_str(
             "a running session still uses the previous version: restart it to switch \
-             (u7s down && u7s up, or: systemctl --user restart usernetes)\n",
+             (u7s down && u7s up, or: systemctl --user restart u7s.service)\n",
         );
     }
     match &r.doctor {

@@ -51,7 +51,7 @@ pub struct InstallReport {
     pub removed_versions: Vec<String>,
     pub stale_removed: Vec<String>,
     pub integration: Outcome,
-    /// A session (its state folder) exists: it still runs the previous version's binaries.
+    /// A session runs (`u7s status`): it still runs the previous version's binaries.
     pub session_running: bool,
     pub doctor: Option<crate::checkup::Checkup>,
 }
@@ -241,7 +241,7 @@ pub fn install(
     }
 
     let session_running = previous.as_deref() != Some(unpacked.version.as_str())
-        && env.session_dir().is_some_and(|d| d.exists());
+        && crate::session::running(env, prefix);
     Ok(InstallReport {
         action: "install",
         session_running,

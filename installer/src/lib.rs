@@ -19,6 +19,7 @@ pub mod lock;
 pub mod prefix;
 pub mod record;
 pub mod run;
+pub mod session;
 pub mod source;
 pub mod ui;
 pub mod uninstall;

@@ -1,5 +1,5 @@
-//! `--uninstall [--purge]`: stops a running session first (`current/bin/u7s down` when the
-//! session state folder exists), removes the systemd unit, completions, the PATH lines we added
+//! `--uninstall [--purge]`: stops a running session first (`current/bin/u7s down` when
+//! `u7s status` says one runs), removes the systemd units (`u7s units remove`), completions, the PATH lines we added
 //! and the env file, then every version and `current`. `--purge` also deletes the data
 //! (`$XDG_DATA_HOME/usernetes/{docker,containerd,etcd,…}`), the config and the session folder;
 //! files owned by sub-UIDs are deleted from inside a user namespace (the release's
@@ -22,6 +22,7 @@ use crate::lock::PrefixLock;
 use crate::prefix::{Env, Prefix};
 use crate::record::Record;
 use crate::run::run_with_timeout;
+use crate::session::{self, SessionState};
 use crate::ui::Ui;
 
 /// What was removed.
@@ -114,19 +115,25 @@ pub fn remove_tree(target: &Path, release_bin: Option<&Path>) -> Result<()> {
     })
 }
 
-/// Stops the session with the release's `u7s down` when its state folder exists.
+/// Stops the session with the release's `u7s down` when `u7s status` says one runs (or, when
+/// it cannot tell, when the session state folder exists).
 fn stop_session(env: &Env, prefix: &Prefix, ui: &Ui) -> Result<bool> {
-    let Some(state) = env.session_dir() else {
-        return Ok(false);
-    };
-    if !state.exists() {
-        return Ok(false);
+    match session::state(env, prefix) {
+        SessionState::Stopped => return Ok(false),
+        SessionState::Running => {}
+        SessionState::Unknown => {
+            let Some(state) = env.session_dir() else {
+                return Ok(false);
+            };
+            if !state.exists() {
+                return Ok(false);
+            }
+        }
     }
     let u7s = prefix.current_bin().join("u7s");
     if !u7s.is_file() {
         ui.warn(format!(
-            "{} exists but there is no {} to stop a session",
-            state.display(),
+            "a session may run but there is no {} to stop it",
             u7s.display()
         ));
         return Ok(false);
@@ -137,6 +144,7 @@ fn stop_session(env: &Env, prefix: &Prefix, ui: &Ui) -> Result<bool> {
     ));
     let mut cmd = Command::new(&u7s);
     cmd.arg("down").stdin(Stdio::null());
+    session::apply_env(&mut cmd, env);
     match run_with_timeout(cmd, Duration::from_secs(180)) {
         Ok(o) if o.status.success() => Ok(true),
         Ok(o) => Err(Error::SessionStop(format!(
@@ -204,7 +212,12 @@ pub fn uninstall(
     });
 
     rep.session_stopped = stop_session(env, prefix, ui)?;
-    rep.units_removed = units::remove(env, &mut record)?;
+    let (removed, warnings) = units::remove(env, prefix, &mut record);
+    rep.units_removed = removed;
+    for w in warnings {
+        ui.warn(&w);
+        rep.warnings.push(w);
+    }
     rep.completions_removed = completions::remove(&mut record)?;
     rep.rc_files_edited = path::remove(env, prefix, &mut record)?;
 

@@ -77,10 +77,14 @@ fn install_upgrade_rollback_list_uninstall() {
     );
     s.assert_current(&v1);
 
-    // Upgrade: the previous version stays; a running session is told to restart.
+    // Upgrade: the previous version stays; a running session (`u7s status` exits 0) is told
+    // to restart.
+    let running = s.runtime_dir().join("usernetes/test-running");
     fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    fs::write(&running, b"").unwrap();
     let o = s.install_ok(&v2, &["--json"]);
-    fs::remove_dir(s.runtime_dir().join("usernetes")).unwrap();
+    fs::remove_file(&running).unwrap();
+    assert!(s.calls().contains("status 2.0.0"), "{}", s.calls());
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["session_running"], true);
     assert_eq!(j["version"], "2.0.0");
@@ -107,7 +111,8 @@ fn install_upgrade_rollback_list_uninstall() {
     );
     fs::write(&record, saved).unwrap();
 
-    // Another upgrade keeping one previous version prunes the oldest.
+    // Another upgrade keeping one previous version prunes the oldest. The session folder
+    // stays after `u7s down`: `u7s status` (exit 3) says no session runs, no restart hint.
     let o = s.install_ok(&v3, &["--keep", "1"]);
     assert!(
         !String::from_utf8_lossy(&o.stdout).contains("restart"),
@@ -164,8 +169,8 @@ fn install_upgrade_rollback_list_uninstall() {
     );
     s.assert_current(&v2);
 
-    // Uninstall: stops the session, keeps data and config.
-    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    // Uninstall: stops the running session, keeps data and config.
+    fs::write(&running, b"").unwrap();
     fs::create_dir_all(s.prefix().join("docker/volumes")).unwrap();
     fs::write(s.prefix().join("docker/volumes/v"), b"data").unwrap();
     fs::create_dir_all(s.config_home().join("usernetes")).unwrap();
@@ -235,63 +240,93 @@ fn opting_out_of_each_integration() {
 }
 
 #[test]
-fn systemd_user_unit_is_written_enabled_kept_and_removed() {
+fn systemd_units_come_from_u7s_units() {
     let s = Sandbox::new();
-    let unit = s.config_home().join("systemd/user/usernetes.service");
+    let dir = s.config_home().join("systemd/user");
+    let target = dir.join("u7s.target");
 
-    // No user manager: no unit.
+    // No user manager: no units.
     s.install_ok(&Release::small("1.0.0"), &["--no-completions"]);
-    assert!(!unit.exists());
+    assert!(!target.exists());
+    assert!(!s.calls().contains("units "), "{}", s.calls());
 
-    // A user manager: the unit points at current, is reloaded, and not enabled unasked.
+    // A user manager: the release writes them; not started unasked.
     s.set_systemctl("running", 0);
-    s.install_ok(&Release::small("1.0.0"), &["--no-completions"]);
-    let text_written = fs::read_to_string(&unit).unwrap();
-    let exec = format!("ExecStart=\"{}/current/bin/u7s\" up", s.prefix().display());
-    assert!(text_written.contains(&exec), "{text_written}");
+    let o = s.install_ok(&Release::small("1.0.0"), &["--no-completions", "--json"]);
     assert!(
-        s.calls().contains("systemctl --user daemon-reload"),
+        s.calls().contains("units install --no-kube  1.0.0"),
         "{}",
         s.calls()
     );
-    assert!(!s.calls().contains("enable"), "{}", s.calls());
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        j["integration"]["units"]["written"][0],
+        target.to_str().unwrap(),
+        "{j}"
+    );
+    assert_eq!(j["integration"]["units"]["started"], false, "{j}");
+    let rec = fs::read_to_string(s.prefix().join("install-record.json")).unwrap();
+    assert!(rec.contains("u7s.service"), "{rec}");
 
-    // --enable-service enables it; an upgrade rewrites our unchanged file.
+    // --enable-service starts them too.
     s.install_ok(
         &Release::small("2.0.0"),
         &["--no-completions", "--enable-service"],
     );
     assert!(
-        s.calls()
-            .contains("systemctl --user enable usernetes.service"),
+        s.calls().contains("units install --no-kube --now 2.0.0"),
         "{}",
         s.calls()
     );
-    assert_eq!(fs::read_to_string(&unit).unwrap(), text_written);
+    assert!(target.exists() && dir.join("u7s.service").exists());
 
-    // A user's edit is kept; the new text goes beside it.
-    fs::write(&unit, "# mine\n").unwrap();
-    let o = s.install_ok(&Release::small("3.0.0"), &["--no-completions"]);
-    assert_eq!(fs::read_to_string(&unit).unwrap(), "# mine\n");
-    assert_eq!(
-        fs::read_to_string(unit.with_extension("service.u7s-new")).unwrap(),
-        text_written
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("kept your edited"),
-        "{}",
-        text(&o)
-    );
+    // An earlier installer's own unit, still in the record, goes too.
+    let legacy = dir.join("usernetes.service");
+    fs::write(&legacy, "# old\n").unwrap();
+    let recp = s.prefix().join("install-record.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&recp).unwrap()).unwrap();
+    r["units"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"path": legacy, "sha256": ""}));
+    fs::write(&recp, r.to_string()).unwrap();
 
-    // Uninstall stops, disables and removes it.
-    assert_success(&s.run(&["--uninstall"]));
+    // Uninstall asks the release to remove them, before the versions go.
+    let o = s.run(&["--uninstall"]);
+    assert_success(&o);
+    assert!(s.calls().contains("units remove   2.0.0"), "{}", s.calls());
     assert!(
         s.calls()
             .contains("systemctl --user disable --now usernetes.service"),
         "{}",
         s.calls()
     );
-    assert!(!unit.exists());
+    assert!(!target.exists() && !dir.join("u7s.service").exists() && !legacy.exists());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("removed unit"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_custom_prefix_gets_no_units() {
+    let s = Sandbox::new();
+    s.set_systemctl("running", 0);
+    let o = s.install_ok(
+        &Release::small("1.0.0"),
+        &["--no-completions", "--json", "--prefix", "opt/u7s"],
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        j["integration"]["units_skipped"]
+            .as_str()
+            .unwrap()
+            .contains("default prefix"),
+        "{j}"
+    );
+    assert!(!s.calls().contains("units "), "{}", s.calls());
 }
 
 #[test]
@@ -366,14 +401,33 @@ fn a_damaged_copy_of_an_installed_version_is_repaired() {
 }
 
 #[test]
+fn a_leftover_session_folder_is_not_a_running_session() {
+    let s = Sandbox::new();
+    s.install_ok(&Release::small("1.0.0"), &[]);
+    // The folder stays after `u7s down`; `u7s status` exits 3.
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    let o = s.install_ok(&Release::small("2.0.0"), &["--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["session_running"], false, "{}", text(&o));
+    let o = s.run(&["--uninstall", "--json"]);
+    assert_success(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["session_stopped"], false, "{}", text(&o));
+    assert!(s.calls().contains("status 2.0.0"), "{}", s.calls());
+    assert!(!s.calls().contains("down "), "{}", s.calls());
+}
+
+#[test]
 fn uninstall_stops_when_the_session_cannot_be_stopped() {
     let s = Sandbox::new();
     let v1 = Release::small("1.0.0");
     s.install_ok(&v1, &[]);
+    // `u7s status` cannot tell (exit 1): the session folder decides, as before.
     fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
     let o = s
         .cmd()
         .arg("--uninstall")
+        .env("U7S_TEST_STATUS", "1")
         .env("U7S_TEST_DOWN_FAIL", "1")
         .output()
         .unwrap();

@@ -1,5 +1,6 @@
 //! The installed release's links into the user's session, each optional: PATH (env file and
-//! shell startup lines), the systemd user unit, and shell completions. Failures here are
+//! shell startup lines), the systemd user units (written by the release's `u7s units`), and
+//! shell completions. Failures here are
 //! warnings: the release itself is already installed and active.
 
 pub mod completions;
@@ -43,24 +44,26 @@ pub fn apply(env: &Env, prefix: &Prefix, record: &mut Record, wanted: &Wanted) -
         }
     }
     if wanted.systemd {
-        if units::user_manager_running() {
+        if let Some(why) = units::unsupported_prefix(env, prefix) {
+            out.units_skipped = Some(why);
+        } else if units::user_manager_running() {
             match units::install(env, prefix, record, wanted.enable_service) {
                 Ok(u) => {
                     out.warnings.extend(u.warnings.iter().cloned());
                     out.units = Some(u);
                 }
-                Err(e) => out.warnings.push(format!("systemd unit not written: {e}")),
+                Err(e) => out.warnings.push(format!("systemd units not written: {e}")),
             }
         } else {
             out.units_skipped =
                 Some("no systemd user manager answers (systemctl --user is-system-running)".into());
-            if wanted.enable_service {
-                out.warnings.push(
-                    "--enable-service: no systemd user manager runs in this session; \
-                     log in through a systemd session (not su/sudo) and run the install again"
-                        .into(),
-                );
-            }
+        }
+        if out.units_skipped.is_some() && wanted.enable_service {
+            out.warnings.push(format!(
+                "--enable-service: {}; log in through a systemd session (not su/sudo) and run \
+                 `u7s units install --no-kube --now`",
+                out.units_skipped.as_deref().unwrap_or_default()
+            ));
         }
     }
     if wanted.completions {

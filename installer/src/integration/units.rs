@@ -1,71 +1,26 @@
-//! systemd user unit: `usernetes.service` in `$XDG_CONFIG_HOME/systemd/user`, running
-//! `PREFIX/current/bin/u7s up` (never a version folder, so upgrades need no rewrite). Written
-//! only when a user manager answers, enabled only on request, never clobbering a file the user
-//! edited (conffile rule: a changed file gets `usernetes.service.u7s-new` beside it). Removal
-//! stops, disables, deletes, reloads and resets.
+//! systemd user units, written by the release itself: `PREFIX/current/bin/u7s units install
+//! --no-kube [--now]` writes and enables `u7s.target` and `u7s.service` (ExecStart through
+//! `current`, so upgrades need no rewrite) and `u7s units remove` stops, disables and deletes
+//! them. The installer only decides when to call it and records the files it reports.
+//! `u7s units` writes units for the default prefix (`$XDG_DATA_HOME/usernetes`) only.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::error::Result;
-use crate::fsutil::write_atomic;
 use crate::prefix::{Env, Prefix};
 use crate::record::{Generated, Record};
 use crate::run::run_with_timeout;
 
-/// The unit's file name.
-pub const UNIT_NAME: &str = "usernetes.service";
-
-/// Quotes one word for a systemd command line (`ExecStart=`): double quotes, backslash
-/// escapes, `%` and `$` doubled so specifiers and variables are not expanded.
-pub fn systemd_word(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '%' => out.push_str("%%"),
-            '$' => out.push_str("$$"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The unit file text for `prefix`.
-pub fn unit_text(prefix: &Prefix) -> String {
-    let u7s = systemd_word(&prefix.current_bin().join("u7s").to_string_lossy());
-    format!(
-        "# Written by u7s-install. Put your changes in drop-ins ({UNIT_NAME}.d/*.conf):\n\
-         # an edited copy of this file is kept, the next update then writes {UNIT_NAME}.u7s-new.\n\
-         [Unit]\n\
-         Description=usernetes: rootless Docker and Kubernetes in a RootlessKit session\n\
-         Documentation=man:u7s(1)\n\
-         \n\
-         [Service]\n\
-         Type=simple\n\
-         ExecStart={u7s} up\n\
-         ExecStop={u7s} down\n\
-         Delegate=yes\n\
-         KillMode=mixed\n\
-         Restart=on-failure\n\
-         RestartSec=5\n\
-         TimeoutStopSec=120\n\
-         LimitNOFILE=infinity\n\
-         LimitNPROC=infinity\n\
-         LimitCORE=infinity\n\
-         \n\
-         [Install]\n\
-         WantedBy=default.target\n"
-    )
-}
+/// The unit the runtime's units are started through.
+pub const TARGET: &str = "u7s.target";
+/// The unit earlier installers wrote themselves; removed when found in the record.
+pub const LEGACY_UNIT: &str = "usernetes.service";
 
 /// Runs `systemctl --user ARGS`; `None` when systemctl cannot be run or times out.
-fn systemctl(args: &[&str]) -> Option<std::process::Output> {
+fn systemctl(args: &[&str]) -> Option<Output> {
     let mut cmd = Command::new("systemctl");
     cmd.arg("--user").args(args).stdin(Stdio::null());
     run_with_timeout(cmd, Duration::from_secs(30)).ok()
@@ -82,105 +37,143 @@ pub fn user_manager_running() -> bool {
     })
 }
 
-/// What happened to the unit.
+/// What happened to the units.
 #[derive(Serialize, Debug, Default, Clone)]
 pub struct UnitOutcome {
     pub written: Vec<PathBuf>,
-    /// Files the user changed: the new text went to `<file>.u7s-new`.
-    pub kept_user_edits: Vec<PathBuf>,
+    /// `u7s.target` is enabled (always, by `u7s units install`).
     pub enabled: bool,
+    /// Started now (`--enable-service`).
+    pub started: bool,
     pub warnings: Vec<String>,
 }
 
-/// Decides whether `path` may be overwritten: absent, identical, or still what we last wrote.
-fn may_overwrite(path: &Path, new_text: &str, record: &Record) -> bool {
-    let Ok(old) = std::fs::read(path) else {
-        return true;
-    };
-    if old == new_text.as_bytes() {
-        return true;
+/// The arguments of the `u7s units install` call.
+pub fn install_args(start: bool) -> Vec<&'static str> {
+    let mut a = vec!["units", "install", "--no-kube"];
+    if start {
+        a.push("--now");
     }
-    let on_disk = crate::verify::sha256_hex(&old);
-    record
-        .units
-        .iter()
-        .any(|g| g.path == path && g.sha256 == on_disk)
+    a
 }
 
-/// Writes the unit (when a user manager runs), reloads systemd, and enables it when asked.
+/// The absolute paths `u7s units` printed, one a line.
+pub fn printed_paths(stdout: &[u8]) -> Vec<PathBuf> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('/'))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The `u7s: warning: …` lines of its stderr.
+fn printed_warnings(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("u7s: warning: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs `u7s ARGS` with the installer's view of the user's folders.
+fn u7s(env: &Env, u7s: &Path, args: &[&str], limit: Duration) -> Result<Output, String> {
+    let mut cmd = Command::new(u7s);
+    cmd.args(args).stdin(Stdio::null());
+    crate::session::apply_env(&mut cmd, env);
+    let shown = format!("{} {}", u7s.display(), args.join(" "));
+    match run_with_timeout(cmd, limit) {
+        Ok(o) if o.status.success() => Ok(o),
+        Ok(o) => Err(format!(
+            "{shown} exited with {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("{shown}: {e}")),
+    }
+}
+
+/// Why `u7s units install` cannot serve this prefix, if it cannot.
+pub fn unsupported_prefix(env: &Env, prefix: &Prefix) -> Option<String> {
+    match env.default_prefix() {
+        Ok(d) if d == prefix.root() => None,
+        _ => Some(format!(
+            "`u7s units install` writes units for the default prefix ($XDG_DATA_HOME/usernetes) \
+             only, not {}",
+            prefix.root().display()
+        )),
+    }
+}
+
+/// Calls `u7s units install` (with `--now` when `start`), recording the files it wrote.
 pub fn install(
     env: &Env,
     prefix: &Prefix,
     record: &mut Record,
-    enable: bool,
-) -> Result<UnitOutcome> {
-    let mut out = UnitOutcome::default();
-    let path = env.systemd_user_dir()?.join(UNIT_NAME);
-    let text = unit_text(prefix);
-    let target = if may_overwrite(&path, &text, record) {
-        path.clone()
-    } else {
-        out.kept_user_edits.push(path.clone());
-        let mut p = path.clone().into_os_string();
-        p.push(".u7s-new");
-        PathBuf::from(p)
-    };
-    write_atomic(&target, text.as_bytes(), 0o644)?;
-    if target == path {
-        record.units.retain(|g| g.path != path);
+    start: bool,
+) -> Result<UnitOutcome, String> {
+    let bin = prefix.current_bin().join("u7s");
+    // `--now` waits for the session to report ready (TimeoutStartSec=300).
+    let limit = Duration::from_secs(if start { 360 } else { 60 });
+    let o = u7s(env, &bin, &install_args(start), limit)?;
+    let written = printed_paths(&o.stdout);
+    for p in &written {
+        let sha256 = std::fs::read(p)
+            .map(|b| crate::verify::sha256_hex(&b))
+            .unwrap_or_default();
+        record.units.retain(|g| &g.path != p);
         record.units.push(Generated {
-            path: path.clone(),
-            sha256: crate::verify::sha256_hex(text.as_bytes()),
+            path: p.clone(),
+            sha256,
         });
     }
-    out.written.push(target);
-    if systemctl(&["daemon-reload"]).is_none_or(|o| !o.status.success()) {
-        out.warnings
-            .push("systemctl --user daemon-reload failed".into());
-    }
-    if enable {
-        match systemctl(&["enable", UNIT_NAME]) {
-            Some(o) if o.status.success() => {
-                out.enabled = true;
-                record.service_enabled = true;
-            }
-            Some(o) => out.warnings.push(format!(
-                "systemctl --user enable {UNIT_NAME} failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            None => out
-                .warnings
-                .push(format!("systemctl --user enable {UNIT_NAME} did not run")),
-        }
-    }
-    Ok(out)
+    record.service_enabled = true;
+    Ok(UnitOutcome {
+        written,
+        enabled: true,
+        started: start,
+        warnings: printed_warnings(&o.stderr),
+    })
 }
 
-/// Stops, disables and deletes the recorded units (and ours by name), then reloads systemd.
-pub fn remove(env: &Env, record: &mut Record) -> Result<Vec<PathBuf>> {
-    let mut paths: Vec<PathBuf> = record.units.iter().map(|g| g.path.clone()).collect();
-    let ours = env.systemd_user_dir()?.join(UNIT_NAME);
-    if !paths.contains(&ours) {
-        paths.push(ours);
-    }
-    let present: Vec<PathBuf> = paths.into_iter().filter(|p| p.exists()).collect();
-    if !present.is_empty() {
-        // Best effort: without a user manager there is nothing running to stop.
-        let _ = systemctl(&["disable", "--now", UNIT_NAME]);
-    }
+/// Calls `u7s units remove` (when the release is there), then deletes whatever recorded unit
+/// is left (an earlier installer's `usernetes.service`). Returns the files removed and warnings.
+pub fn remove(env: &Env, prefix: &Prefix, record: &mut Record) -> (Vec<PathBuf>, Vec<String>) {
     let mut removed = Vec::new();
-    for p in present {
-        if crate::fsutil::remove_any(&p)? {
-            removed.push(p);
+    let mut warnings = Vec::new();
+    let bin = prefix.current_bin().join("u7s");
+    if bin.is_file() {
+        match u7s(env, &bin, &["units", "remove"], Duration::from_secs(180)) {
+            Ok(o) => {
+                removed.extend(printed_paths(&o.stdout));
+                warnings.extend(printed_warnings(&o.stderr));
+            }
+            Err(e) => warnings.push(e),
         }
     }
-    if !removed.is_empty() {
-        let _ = systemctl(&["daemon-reload"]);
-        let _ = systemctl(&["reset-failed", UNIT_NAME]);
+    let left: Vec<PathBuf> = record
+        .units
+        .iter()
+        .map(|g| g.path.clone())
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    for p in left {
+        if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
+            // Best effort: without a user manager there is nothing running to stop.
+            let _ = systemctl(&["disable", "--now", name]);
+        }
+        match crate::fsutil::remove_any(&p) {
+            Ok(true) => {
+                let _ = systemctl(&["daemon-reload"]);
+                removed.push(p);
+            }
+            Ok(false) => {}
+            Err(e) => warnings.push(e.to_string()),
+        }
     }
     record.units.clear();
     record.service_enabled = false;
-    Ok(removed)
+    (removed, warnings)
 }
 
 #[cfg(test)]
@@ -188,33 +181,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unit_points_at_current_and_escapes() {
-        let t = unit_text(&Prefix::at("/home/a b/.local/share/usernetes"));
-        assert!(
-            t.contains("ExecStart=\"/home/a b/.local/share/usernetes/current/bin/u7s\" up\n"),
-            "{t}"
+    fn install_starts_only_when_asked() {
+        assert_eq!(install_args(false), ["units", "install", "--no-kube"]);
+        assert_eq!(
+            install_args(true),
+            ["units", "install", "--no-kube", "--now"]
         );
-        assert!(t.contains("Delegate=yes\n"));
-        assert!(t.contains("WantedBy=default.target\n"));
-        assert!(!t.contains("versions/"));
-        assert_eq!(systemd_word("a%b$c\"d\\"), "\"a%%b$$c\\\"d\\\\\"");
     }
 
     #[test]
-    fn user_edits_are_not_clobbered() {
-        let d = tempfile::tempdir().unwrap();
-        let f = d.path().join(UNIT_NAME);
-        let mut rec = Record::default();
-        assert!(may_overwrite(&f, "new", &rec));
-        std::fs::write(&f, "old ours").unwrap();
-        assert!(!may_overwrite(&f, "new", &rec));
-        rec.units.push(Generated {
-            path: f.clone(),
-            sha256: crate::verify::sha256_hex(b"old ours"),
-        });
-        assert!(may_overwrite(&f, "new", &rec));
-        std::fs::write(&f, "edited by user").unwrap();
-        assert!(!may_overwrite(&f, "new", &rec));
-        assert!(may_overwrite(&f, "edited by user", &rec));
+    fn reads_what_u7s_printed() {
+        let out = b"/h/.config/systemd/user/u7s.target\n/h/.config/systemd/user/u7s.service\n";
+        assert_eq!(
+            printed_paths(out),
+            [
+                PathBuf::from("/h/.config/systemd/user/u7s.target"),
+                PathBuf::from("/h/.config/systemd/user/u7s.service")
+            ]
+        );
+        assert!(printed_paths(b"nothing\n").is_empty());
+        assert_eq!(
+            printed_warnings(b"u7s: warning: systemctl --user start u7s.target: x\nother\n"),
+            ["systemctl --user start u7s.target: x"]
+        );
+    }
+
+    #[test]
+    fn only_the_default_prefix_is_served() {
+        let env = Env {
+            home: Some("/h".into()),
+            ..Default::default()
+        };
+        let p = Prefix::at("/h/.local/share/usernetes");
+        assert!(unsupported_prefix(&env, &p).is_none());
+        assert!(unsupported_prefix(&env, &Prefix::at("/h/opt/u7s")).is_some());
     }
 }

@@ -138,14 +138,27 @@ pub struct Release {
     pub entries: Vec<Entry>,
 }
 
-/// A `bin/u7s` stand-in: answers `--completions SHELL` and logs `down` into `$U7S_TEST_LOG`.
+/// A `bin/u7s` stand-in: answers `--completions SHELL`; logs `down`, `status` and `units …`
+/// into `$U7S_TEST_LOG`. `status` exits 0 while `$XDG_RUNTIME_DIR/usernetes/test-running`
+/// exists, else 3 (or `$U7S_TEST_STATUS`). `units install|remove` writes or deletes
+/// `u7s.target` and `u7s.service` and prints their paths, as the real one does.
 pub fn fake_u7s(version: &str) -> Vec<u8> {
     format!(
         "#!/bin/sh\n# test stand-in for u7s {version}\n\
+         log() {{ [ -n \"$U7S_TEST_LOG\" ] && echo \"$*\" >> \"$U7S_TEST_LOG\"; }}\n\
+         units=\"${{XDG_CONFIG_HOME:-$HOME/.config}}/systemd/user\"\n\
          case \"$1\" in\n\
          --completions) echo \"# completions for u7s {version} ($2)\" ;;\n\
          down) [ -n \"$U7S_TEST_DOWN_FAIL\" ] && {{ echo 'rootlesskit does not answer' >&2; exit 1; }}\n\
-         \x20     [ -n \"$U7S_TEST_LOG\" ] && echo \"down {version}\" >> \"$U7S_TEST_LOG\" ;;\n\
+         \x20     log \"down {version}\"; rm -f \"$XDG_RUNTIME_DIR/usernetes/test-running\" ;;\n\
+         status) log \"status {version}\"\n\
+         \x20     [ -n \"$U7S_TEST_STATUS\" ] && exit \"$U7S_TEST_STATUS\"\n\
+         \x20     [ -e \"$XDG_RUNTIME_DIR/usernetes/test-running\" ] || exit 3 ;;\n\
+         units) log \"units $2 $3 $4 {version}\"\n\
+         \x20     for u in u7s.target u7s.service; do\n\
+         \x20       if [ \"$2\" = install ]; then mkdir -p \"$units\"; echo \"# {version} $*\" > \"$units/$u\";\n\
+         \x20       else rm -f \"$units/$u\"; fi; echo \"$units/$u\"\n\
+         \x20     done ;;\n\
          --version) echo \"u7s {version}\" ;;\n\
          *) exit 2 ;;\n\
          esac\n"
