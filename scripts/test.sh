@@ -16,5 +16,10 @@ export U7S_TEST_USER
 
 cargo fmt --all --check
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked --no-fail-fast -- --include-ignored
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --workspace --locked --no-fail-fast -- --include-ignored 2>&1 | tee "$results"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# One closing line over every test binary of the run.
+awk '/^test result:/ { p += $4; f += $6; s += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$results"
