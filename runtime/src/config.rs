@@ -118,36 +118,39 @@ impl ChildConfig {
     }
 }
 
+/// Test fixture shared by the crate's unit tests: Docker only, no Kubernetes, no etcd, the
+/// default CIDR, nothing published.
+#[cfg(test)]
+pub(crate) fn docker_no_kube() -> SessionConfig {
+    SessionConfig {
+        cri: Cri::Docker,
+        kube: false,
+        etcd: false,
+        publish: vec![],
+        cidr: crate::rkflags::DEFAULT_CIDR.into(),
+        rootlesskit_flags: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cfg() -> SessionConfig {
-        SessionConfig {
-            cri: Cri::Docker,
-            kube: false,
-            etcd: false,
-            publish: vec![],
-            cidr: crate::rkflags::DEFAULT_CIDR.into(),
-            rootlesskit_flags: vec![],
-        }
-    }
-
     #[test]
     fn kube_is_refused_with_the_way_forward() {
-        let mut c = cfg();
+        let mut c = docker_no_kube();
         c.validate().unwrap();
         c.kube = true;
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("--no-kube") && e.contains("next"), "{e}");
-        let mut c = cfg();
+        let mut c = docker_no_kube();
         c.cidr = "10.0.42.1/24".into();
         assert!(c.validate().is_err());
     }
 
     #[test]
     fn up_args_round_trip_the_choices() {
-        let mut c = cfg();
+        let mut c = docker_no_kube();
         c.cri = Cri::Containerd;
         c.etcd = true;
         c.publish = vec![PortSpec::parse("8080:80/tcp").unwrap()];

@@ -163,24 +163,13 @@ pub fn remove(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Cri;
-
-    fn cfg() -> SessionConfig {
-        SessionConfig {
-            cri: Cri::Docker,
-            kube: false,
-            etcd: false,
-            publish: vec![],
-            cidr: crate::rkflags::DEFAULT_CIDR.into(),
-            rootlesskit_flags: vec![],
-        }
-    }
+    use crate::config::docker_no_kube;
 
     #[test]
     fn service_has_the_required_settings() {
         let u = render(
             Path::new("/home/a/.local/share/usernetes/current/bin/u7s"),
-            &cfg(),
+            &docker_no_kube(),
         );
         let (_, svc) = u.iter().find(|(n, _)| *n == SERVICE).unwrap();
         for must in [
@@ -207,13 +196,13 @@ mod tests {
     fn install_and_remove_files() {
         let d = tempfile::tempdir().unwrap();
         let dir = unit_dir(d.path());
-        let w = write_units(&dir, Path::new("/x/u7s"), &cfg()).unwrap();
+        let w = write_units(&dir, Path::new("/x/u7s"), &docker_no_kube()).unwrap();
         assert_eq!(w.len(), 2);
         assert!(dir.join(SERVICE).exists() && dir.join(TARGET).exists());
         assert_eq!(delete_units(&dir).unwrap().len(), 2);
         assert!(!dir.join(SERVICE).exists());
         assert!(delete_units(&dir).unwrap().is_empty());
-        let mut k = cfg();
+        let mut k = docker_no_kube();
         k.kube = true;
         assert!(
             write_units(&dir, Path::new("/x/u7s"), &k).is_err(),
