@@ -41,7 +41,7 @@ theirs=(runuser -u "$user" -- "${envv[@]}" "$anchor" check --force)
 base=(runuser -u "$user" -- "${envv[@]}" true)
 
 # Sanity: our run must include the live probes, and they must have passed.
-report=$(cd "$work" && "${ours[@]}" || true)
+report=$(cd "$work" && { "${ours[@]}" || true; })
 nchecks=$(grep -c '"id":' <<<"$report" || true)
 for probe in userns.create userns.map userns.mount storage.overlay_userns devices.tun_userns; do
   status=$(grep -A3 "\"id\": \"$probe\"" <<<"$report" | sed -n 's/.*"status": "\(.*\)".*/\1/p')

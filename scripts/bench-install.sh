@@ -10,28 +10,23 @@
 # `make_release` (bundle's scanner and packer). Needs tar, bzip2, lbzip2, bc and GNU time
 # (Debian package `time`).
 #
-# Usage: scripts/bench-install.sh   (env: BENCH_PACKAGES, BENCH_MIN_MB, BENCH_THREADS, BENCH_RUNS)
+# Usage: scripts/bench-install.sh   (env: BENCH_PACKAGES, BENCH_MIN_MB, BENCH_THREADS, BENCH_RUNS;
+# see scripts/lib/bench-common.sh)
 # Times are the best of BENCH_RUNS interleaved runs: on a shared machine the slower runs
 # measure the neighbours.
 # Goal (issue 4): our time <= lbzip2's; our peak RSS <= 64 MiB whatever the archive size.
 set -euo pipefail
 
 BENCH_PACKAGES=${BENCH_PACKAGES:-"docker.io containerd etcd-server etcd-client runc rootlesskit slirp4netns busybox-static"}
-BENCH_MIN_MB=${BENCH_MIN_MB:-200}
-BENCH_THREADS=${BENCH_THREADS:-$(nproc)}
 BENCH_RUNS=${BENCH_RUNS:-3}
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+BENCH_NAME=bench-install
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib/bench-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench-common.sh"
+TARGET=$(bench_target_dir)
 
-for tool in tar bzip2 lbzip2 bc dpkg /usr/bin/time; do
-    command -v "$tool" >/dev/null || {
-        echo "bench-install: $tool is required (GNU time: apt-get install time)" >&2
-        exit 1
-    }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/bench-install.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+bench_require 'GNU time: apt-get install time' tar bzip2 lbzip2 bc dpkg /usr/bin/time
+bench_workdir bench-install
 
 echo "building u7s-install and the make_release / unpack examples (release profile)…"
 (cd "$REPO" && cargo build --quiet --release -p u7s-installer --bin u7s-install --example make_release &&
@@ -40,45 +35,9 @@ INSTALL_BIN=$TARGET/release/u7s-install
 MAKE_BIN=$TARGET/release/examples/make_release
 UNPACK_BIN=$TARGET/release/examples/unpack # bundle's reader alone: no hash check, no fsync
 
-# collect DIR: the packages' regular files under DIR/bin/<package>/..., modes normalised
-# (0755 executables, 0644 others), topped up with copies to BENCH_MIN_MB.
-collect() {
-    local dir=$1 pkg f rel bytes copy=0
-    mkdir -p "$dir"
-    for pkg in $BENCH_PACKAGES; do
-        if ! dpkg -L "$pkg" >/dev/null 2>&1; then
-            echo "bench-install: package $pkg is not installed; skipping it" >&2
-            continue
-        fi
-        while IFS= read -r f; do
-            [[ -f $f && ! -L $f ]] || continue
-            rel=bin/$pkg$f
-            mkdir -p "$dir/$(dirname "$rel")"
-            cp "$f" "$dir/$rel"
-        done < <(dpkg -L "$pkg")
-    done
-    bytes=$(du -sb "$dir" | cut -f1)
-    local base_files
-    mapfile -t base_files < <(cd "$dir" && find . -type f | LC_ALL=C sort)
-    if ((${#base_files[@]} == 0)); then
-        echo "bench-install: no files collected from: $BENCH_PACKAGES" >&2
-        exit 1
-    fi
-    while ((bytes < BENCH_MIN_MB * 1000 * 1000)); do
-        copy=$((copy + 1))
-        for f in "${base_files[@]}"; do
-            cp "$dir/$f" "$dir/$f.copy$copy"
-            bytes=$((bytes + $(stat -c %s "$dir/$f")))
-            ((bytes >= BENCH_MIN_MB * 1000 * 1000)) && break
-        done
-    done
-    find "$dir" -type d -exec chmod 0755 {} +
-    find "$dir" -type f -perm /111 -exec chmod 0755 {} +
-    find "$dir" -type f ! -perm /111 -exec chmod 0644 {} +
-}
-
-echo "collecting binaries from: $BENCH_PACKAGES"
-collect "$work/tree"
+# The packages' regular files under tree/bin/<package>/..., modes normalised (0755 executables,
+# 0644 others), topped up with copies to BENCH_MIN_MB.
+bench_collect --under bin/ --normalise-modes "$work/tree"
 input=$(du -sb "$work/tree" | cut -f1)
 files=$(find "$work/tree" -type f | wc -l)
 "$MAKE_BIN" "$work/tree" 1.0.0 "$work" "$BENCH_THREADS" >/dev/null
@@ -88,19 +47,6 @@ echo "release: $((input / 1000000)) MB in $files files -> $(($(stat -c %s "$arch
     "threads: $BENCH_THREADS of $(nproc) CPUs"
 cat "$archive" >/dev/null # page cache: every tool reads from memory
 
-# timed VAR CMD...: runs CMD; keeps in VAR the smallest wall time seen, in seconds.
-timed() {
-    local __var=$1 start end took
-    shift
-    start=$(date +%s.%N)
-    "$@"
-    end=$(date +%s.%N)
-    printf -v took '%.2f' "$(echo "$end - $start" | bc -l)"
-    if [[ -z ${!__var:-} ]] || (($(echo "$took < ${!__var}" | bc -l))); then
-        printf -v "$__var" '%s' "$took"
-    fi
-}
-
 install_args=("$archive" --prefix "$work/prefix" --no-doctor --no-modify-path --no-systemd
     --no-completions --threads "$BENCH_THREADS" -q)
 ours() { HOME=$work/home "$INSTALL_BIN" "${install_args[@]}"; }
@@ -109,7 +55,6 @@ fresh() {
     rm -rf "${work:?}/prefix" "${work:?}/out" "${work:?}/home" && mkdir -p "$work/out" "$work/home"
     sync
 }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 t_ours='' t_reader='' t_lbzip2='' t_tar=''
 load_before=$(load)

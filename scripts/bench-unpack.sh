@@ -6,12 +6,13 @@
 # archive made by lbzip2, where it cannot go parallel.
 #
 # Usage: scripts/bench-unpack.sh (env: BENCH_THREADS, BENCH_MIN_MB, BENCH_PACKAGES, BENCH_RUNS)
-# Times are the best of BENCH_RUNS interleaved runs (see bench-pack.sh).
+# Times are the best of BENCH_RUNS interleaved runs (see bench-pack.sh);
+# the knobs are described in scripts/lib/bench-common.sh..
 # Target: our peak RSS for a whole extraction <= 64 MiB.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
-# shellcheck source=bench-pack.sh
-source "$(dirname "${BASH_SOURCE[0]}")/bench-pack.sh"
+# shellcheck source=lib/bench-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench-common.sh"
 
 # peak_rss_kib CMD...: runs CMD under GNU time; prints its peak RSS in KiB on stdout.
 peak_rss_kib() {
@@ -20,17 +21,10 @@ peak_rss_kib() {
 }
 
 main_unpack() {
-    for tool in tar bzip2 lbzip2 bc /usr/bin/time; do
-        command -v "$tool" >/dev/null || {
-            echo "bench: $tool is required (GNU time: apt-get install time)" >&2
-            exit 1
-        }
-    done
-    work=$(mktemp -d "${TMPDIR:-/tmp}/bench-unpack.XXXXXX")
-    trap 'rm -rf "$work"' EXIT
-    build_examples
-    echo "collecting binaries from: $BENCH_PACKAGES"
-    collect_tree "$work/usernetes"
+    bench_require 'GNU time: apt-get install time' tar bzip2 lbzip2 bc dpkg /usr/bin/time
+    bench_workdir bench-unpack
+    bench_build_bundle_examples
+    bench_collect "$work/usernetes"
     local input
     input=$(du -sb "$work/usernetes" | cut -f1)
     "$PACK_BIN" "$work/usernetes" "$work/ours.tbz" "$BENCH_THREADS" 0 >/dev/null
