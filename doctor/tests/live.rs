@@ -2,8 +2,8 @@
 //! U7S_TEST_USER after preparing sub-IDs and /dev/net/tun) no check may fail for Docker, and as
 //! root the not-root check fails.
 
-use doctor::Status;
 use doctor::report::JsonReport;
+use doctor::{CheckResult, Status};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
@@ -38,6 +38,14 @@ fn binary_copy() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, bin)
 }
 
+/// The checks of `r` that failed.
+fn failures(r: &JsonReport) -> Vec<&CheckResult> {
+    r.checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect()
+}
+
 fn parse(out: &std::process::Output) -> JsonReport {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -58,11 +66,7 @@ fn as_the_test_user_nothing_fails_for_docker() {
             .output()
             .unwrap();
         let r = parse(&out);
-        let fails: Vec<_> = r
-            .checks
-            .iter()
-            .filter(|c| c.status == Status::Fail)
-            .collect();
+        let fails = failures(&r);
         assert!(fails.is_empty(), "{fails:#?}");
         return;
     }
@@ -78,11 +82,7 @@ fn as_the_test_user_nothing_fails_for_docker() {
         .output()
         .unwrap();
     let r = parse(&out);
-    let fails: Vec<_> = r
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .collect();
+    let fails = failures(&r);
     assert!(fails.is_empty(), "failures as {user}: {fails:#?}");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(r.user, user);

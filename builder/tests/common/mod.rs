@@ -132,10 +132,9 @@ const PATCH_AUTHOR: [(&str, &str); 6] = [
     ("GIT_COMMITTER_DATE", PATCH_DATE),
 ];
 
-/// Writes `patches/hello/0001-*.patch` with `git format-patch`: the tagged hello.sh says
-/// "hello, patched, from". Returns the patch file.
-pub fn make_patch(upstream: &Upstream, scratch: &Path, patches: &Path) -> PathBuf {
-    let work = scratch.join("patch-work");
+/// Clones the fixture upstream into `scratch/name` and checks out its tag v1.0.0.
+fn checkout_tag(upstream: &Upstream, scratch: &Path, name: &str) -> PathBuf {
+    let work = scratch.join(name);
     git(
         scratch,
         &[
@@ -147,6 +146,13 @@ pub fn make_patch(upstream: &Upstream, scratch: &Path, patches: &Path) -> PathBu
         &[],
     );
     git(&work, &["checkout", "-q", "v1.0.0"], &[]);
+    work
+}
+
+/// Writes `patches/hello/0001-*.patch` with `git format-patch`: the tagged hello.sh says
+/// "hello, patched, from". Returns the patch file.
+pub fn make_patch(upstream: &Upstream, scratch: &Path, patches: &Path) -> PathBuf {
+    let work = checkout_tag(upstream, scratch, "patch-work");
     fs::write(
         work.join("hello.sh"),
         "#!/bin/sh\necho \"hello, patched, from @VERSION@\"\n",
@@ -177,18 +183,7 @@ pub fn make_patch(upstream: &Upstream, scratch: &Path, patches: &Path) -> PathBu
 
 /// Applies the patch with `git am` the way the builder promises to match, returns HEAD.
 pub fn git_am_head(upstream: &Upstream, scratch: &Path, patch: &Path) -> String {
-    let work = scratch.join("am-work");
-    git(
-        scratch,
-        &[
-            "clone",
-            "-q",
-            upstream.path.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-        &[],
-    );
-    git(&work, &["checkout", "-q", "v1.0.0"], &[]);
+    let work = checkout_tag(upstream, scratch, "am-work");
     git(
         &work,
         &[
