@@ -49,6 +49,72 @@ pub struct SessionConfig {
     pub cidr: String,
     /// Extra RootlessKit flags (`U7S_ROOTLESSKIT_FLAGS`).
     pub rootlesskit_flags: Vec<String>,
+    /// Kubernetes settings (used when `kube` is on).
+    #[serde(default)]
+    pub k8s: KubeSettings,
+}
+
+/// Default service network (the apiserver's ClusterIP is its first address, .1).
+pub const DEFAULT_SERVICE_CIDR: &str = "10.0.0.0/24";
+/// Default cluster DNS address (CoreDNS's Service).
+pub const DEFAULT_CLUSTER_DNS: &str = "10.0.0.53";
+/// Default cluster domain.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+/// Pod network of a single node (CNI bridge, host-local IPAM).
+pub const DEFAULT_POD_CIDR: &str = "10.88.0.0/16";
+/// Pod network of a multi-node cluster (flannel VXLAN; one /24 per node).
+pub const DEFAULT_FLANNEL_CIDR: &str = "10.5.0.0/16";
+/// The apiserver's port (published on the host for host-side kubectl).
+pub const APISERVER_PORT: u16 = 6443;
+/// flannel's VXLAN port (published on every node of a multi-node cluster).
+pub const VXLAN_PORT: u16 = 8472;
+
+/// How this node takes part in a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase", tag = "role")]
+pub enum Role {
+    /// Control plane and node in one session (the default; single node or multi-node master).
+    #[default]
+    Master,
+    /// A node only: kubelet, kube-proxy, flannel, talking to the control plane at `server`
+    /// with the certificates of the bootstrap bundle imported by `u7s up --join BUNDLE`.
+    Node {
+        /// The control plane's address as nodes reach it (host address or name).
+        server: String,
+    },
+}
+
+/// Kubernetes settings of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeSettings {
+    /// The node's name (default: the short host name, lowercase).
+    pub node_name: String,
+    /// The host's own address: what other nodes and host-side clients reach (certificate SANs,
+    /// flannel's public IP, the apiserver's advertise address). Found at `u7s up` when empty.
+    pub host_ip: Option<String>,
+    pub service_cidr: String,
+    pub cluster_dns: String,
+    pub cluster_domain: String,
+    /// The pod network: [`DEFAULT_POD_CIDR`] alone, [`DEFAULT_FLANNEL_CIDR`] with flannel.
+    pub pod_cidr: String,
+    /// flannel VXLAN across nodes (multi-node); off = one CNI bridge on this node.
+    pub flannel: bool,
+    pub role: Role,
+}
+
+impl Default for KubeSettings {
+    fn default() -> Self {
+        KubeSettings {
+            node_name: "u7s-node".into(),
+            host_ip: None,
+            service_cidr: DEFAULT_SERVICE_CIDR.into(),
+            cluster_dns: DEFAULT_CLUSTER_DNS.into(),
+            cluster_domain: DEFAULT_CLUSTER_DOMAIN.into(),
+            pod_cidr: DEFAULT_POD_CIDR.into(),
+            flannel: false,
+            role: Role::Master,
+        }
+    }
 }
 
 impl SessionConfig {
@@ -129,6 +195,7 @@ pub(crate) fn docker_no_kube() -> SessionConfig {
         publish: vec![],
         cidr: crate::rkflags::DEFAULT_CIDR.into(),
         rootlesskit_flags: vec![],
+        k8s: KubeSettings::default(),
     }
 }
 

@@ -37,6 +37,7 @@ fn session_config(up: &cli::UpArgs) -> Result<SessionConfig> {
         publish,
         cidr: up.cidr.clone(),
         rootlesskit_flags: flags,
+        k8s: Default::default(),
     })
 }
 

@@ -25,20 +25,82 @@ pub struct Pki {
     pub dir: PathBuf,
 }
 
-/// One leaf certificate kind.
+/// One leaf certificate kind: one role each, no certificate shared between roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Leaf {
-    /// etcd's serving (and peer) certificate.
+    /// etcd's serving certificate.
     EtcdServer,
-    /// A client of etcd.
+    /// etcd's peer certificate (both ends of the peer connection).
+    EtcdPeer,
+    /// u7s's own etcd client (health probe, etcdctl).
     EtcdClient,
+    /// kube-apiserver's serving certificate.
+    ApiServer,
+    /// kube-apiserver as a client of etcd.
+    ApiServerEtcdClient,
+    /// kube-apiserver as a client of kubelets.
+    ApiServerKubeletClient,
+    /// The cluster admin (`system:masters`).
+    Admin,
+    /// kube-controller-manager's client certificate.
+    ControllerManager,
+    /// kube-scheduler's client certificate.
+    Scheduler,
+    /// kube-proxy's client certificate (`system:node-proxier`).
+    KubeProxy,
+    /// The kubelet's client certificate (`system:node:<name>` in `system:nodes`).
+    Node,
+    /// The kubelet's serving certificate (node name and addresses).
+    KubeletServing,
+    /// flanneld as a client of etcd.
+    Flannel,
 }
 
 impl Leaf {
-    fn stem(self) -> &'static str {
+    /// The file stem: `<stem>.pem` and `<stem>-key.pem`.
+    pub fn stem(self) -> &'static str {
         match self {
             Leaf::EtcdServer => "etcd-server",
+            Leaf::EtcdPeer => "etcd-peer",
             Leaf::EtcdClient => "etcd-client",
+            Leaf::ApiServer => "apiserver",
+            Leaf::ApiServerEtcdClient => "apiserver-etcd-client",
+            Leaf::ApiServerKubeletClient => "apiserver-kubelet-client",
+            Leaf::Admin => "admin",
+            Leaf::ControllerManager => "controller-manager",
+            Leaf::Scheduler => "scheduler",
+            Leaf::KubeProxy => "kube-proxy",
+            Leaf::Node => "node",
+            Leaf::KubeletServing => "kubelet-serving",
+            Leaf::Flannel => "flannel",
+        }
+    }
+}
+
+/// A kubeconfig written beside the certificates (`<name>.kubeconfig`, embedded certificates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kubeconfig {
+    /// `admin.kubeconfig`: for `u7s kubectl` and host-side kubectl (server https://127.0.0.1:6443).
+    Admin,
+    /// `controller-manager.kubeconfig`.
+    ControllerManager,
+    /// `scheduler.kubeconfig`.
+    Scheduler,
+    /// `kube-proxy.kubeconfig`.
+    KubeProxy,
+    /// `kubelet.kubeconfig` (the node's client certificate).
+    Kubelet,
+}
+
+impl Kubeconfig {
+    /// The file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Kubeconfig::Admin => "admin.kubeconfig",
+            Kubeconfig::ControllerManager => "controller-manager.kubeconfig",
+            Kubeconfig::Scheduler => "scheduler.kubeconfig",
+            Kubeconfig::KubeProxy => "kube-proxy.kubeconfig",
+            Kubeconfig::Kubelet => "kubelet.kubeconfig",
         }
     }
 }
@@ -61,6 +123,18 @@ impl Pki {
     }
     pub fn key(&self, l: Leaf) -> PathBuf {
         self.dir.join(format!("{}-key.pem", l.stem()))
+    }
+    /// A kubeconfig with embedded certificates.
+    pub fn kubeconfig(&self, k: Kubeconfig) -> PathBuf {
+        self.dir.join(k.file_name())
+    }
+    /// The service-account signing key (private, PEM).
+    pub fn sa_key(&self) -> PathBuf {
+        self.dir.join("sa-key.pem")
+    }
+    /// The service-account verification key (public, PEM).
+    pub fn sa_pub(&self) -> PathBuf {
+        self.dir.join("sa.pem")
     }
 
     fn err(&self, path: &Path, message: impl std::fmt::Display) -> Error {
@@ -181,6 +255,11 @@ fn leaf_params(leaf: Leaf, now: OffsetDateTime) -> CertificateParams {
         }
         Leaf::EtcdClient => {
             p.distinguished_name = name("u7s-etcd-client");
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        }
+        // The Kubernetes roles are issued by the Kubernetes PKI (next change).
+        other => {
+            p.distinguished_name = name(other.stem());
             p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         }
     }

@@ -149,7 +149,16 @@ mod tests {
             .env("U7S_TEST_MARK", "m1")
             .spawn()
             .unwrap();
-        let pids = pids_with_env("U7S_TEST_MARK", "m1");
+        // The kernel releases the spawning parent before the new program's environment is in
+        // place, so the marker shows up a moment after spawn() returns: look until it does.
+        let mut pids = vec![];
+        for _ in 0..500 {
+            pids = pids_with_env("U7S_TEST_MARK", "m1");
+            if !pids.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(pids, vec![child.id() as i32]);

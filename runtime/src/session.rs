@@ -218,6 +218,7 @@ mod tests {
                 publish: vec![],
                 cidr: "10.0.42.0/24".into(),
                 rootlesskit_flags: vec![],
+                k8s: Default::default(),
             },
             detached: true,
         }
@@ -252,7 +253,16 @@ mod tests {
             .unwrap();
         let reaper = std::thread::spawn(move || child.wait().unwrap());
         let gone_leader = record(i32::MAX, &id);
-        assert!(!remaining(&id).is_empty());
+        // The environment of a just-spawned program becomes readable a moment after spawn().
+        let mut seen = false;
+        for _ in 0..500 {
+            if !remaining(&id).is_empty() {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(seen, "the marked process is visible");
         let failed = clean_stale(&p, Some(&gone_leader));
         assert!(failed.is_empty(), "{failed:?}");
         assert!(!reaper.join().unwrap().success(), "killed");

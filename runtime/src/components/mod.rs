@@ -146,6 +146,7 @@ pub(crate) mod testutil {
                 publish: vec![],
                 cidr: "10.0.42.0/24".into(),
                 rootlesskit_flags: vec![],
+                k8s: Default::default(),
             },
             paths: Paths::resolve(&env, |_| false).unwrap(),
             bins: Bins {
