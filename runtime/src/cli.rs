@@ -5,7 +5,14 @@ use runtime::config::Cri;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
-  u7s up --no-kube --detach            rootless Docker in the background; returns when it answers
+  u7s up --detach                      Kubernetes on rootless Docker (cri-dockerd) in the background
+  u7s up --cri containerd --detach     ... on containerd (or --cri crio)
+  u7s kubectl get nodes                the admin kubeconfig; host-side: KUBECONFIG=$XDG_CONFIG_HOME/usernetes/pki/admin.kubeconfig
+  u7s certs check                      every certificate: role, subject, expiry, problems
+  u7s up --cri containerd --flannel -d master of a multi-node cluster (flannel VXLAN)
+  u7s certs bundle node1 --ip 192.168.1.11 --server 192.168.1.10 -o node1.tar
+  u7s up --cri crio --join node1.tar   on node1: join the cluster (kubelet, kube-proxy, flannel)
+  u7s up --no-kube --detach            rootless Docker alone; returns when it answers
   u7s docker run --rm -p 8080:80 nginx the release's docker CLI, DOCKER_HOST set
   u7s up --cri containerd --no-kube --etcd --detach
                                        containerd with the CRI plugin, and etcd with client TLS
@@ -23,18 +30,20 @@ FILES:
   $XDG_RUNTIME_DIR/usernetes/          state: RootlessKit (rootlesskit/api.sock), status, sockets
   $XDG_RUNTIME_DIR/docker.sock         the Docker socket
   $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
-  $XDG_CONFIG_HOME/usernetes/pki/      TLS material (CA, etcd server and client certificates)
+  $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, one certificate per role, kubeconfigs
+  $XDG_CONFIG_HOME/usernetes/join.json on a node: the cluster it joined
 
 ENVIRONMENT:
   U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube
+  U7S_NODE_NAME, U7S_HOST_IP           defaults of --node-name and --host-ip
   U7S_ROOTLESSKIT_FLAGS                extra RootlessKit flags (space separated)
   U7S_ROOTLESSKIT_PORTS                ports to publish at start (space separated specs)
 
 EXIT STATUS:
   0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
 
-/// Runs Docker, containerd and etcd rootless in a RootlessKit session (user, mount, network
-/// and pid namespaces; slirp4netns network), supervised with real readiness checks.
+/// Runs Kubernetes and Docker, containerd or CRI-O rootless in a RootlessKit session (user,
+/// mount, network and pid namespaces; slirp4netns network), supervised with real readiness checks.
 #[derive(Debug, Parser)]
 #[command(name = "u7s", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -57,9 +66,28 @@ pub struct UpArgs {
     #[arg(long, value_enum, default_value = "docker", env = "U7S_CRI")]
     pub cri: Cri,
 
-    /// Without Kubernetes (required until the Kubernetes components ship)
+    /// Without Kubernetes: the container runtime alone (rootless Docker, containerd or CRI-O)
     #[arg(long, env = "U7S_NO_KUBE")]
     pub no_kube: bool,
+
+    /// Multi-node master: flannel VXLAN pod network (10.5.0.0/16); publishes 6443/tcp, 2379/tcp
+    /// and 8472/udp on every host interface for the nodes
+    #[arg(long, conflicts_with_all = ["no_kube", "join"])]
+    pub flannel: bool,
+
+    /// Join a cluster as a node, with the bundle `u7s certs bundle` made on the master (imported
+    /// once into $XDG_CONFIG_HOME/usernetes; later starts remember it)
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "no_kube")]
+    pub join: Option<std::path::PathBuf>,
+
+    /// The Kubernetes node name (default: the short host name, lowercase)
+    #[arg(long, value_name = "NAME", env = "U7S_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// The host's address as other machines reach it (default: the address of the route to the
+    /// outside); goes into certificates, flannel's public IP and the apiserver's advertise address
+    #[arg(long, value_name = "ADDR", env = "U7S_HOST_IP")]
+    pub host_ip: Option<String>,
 
     /// Also run etcd (client TLS, client certificates required); always on with Kubernetes
     #[arg(long)]
@@ -78,7 +106,7 @@ pub struct UpArgs {
 pub enum Cmd {
     /// Start a session (foreground unless --detach)
     #[command(
-        after_help = "EXAMPLES:\n  u7s up --no-kube --detach\n  u7s up --cri containerd --no-kube --etcd -p 2379:2379/tcp"
+        after_help = "EXAMPLES:\n  u7s up --detach\n  u7s up --cri containerd --flannel --detach\n  u7s up --cri crio --join node1.tar\n  u7s up --no-kube --detach\n  u7s up --cri containerd --no-kube --etcd -p 2379:2379/tcp"
     )]
     Up(UpCmd),
 
@@ -127,7 +155,8 @@ pub enum Cmd {
         args: Vec<String>,
     },
 
-    /// kubectl against the session (Kubernetes arrives with the next release)
+    /// The release's kubectl with the admin kubeconfig (KUBECONFIG set; the apiserver is published
+    /// on 127.0.0.1:6443, so host-side kubectl works with that file too)
     Kubectl {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

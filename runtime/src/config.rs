@@ -68,6 +68,12 @@ pub const DEFAULT_FLANNEL_CIDR: &str = "10.5.0.0/16";
 pub const APISERVER_PORT: u16 = 6443;
 /// flannel's VXLAN port (published on every node of a multi-node cluster).
 pub const VXLAN_PORT: u16 = 8472;
+/// etcd's client port (published on a multi-node master for the nodes' flannel).
+pub const ETCD_PORT: u16 = 2379;
+/// The kubelet's port (published on joined nodes: logs, exec, port-forward from the apiserver).
+pub const KUBELET_PORT: u16 = 10250;
+/// The file recording that this host joined a cluster (under `$XDG_CONFIG_HOME/usernetes`).
+pub const JOIN_FILE: &str = "join.json";
 
 /// How this node takes part in a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -102,6 +108,91 @@ pub struct KubeSettings {
     pub role: Role,
 }
 
+impl KubeSettings {
+    /// Checks the node name (a DNS subdomain, as Kubernetes wants it) and the networks.
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.node_name;
+        let ok = !n.is_empty()
+            && n.len() <= 253
+            && n.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !ok {
+            return Err(Error::Usage(format!(
+                "node name {n:?} is not a valid Kubernetes node name (lowercase letters, digits, '-' \
+                 and '.'); give one with --node-name"
+            )));
+        }
+        let svc: ipnet::Ipv4Net = self.service_cidr.parse().map_err(|_| {
+            Error::Usage(format!(
+                "service CIDR {:?} is not an IPv4 network",
+                self.service_cidr
+            ))
+        })?;
+        let dns: std::net::Ipv4Addr = self.cluster_dns.parse().map_err(|_| {
+            Error::Usage(format!(
+                "cluster DNS {:?} is not an IPv4 address",
+                self.cluster_dns
+            ))
+        })?;
+        if !svc.contains(&dns) {
+            return Err(Error::Usage(format!(
+                "cluster DNS {dns} is outside the service network {svc}"
+            )));
+        }
+        let pods: ipnet::Ipv4Net = self.pod_cidr.parse().map_err(|_| {
+            Error::Usage(format!(
+                "pod CIDR {:?} is not an IPv4 network",
+                self.pod_cidr
+            ))
+        })?;
+        if pods.contains(&svc.network()) || svc.contains(&pods.network()) {
+            return Err(Error::Usage(format!(
+                "the pod network {pods} overlaps the service network {svc}"
+            )));
+        }
+        if let Some(ip) = &self.host_ip {
+            ip.parse::<std::net::IpAddr>().map_err(|_| {
+                Error::Usage(format!(
+                    "host address {ip:?} is not an IP address (--host-ip)"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The apiserver's service address: the first host of the service network (10.0.0.1).
+    pub fn service_ip(&self) -> Option<std::net::Ipv4Addr> {
+        let n: ipnet::Ipv4Net = self.service_cidr.parse().ok()?;
+        n.hosts().next()
+    }
+
+    /// A node name from a host name: the first label, lowercase, anything else turned into '-'.
+    pub fn node_name_from_hostname(host: &str) -> String {
+        let first = host
+            .trim()
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let cleaned: String = first
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let t = cleaned.trim_matches('-');
+        if t.is_empty() {
+            "u7s-node".into()
+        } else {
+            t.chars().take(63).collect()
+        }
+    }
+}
+
 impl Default for KubeSettings {
     fn default() -> Self {
         KubeSettings {
@@ -118,18 +209,58 @@ impl Default for KubeSettings {
 }
 
 impl SessionConfig {
-    /// Checks the combination; Kubernetes is refused until its components ship.
+    /// Checks the combination: the CIDR, and with Kubernetes the node name and the networks.
     pub fn validate(&self) -> Result<()> {
         crate::rkflags::validate_cidr(&self.cidr)?;
-        if self.kube {
-            return Err(Error::Usage(
-                "Kubernetes components arrive with the next usernetes release; for now run \
-                 `u7s up --no-kube` (rootless Docker, or --cri containerd|crio; add --etcd for \
-                 the datastore alone)"
-                    .into(),
-            ));
+        if !self.kube {
+            if self.k8s.flannel || matches!(self.k8s.role, Role::Node { .. }) {
+                return Err(Error::Usage(
+                    "--flannel and --join need Kubernetes: drop --no-kube".into(),
+                ));
+            }
+            return Ok(());
         }
-        Ok(())
+        self.k8s.validate()
+    }
+
+    /// Ports published whatever the user asked: the apiserver for host-side kubectl (loopback on
+    /// a single node; every interface on a multi-node master, with etcd for the nodes' flannel and
+    /// the VXLAN port), the kubelet and VXLAN on a joined node. A port the user publishes on the
+    /// same host port and protocol wins.
+    pub fn implicit_publish(&self) -> Vec<PortSpec> {
+        if !self.kube {
+            return vec![];
+        }
+        let spec = |s: String| PortSpec::parse(&s).expect("built-in port spec parses");
+        match (&self.k8s.role, self.k8s.flannel) {
+            (Role::Master, false) => vec![spec(format!(
+                "127.0.0.1:{APISERVER_PORT}:{APISERVER_PORT}/tcp"
+            ))],
+            (Role::Master, true) => vec![
+                spec(format!("0.0.0.0:{APISERVER_PORT}:{APISERVER_PORT}/tcp")),
+                spec(format!("0.0.0.0:{ETCD_PORT}:{ETCD_PORT}/tcp")),
+                spec(format!("0.0.0.0:{VXLAN_PORT}:{VXLAN_PORT}/udp")),
+            ],
+            (Role::Node { .. }, _) => vec![
+                spec(format!("0.0.0.0:{KUBELET_PORT}:{KUBELET_PORT}/tcp")),
+                spec(format!("0.0.0.0:{VXLAN_PORT}:{VXLAN_PORT}/udp")),
+            ],
+        }
+    }
+
+    /// Everything RootlessKit publishes at start: the user's specs, then the implicit ones whose
+    /// host port and protocol the user did not take.
+    pub fn all_publish(&self) -> Vec<PortSpec> {
+        let mut all = self.publish.clone();
+        for p in self.implicit_publish() {
+            if !all
+                .iter()
+                .any(|q| q.parent_port == p.parent_port && q.proto == p.proto)
+            {
+                all.push(p);
+            }
+        }
+        all
     }
 
     /// The arguments of `u7s up` that recreate this configuration (for `--detach` and units).
@@ -146,6 +277,15 @@ impl SessionConfig {
         }
         if self.cidr != crate::rkflags::DEFAULT_CIDR {
             a.push(format!("--cidr={}", self.cidr));
+        }
+        if self.kube {
+            a.push(format!("--node-name={}", self.k8s.node_name));
+            if let Some(ip) = &self.k8s.host_ip {
+                a.push(format!("--host-ip={ip}"));
+            }
+            if self.k8s.flannel && self.k8s.role == Role::Master {
+                a.push("--flannel".into());
+            }
         }
         a
     }
@@ -204,15 +344,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kube_is_refused_with_the_way_forward() {
+    fn validation_names_the_flag_to_fix() {
         let mut c = docker_no_kube();
         c.validate().unwrap();
+        c.k8s.flannel = true;
+        assert!(c.validate().unwrap_err().to_string().contains("--no-kube"));
         c.kube = true;
-        let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("--no-kube") && e.contains("next"), "{e}");
+        c.validate().unwrap();
+        c.k8s.node_name = "Bad_Name".into();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--node-name")
+        );
+        c.k8s.node_name = "node-1.example".into();
+        c.k8s.cluster_dns = "10.1.0.53".into();
+        assert!(c.validate().unwrap_err().to_string().contains("outside"));
+        c.k8s.cluster_dns = "10.0.0.53".into();
+        c.k8s.pod_cidr = "10.0.0.0/16".into();
+        assert!(c.validate().unwrap_err().to_string().contains("overlaps"));
+        c.k8s.pod_cidr = DEFAULT_POD_CIDR.into();
+        c.k8s.host_ip = Some("not-an-ip".into());
+        assert!(c.validate().unwrap_err().to_string().contains("--host-ip"));
         let mut c = docker_no_kube();
         c.cidr = "10.0.42.1/24".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn node_names_from_host_names() {
+        assert_eq!(
+            KubeSettings::node_name_from_hostname("Build_Host.example.org"),
+            "build-host"
+        );
+        assert_eq!(KubeSettings::node_name_from_hostname("--"), "u7s-node");
+        assert_eq!(
+            KubeSettings::default().service_ip().unwrap().to_string(),
+            "10.0.0.1"
+        );
+    }
+
+    #[test]
+    fn implicit_ports_per_role_and_user_ports_win() {
+        let mut c = docker_no_kube();
+        assert!(c.all_publish().is_empty());
+        c.kube = true;
+        let show = |c: &SessionConfig| -> Vec<String> {
+            c.all_publish().iter().map(|p| p.to_string()).collect()
+        };
+        assert_eq!(show(&c), ["127.0.0.1:6443:6443/tcp"]);
+        c.publish = vec![PortSpec::parse("0.0.0.0:6443:6443/tcp").unwrap()];
+        assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp"]);
+        c.publish.clear();
+        c.k8s.flannel = true;
+        assert_eq!(
+            show(&c),
+            [
+                "0.0.0.0:6443:6443/tcp",
+                "0.0.0.0:2379:2379/tcp",
+                "0.0.0.0:8472:8472/udp"
+            ]
+        );
+        c.k8s.role = Role::Node {
+            server: "192.168.1.10".into(),
+        };
+        assert_eq!(
+            show(&c),
+            ["0.0.0.0:10250:10250/tcp", "0.0.0.0:8472:8472/udp"]
+        );
     }
 
     #[test]

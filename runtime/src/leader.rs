@@ -164,7 +164,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
             cidr: cfg.cidr.clone(),
             cgroup2_delegated: cgroup2,
             slirp4netns: Some(slirp),
-            publish: cfg.publish.clone(),
+            publish: cfg.all_publish(),
             extra: cfg.rootlesskit_flags.clone(),
         },
         &[exe.display().to_string(), "__child".into()],

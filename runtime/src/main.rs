@@ -37,8 +37,27 @@ fn session_config(up: &cli::UpArgs) -> Result<SessionConfig> {
         publish,
         cidr: up.cidr.clone(),
         rootlesskit_flags: flags,
-        k8s: Default::default(),
+        k8s: kube_settings(up)?,
     })
+}
+
+/// The Kubernetes settings from the flags: node name (else the host name), host address,
+/// flannel.
+fn kube_settings(up: &cli::UpArgs) -> Result<runtime::config::KubeSettings> {
+    let mut k = runtime::config::KubeSettings::default();
+    k.node_name = match &up.node_name {
+        Some(n) => n.clone(),
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            runtime::config::KubeSettings::node_name_from_hostname(&host)
+        }
+    };
+    k.host_ip = up.host_ip.clone();
+    if up.flannel {
+        k.flannel = true;
+        k.pod_cidr = runtime::config::DEFAULT_FLANNEL_CIDR.into();
+    }
+    Ok(k)
 }
 
 fn live_paths() -> Result<Paths> {
@@ -232,6 +251,25 @@ fn docker(args: &[String]) -> Result<ExitCode> {
     Err(anyhow::anyhow!("cannot run {}: {e}", bin.display()))
 }
 
+fn kubectl(args: &[String]) -> Result<ExitCode> {
+    let paths = Paths::from_process()?;
+    let kubeconfig =
+        runtime::pki::Pki::new(paths.pki()).kubeconfig(runtime::pki::Kubeconfig::Admin);
+    if !kubeconfig.exists() {
+        anyhow::bail!(
+            "{} does not exist: the admin kubeconfig is written by the first `u7s up` with Kubernetes \
+             on the control plane (on a joined node, run kubectl on the master)",
+            kubeconfig.display()
+        );
+    }
+    let bin = Bins::from_process().require("kubectl", "u7s kubectl")?;
+    let e = std::process::Command::new(&bin)
+        .args(args)
+        .env("KUBECONFIG", &kubeconfig)
+        .exec();
+    Err(anyhow::anyhow!("cannot run {}: {e}", bin.display()))
+}
+
 fn nsenter(cmd: &[String]) -> Result<ExitCode> {
     let paths = live_paths()?;
     let pid = runtime::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
@@ -344,13 +382,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => logs(&component, lines, follow),
         Cmd::Ports(p) => ports(&p),
         Cmd::Docker { args } => docker(&args),
-        Cmd::Kubectl { .. } => {
-            eprintln!(
-                "u7s: kubectl: Kubernetes arrives with the next usernetes release; this one runs \
-                 rootless Docker, containerd and etcd (`u7s up --no-kube`)"
-            );
-            Ok(ExitCode::from(1))
-        }
+        Cmd::Kubectl { args } => kubectl(&args),
         Cmd::Nsenter { command } => nsenter(&command),
         Cmd::Units(u) => units(&u),
         Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),

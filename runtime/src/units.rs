@@ -204,9 +204,15 @@ mod tests {
         assert!(delete_units(&dir).unwrap().is_empty());
         let mut k = docker_no_kube();
         k.kube = true;
+        k.k8s.node_name = "n1".into();
+        write_units(&dir, Path::new("/x/u7s"), &k).unwrap();
+        let service = std::fs::read_to_string(dir.join(SERVICE)).unwrap();
         assert!(
-            write_units(&dir, Path::new("/x/u7s"), &k).is_err(),
-            "kube not yet"
+            service.contains("up \"--cri\" \"docker\" \"--node-name=n1\""),
+            "{service}"
         );
+        k.k8s.node_name = "Not A Name".into();
+        let e = write_units(&dir, Path::new("/x/u7s"), &k).unwrap_err();
+        assert!(e.to_string().contains("--node-name"), "{e}");
     }
 }
