@@ -44,20 +44,25 @@ fn session_config(up: &cli::UpArgs) -> Result<SessionConfig> {
 /// The Kubernetes settings from the flags: node name (else the host name), host address,
 /// flannel.
 fn kube_settings(up: &cli::UpArgs) -> Result<runtime::config::KubeSettings> {
-    let mut k = runtime::config::KubeSettings::default();
-    k.node_name = match &up.node_name {
+    let node_name = match &up.node_name {
         Some(n) => n.clone(),
         None => {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
             runtime::config::KubeSettings::node_name_from_hostname(&host)
         }
     };
-    k.host_ip = up.host_ip.clone();
-    if up.flannel {
-        k.flannel = true;
-        k.pod_cidr = runtime::config::DEFAULT_FLANNEL_CIDR.into();
-    }
-    Ok(k)
+    let defaults = runtime::config::KubeSettings::default();
+    Ok(runtime::config::KubeSettings {
+        node_name,
+        host_ip: up.host_ip.clone(),
+        flannel: up.flannel,
+        pod_cidr: if up.flannel {
+            runtime::config::DEFAULT_FLANNEL_CIDR.into()
+        } else {
+            defaults.pod_cidr.clone()
+        },
+        ..defaults
+    })
 }
 
 fn live_paths() -> Result<Paths> {
