@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Debian/Ubuntu machine for the usernetes test suite. Needs root; idempotent.
 #  - installs the packages the tests run for real (RootlessKit, slirp4netns, dockerd, containerd,
-#    runc, etcd, busybox, uidmap, iptables, bzip2 tools, a C toolchain for -sys crates);
+#    runc, etcd, busybox, uidmap, iptables, bzip2 tools, CNI plugins, kubectl, a C toolchain);
 #  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
 #    runtime directory, lets it open /dev/net/tun, and adds it to the docker group;
 #  - starts a rootful dockerd for the builder's container-executor test when none answers.
@@ -20,7 +20,11 @@ packages=(
   rootlesskit slirp4netns uidmap docker.io containerd runc etcd-server etcd-client
   busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps psmisc time
   git pkg-config libssl-dev openssl ca-certificates curl build-essential
+  containernetworking-plugins conntrack iputils-ping
 )
+# A real kubectl reads the kubeconfigs the runtime writes: Debian's kubernetes-client, unless the
+# machine already has a kubectl (another package owning /usr/bin/kubectl would conflict).
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
