@@ -50,7 +50,8 @@ pub fn from_report(report: &doctor::Report) -> Checkup {
     let next_step = if report.has_failures() {
         "fix the failed checks above (u7s-doctor shows them all), then start it: u7s up".to_string()
     } else {
-        "start it: u7s up   (Docker only: u7s up --cri docker --no-kube)".to_string()
+        "start it: u7s up   (Kubernetes on rootless Docker; Docker alone: u7s up --no-kube)"
+            .to_string()
     };
     Checkup {
         summary: report.summary_line(),

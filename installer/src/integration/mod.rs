@@ -61,7 +61,7 @@ pub fn apply(env: &Env, prefix: &Prefix, record: &mut Record, wanted: &Wanted) -
         if out.units_skipped.is_some() && wanted.enable_service {
             out.warnings.push(format!(
                 "--enable-service: {}; log in through a systemd session (not su/sudo) and run \
-                 `u7s units install --no-kube --now`",
+                 `u7s units install --now`",
                 out.units_skipped.as_deref().unwrap_or_default()
             ));
         }

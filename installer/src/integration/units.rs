@@ -1,5 +1,5 @@
 //! systemd user units, written by the release itself: `PREFIX/current/bin/u7s units install
-//! --no-kube [--now]` writes and enables `u7s.target` and `u7s.service` (ExecStart through
+//! [--now]` (Kubernetes on rootless Docker, `u7s up`'s default) writes and enables `u7s.target` and `u7s.service` (ExecStart through
 //! `current`, so upgrades need no rewrite) and `u7s units remove` stops, disables and deletes
 //! them. The installer only decides when to call it and records the files it reports.
 //! `u7s units` writes units for the default prefix (`$XDG_DATA_HOME/usernetes`) only.
@@ -50,7 +50,7 @@ pub struct UnitOutcome {
 
 /// The arguments of the `u7s units install` call.
 pub fn install_args(start: bool) -> Vec<&'static str> {
-    let mut a = vec!["units", "install", "--no-kube"];
+    let mut a = vec!["units", "install"];
     if start {
         a.push("--now");
     }
@@ -182,11 +182,8 @@ mod tests {
 
     #[test]
     fn install_starts_only_when_asked() {
-        assert_eq!(install_args(false), ["units", "install", "--no-kube"]);
-        assert_eq!(
-            install_args(true),
-            ["units", "install", "--no-kube", "--now"]
-        );
+        assert_eq!(install_args(false), ["units", "install"]);
+        assert_eq!(install_args(true), ["units", "install", "--now"]);
     }
 
     #[test]
