@@ -120,6 +120,8 @@ pub fn client() -> Result<Client> {
             attempt.follow()
         }
     });
+    // One TLS provider in the whole workspace (ring, as the builder and the runtime use).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .user_agent(concat!("u7s-install/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
