@@ -1,7 +1,10 @@
 //! Readiness probes, each a real question to the component and bounded by a short timeout:
 //! dockerd's `GET /_ping`, an HTTP/2 handshake on a gRPC socket (containerd, CRI-O, the
 //! fuse-overlayfs plugin: the server sends its SETTINGS frame only once it serves), etcd's
-//! `GET /health` over TLS with our client certificate, RootlessKit's `GET /v1/info`.
+//! `GET /health` over TLS with our client certificate, RootlessKit's `GET /v1/info`; for
+//! Kubernetes the apiserver's `/readyz` (TLS verified against our CA, admin certificate), the
+//! controller-manager's and scheduler's loopback `/healthz` (self-signed, not verified), the
+//! kubelet's and kube-proxy's plain-HTTP healthz, and a file that appears (flannel).
 
 use crate::components::Probe;
 use crate::error::{Error, Result};
@@ -28,7 +31,130 @@ pub fn check(probe: &Probe) -> Result<()> {
             cert,
             key,
         } => etcd_health(*port, ca, cert, key),
+        Probe::HttpsOk {
+            port,
+            path,
+            ca,
+            cert,
+            key,
+        } => want_ok(
+            https_get(tls_client(ca, cert, key)?, *port, path)?,
+            *port,
+            path,
+            true,
+        ),
+        Probe::HttpsLoopbackOk { port, path } => want_ok(
+            https_get(unverified_tls()?, *port, path)?,
+            *port,
+            path,
+            true,
+        ),
+        Probe::HttpOk {
+            port,
+            path,
+            want_ok: body,
+        } => want_ok(http_get(*port, path)?, *port, path, *body),
+        Probe::FileExists { path } => {
+            if path.exists() {
+                Ok(())
+            } else {
+                Err(Error::Component {
+                    component: path.display().to_string(),
+                    message: "not there yet".into(),
+                })
+            }
+        }
     }
+}
+
+/// A 200 answer (whose body is `ok` when `body_ok`).
+fn want_ok(r: crate::http::Response, port: u16, path: &str, body_ok: bool) -> Result<()> {
+    if r.status == 200 && (!body_ok || r.body.trim_ascii() == b"ok") {
+        Ok(())
+    } else {
+        Err(Error::Component {
+            component: format!("127.0.0.1:{port}"),
+            message: format!(
+                "{path} answered {} {}",
+                r.status,
+                r.text().trim().chars().take(200).collect::<String>()
+            ),
+        })
+    }
+}
+
+/// `GET path` over plain HTTP to 127.0.0.1:`port`.
+pub fn http_get(port: u16, path: &str) -> Result<crate::http::Response> {
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut tcp = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
+        .map_err(|e| Error::os(format!("connecting to {endpoint}"), e))?;
+    tcp.set_read_timeout(Some(PROBE_TIMEOUT))
+        .and_then(|_| tcp.set_write_timeout(Some(PROBE_TIMEOUT)))
+        .map_err(|e| Error::os(format!("{endpoint}: timeouts"), e))?;
+    roundtrip(&mut tcp, &endpoint, "GET", path, None)
+}
+
+/// Accepts any server certificate (the handshake signature is still checked): only for the
+/// loopback health endpoints of components serving a self-signed certificate.
+#[derive(Debug)]
+struct AnyServerCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A TLS client config that does not verify the server's certificate and presents none.
+pub fn unverified_tls() -> Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::os("TLS setup", std::io::Error::other(e)))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
 }
 
 /// dockerd answers `GET /_ping` with 200 `OK`.
