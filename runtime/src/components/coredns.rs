@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// The pinned CoreDNS image (the version kubeadm deploys; see tests/data/upstream/coredns.txt).
-pub const IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.13.1";
+pub const IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.14.2";
 /// The job's name.
 pub const JOB: &str = "coredns-apply";
 
