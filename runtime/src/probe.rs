@@ -310,4 +310,138 @@ mod tests {
         .to_string();
         assert!(e.contains("nokey"), "{e}");
     }
+
+    /// Serves `answer` (status line and body) to every connection, over TLS when `tls` is set.
+    fn serve(tls: Option<Arc<rustls::ServerConfig>>, answer: &'static str) -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(s) = s else { continue };
+                let tls = tls.clone();
+                std::thread::spawn(move || {
+                    let reply = |io: &mut dyn ReadWrite| {
+                        let mut buf = Vec::new();
+                        let mut b = [0u8; 512];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match io.read(&mut b) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&b[..n]),
+                            }
+                        }
+                        let (status, body) = answer.split_once('|').unwrap();
+                        let _ = write!(
+                            io,
+                            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = io.flush();
+                    };
+                    match tls {
+                        Some(cfg) => {
+                            let conn = rustls::ServerConnection::new(cfg).unwrap();
+                            let mut t = rustls::StreamOwned::new(conn, s);
+                            reply(&mut t);
+                            t.conn.send_close_notify();
+                            let _ = t.flush();
+                        }
+                        None => {
+                            let mut s = s;
+                            reply(&mut s);
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    trait ReadWrite: Read + Write {}
+    impl<T: Read + Write> ReadWrite for T {}
+
+    fn server_tls(cert_pem: &str, key_pem: &str) -> Arc<rustls::ServerConfig> {
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn http_probes_want_200_and_ok() {
+        let ok = serve(None, "200 OK|ok");
+        let busy = serve(None, "503 Service Unavailable|not yet");
+        let other = serve(None, "200 OK|[+]ping ok");
+        let probe = |port, want_ok| Probe::HttpOk {
+            port,
+            path: "/healthz".into(),
+            want_ok,
+        };
+        check(&probe(ok, true)).unwrap();
+        let e = check(&probe(busy, false)).unwrap_err().to_string();
+        assert!(e.contains("503") && e.contains("/healthz"), "{e}");
+        assert!(check(&probe(other, true)).is_err());
+        check(&probe(other, false)).unwrap();
+    }
+
+    #[test]
+    fn https_probes_verify_our_ca_or_accept_loopback_self_signed() {
+        let d = tempfile::tempdir().unwrap();
+        let pki = crate::pki::Pki::new(d.path());
+        pki.ensure().unwrap();
+        use crate::pki::Leaf::{EtcdClient, EtcdServer};
+        let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
+        let ours = serve(
+            Some(server_tls(
+                &read(pki.cert(EtcdServer)),
+                &read(pki.key(EtcdServer)),
+            )),
+            "200 OK|ok",
+        );
+        let self_signed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let theirs = serve(
+            Some(server_tls(
+                &self_signed.cert.pem(),
+                &self_signed.signing_key.serialize_pem(),
+            )),
+            "200 OK|ok",
+        );
+        let verified = |port| Probe::HttpsOk {
+            port,
+            path: "/readyz".into(),
+            ca: pki.ca_cert(),
+            cert: pki.cert(EtcdClient),
+            key: pki.key(EtcdClient),
+        };
+        let loopback = |port| Probe::HttpsLoopbackOk {
+            port,
+            path: "/healthz".into(),
+        };
+        check(&verified(ours)).unwrap();
+        assert!(
+            check(&verified(theirs)).is_err(),
+            "a certificate not from our CA is refused"
+        );
+        check(&loopback(theirs)).unwrap();
+        check(&loopback(ours)).unwrap();
+    }
+
+    #[test]
+    fn file_probe() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("subnet.env");
+        let p = Probe::FileExists { path: f.clone() };
+        assert!(check(&p).is_err());
+        std::fs::write(&f, "FLANNEL_SUBNET=10.5.1.1/24\n").unwrap();
+        check(&p).unwrap();
+    }
 }
