@@ -22,14 +22,16 @@ pub fn namespace_ip(cidr: &str) -> String {
     }
 }
 
-/// The address the apiserver advertises (to the `kubernetes` Service endpoints): the host's
-/// address when known (what other nodes reach), else the namespace's own.
+/// The address the apiserver advertises (the endpoint of the `kubernetes` Service that pods
+/// reach through kube-proxy). Across nodes (flannel) that is the host's address, where 6443 is
+/// published; on a single node the namespace's own address, which the node's pods always reach
+/// (the host address would need 6443 published on it, and ports bind 127.0.0.1 by default).
 pub fn advertise_address(cfg: &ChildConfig) -> String {
-    cfg.session
-        .k8s
-        .host_ip
-        .clone()
-        .unwrap_or_else(|| namespace_ip(&cfg.session.cidr))
+    let k = &cfg.session.k8s;
+    match (&k.host_ip, k.flannel) {
+        (Some(ip), true) => ip.clone(),
+        _ => namespace_ip(&cfg.session.cidr),
+    }
 }
 
 /// kube-apiserver's arguments.
@@ -147,6 +149,7 @@ mod tests {
         assert!(!a.iter().any(|x| x.contains("feature-gates")));
         c.session.cri = Cri::Docker;
         c.session.k8s.host_ip = Some("192.168.1.5".into());
+        assert!(args(&c).contains(&"--advertise-address=10.0.42.100".to_string()));
         c.session.k8s.flannel = true;
         let a = args(&c);
         assert!(a.contains(&"--feature-gates=ExtendWebSocketsToKubelet=false".to_string()));

@@ -302,6 +302,23 @@ mod tests {
     }
 
     #[test]
+    fn jobs_must_wait_for_something_in_the_session() {
+        let mut p = Plan::default();
+        p.jobs.push(Job {
+            name: "j".into(),
+            program: "/x".into(),
+            args: vec![],
+            env: vec![],
+            after: vec!["nothing".into()],
+            once_marker: None,
+        });
+        let e = check_jobs(&p).unwrap_err().to_string();
+        assert!(e.contains("job j waits for nothing"), "{e}");
+        p.jobs[0].after = vec!["j".into()];
+        assert!(check_jobs(&p).is_err(), "not on itself");
+    }
+
+    #[test]
     fn ordering_respects_dependencies_and_finds_cycles() {
         let spec = |n: &str, after: &[&str]| ComponentSpec {
             name: n.into(),
