@@ -1,6 +1,8 @@
 //! etcd with client TLS: our CA, a server certificate for 127.0.0.1/localhost, client
 //! certificates required (`--client-cert-auth`), peers over TLS too; data under
-//! `DATA/etcd` (0700, as etcd wants). Listens on loopback inside the namespace only.
+//! `DATA/etcd` (0700, as etcd wants). Listens on loopback inside the namespace only, except on
+//! the control plane of a flannel (multi-node) cluster: there on every address of the namespace,
+//! so joined nodes' flanneld reach it through the published 2379.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
 use crate::config::ChildConfig;

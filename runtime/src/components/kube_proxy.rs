@@ -2,7 +2,9 @@
 //! (kubeproxy.config.k8s.io/v1alpha1) at `$XDG_RUNTIME_DIR/usernetes/kube-proxy-config.yaml`:
 //! every conntrack knob that would write a sysctl is zero or off (a user namespace may not
 //! write them: research §5.3), its own kubeconfig, health and metrics on loopback. Readiness is
-//! `GET http://127.0.0.1:10256/healthz` answering 200.
+//! `GET http://127.0.0.1:10256/livez` answering 200: current kube-proxy serves `/livez` (its
+//! proxier is syncing) beside `/healthz`, which also turns 503 while the Node is being deleted
+//! or not yet eligible, something about the node rather than about the process.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
 use crate::config::ChildConfig;
@@ -69,10 +71,10 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
         after: vec!["kubelet".into()],
         probe: Probe::HttpOk {
             port: HEALTHZ_PORT,
-            path: "/healthz".into(),
+            path: "/livez".into(),
             want_ok: false,
         },
-        endpoint: format!("http://127.0.0.1:{HEALTHZ_PORT}/healthz (inside the namespace)"),
+        endpoint: format!("http://127.0.0.1:{HEALTHZ_PORT}/livez (inside the namespace)"),
         stop_timeout: Duration::from_secs(10),
         remove_before_start: vec![],
     });
@@ -103,6 +105,7 @@ mod tests {
         let mut p = Plan::default();
         add(&mut p, &c, &find_all).unwrap();
         assert_eq!(p.components[0].after, ["kubelet"]);
+        assert!(matches!(&p.components[0].probe, Probe::HttpOk { path, .. } if path == "/livez"));
         assert_eq!(
             p.components[0].args,
             ["--config=/run/user/1000/usernetes/kube-proxy-config.yaml"]
