@@ -17,6 +17,8 @@ pub const DATA_ENTRIES: &[&str] = &[
     "logs",
     "kubelet",
     "kubelet-plugins-exec",
+    "cri-dockerd",
+    "jobs",
     "_var_lib_kubelet",
     "_var_lib_cni",
     "_var_log",

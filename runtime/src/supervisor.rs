@@ -5,8 +5,13 @@
 //! (stderr line, systemd `READY=1`), and on SIGTERM/SIGINT/SIGHUP stops the components in
 //! reverse order: SIGTERM, then SIGKILL of the process group after the component's timeout.
 //! Components get `PR_SET_PDEATHSIG=SIGKILL` and their own process group.
+//!
+//! One-shot [`Job`]s run once their dependencies are ready (components ready, or jobs done);
+//! a failed job is retried with backoff up to [`JOB_MAX_ATTEMPTS`] times, then shown as failed
+//! in the status without stopping the session. A job with a marker writes it on success and is
+//! skipped while it exists. Jobs appear in the status beside the components.
 
-use crate::components::{ComponentSpec, Plan};
+use crate::components::{ComponentSpec, Job, Plan};
 use crate::config::{CHILD_CONFIG_ENV, ChildConfig};
 use crate::error::{Error, Result};
 use crate::status::{ComponentStatus, State, SupervisorStatus, write_json};
@@ -22,6 +27,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Consecutive failures (exits before ever being ready) after which a component is given up.
 pub const MAX_FAILURES: u32 = 5;
+/// Attempts of a one-shot job before it is reported as failed.
+pub const JOB_MAX_ATTEMPTS: u32 = 4;
 /// How long a component may take to become ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Environment variables never passed to components.
@@ -76,6 +83,101 @@ struct Slot {
     log: std::path::PathBuf,
 }
 
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobState {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+}
+
+struct JobSlot {
+    job: Job,
+    state: JobState,
+    child: Option<Child>,
+    attempts: u32,
+    next_start: Instant,
+    started_at: Option<f64>,
+    finished_at: Option<f64>,
+    last_exit: Option<String>,
+    log: std::path::PathBuf,
+}
+
+impl JobSlot {
+    fn status(&self) -> ComponentStatus {
+        ComponentStatus {
+            name: self.job.name.clone(),
+            state: match self.state {
+                JobState::Waiting => State::Waiting,
+                JobState::Running => State::Starting,
+                JobState::Done => State::Stopped,
+                JobState::Failed => State::Failed,
+            },
+            ns_pid: self.child.as_ref().map(|c| c.id() as i32),
+            pid: None,
+            restarts: self.attempts.saturating_sub(1),
+            started_at: self.started_at,
+            ready_at: self.finished_at,
+            uptime_secs: None,
+            endpoint: "one-shot job".into(),
+            program: self.job.program.clone(),
+            log: self.log.clone(),
+            last_exit: self.last_exit.clone(),
+            version: None,
+        }
+    }
+}
+
+/// Starts `program` with its output appended to `log` (after a header line), in its own
+/// process group, killed when the supervisor dies.
+fn launch(
+    name: &str,
+    attempt: u32,
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(String, String)],
+    log: &std::path::Path,
+    path_env: &std::ffi::OsStr,
+) -> std::result::Result<Child, String> {
+    let mut out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let _ = writeln!(
+        out,
+        "--- u7s: starting {name} (attempt {attempt}): {} {}",
+        program.display(),
+        args.join(" ")
+    );
+    let err = out.try_clone();
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(err.map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
+        .env("PATH", path_env)
+        .process_group(0);
+    for k in SCRUBBED_ENV {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))
+}
+
 /// Sends `READY=1` (and a status line) to systemd when it started us with `Type=notify`.
 fn sd_notify(msg: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
@@ -99,6 +201,7 @@ fn sd_notify(msg: &str) {
 pub struct Supervisor {
     cfg: ChildConfig,
     slots: Vec<Slot>,
+    jobs: Vec<JobSlot>,
     stop: Arc<AtomicBool>,
     storage: String,
     rk_version: Option<String>,
@@ -146,9 +249,35 @@ impl Supervisor {
                 last_probe_error: None,
             })
             .collect();
+        for n in &plan.notes {
+            say(n);
+        }
+        let jobs = plan
+            .jobs
+            .into_iter()
+            .map(|job| {
+                let skipped = job.once_marker.as_ref().filter(|m| m.exists());
+                JobSlot {
+                    log: cfg.paths.log(&job.name),
+                    state: if skipped.is_some() {
+                        JobState::Done
+                    } else {
+                        JobState::Waiting
+                    },
+                    last_exit: skipped.map(|m| format!("skipped: done before ({})", m.display())),
+                    job,
+                    child: None,
+                    attempts: 0,
+                    next_start: now,
+                    started_at: None,
+                    finished_at: None,
+                }
+            })
+            .collect();
         Ok(Supervisor {
             cfg,
             slots,
+            jobs,
             stop,
             storage: storage.to_string(),
             rk_version: None,
@@ -188,8 +317,14 @@ impl Supervisor {
                     last_exit: s.last_exit.clone(),
                     version: None,
                 })
+                .chain(self.jobs.iter().map(JobSlot::status))
                 .collect(),
         }
+    }
+
+    /// The flag that stops the supervision loop (set by the stop signals).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
     }
 
     fn flush(&mut self) {
@@ -202,52 +337,21 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, i: usize) {
+        let path_env = self.cfg.bins.child_path();
         let slot = &mut self.slots[i];
         for f in &slot.spec.remove_before_start {
             let _ = std::fs::remove_file(f);
         }
-        let log = OpenOptions::new().create(true).append(true).open(&slot.log);
-        let mut log = match log {
-            Ok(l) => l,
-            Err(e) => {
-                slot.state = State::Failed;
-                slot.last_exit = Some(format!("cannot open {}: {e}", slot.log.display()));
-                self.dirty = true;
-                return;
-            }
-        };
-        let _ = writeln!(
-            log,
-            "--- u7s: starting {} (attempt {}): {} {}",
-            slot.spec.name,
+        let spec = &slot.spec;
+        match launch(
+            &spec.name,
             slot.restarts + 1,
-            slot.spec.program.display(),
-            slot.spec.args.join(" ")
-        );
-        let err = log.try_clone();
-        let mut cmd = Command::new(&slot.spec.program);
-        cmd.args(&slot.spec.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(err.map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
-            .env("PATH", self.cfg.bins.child_path())
-            .process_group(0);
-        for k in SCRUBBED_ENV {
-            cmd.env_remove(k);
-        }
-        for (k, v) in &slot.spec.env {
-            cmd.env(k, v);
-        }
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
+            &spec.program,
+            &spec.args,
+            &spec.env,
+            &slot.log,
+            &path_env,
+        ) {
             Ok(c) => {
                 slot.child = Some(c);
                 slot.state = if slot.restarts > 0 {
@@ -262,18 +366,110 @@ impl Supervisor {
             }
             Err(e) => {
                 slot.state = State::Failed;
-                slot.last_exit = Some(format!("cannot start {}: {e}", slot.spec.program.display()));
+                slot.last_exit = Some(e);
             }
         }
         self.dirty = true;
     }
 
-    fn deps_ready(&self, i: usize) -> bool {
-        self.slots[i].spec.after.iter().all(|d| {
-            self.slots
+    /// Whether the component or job `name` is ready (a job: done).
+    fn is_ready(&self, name: &str) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.spec.name == name && s.state == State::Ready)
+            || self
+                .jobs
                 .iter()
-                .any(|s| &s.spec.name == d && s.state == State::Ready)
-        })
+                .any(|j| j.job.name == name && j.state == JobState::Done)
+    }
+
+    /// Starts, reaps and retries the one-shot jobs.
+    fn tick_jobs(&mut self) {
+        let now = Instant::now();
+        let path_env = self.cfg.bins.child_path();
+        for i in 0..self.jobs.len() {
+            let exited = match self.jobs[i].child.as_mut().map(|c| c.try_wait()) {
+                Some(Ok(Some(st))) => Some(st),
+                _ => None,
+            };
+            if let Some(st) = exited {
+                let j = &mut self.jobs[i];
+                j.child = None;
+                j.last_exit = Some(describe_exit(st));
+                if st.success() {
+                    j.state = JobState::Done;
+                    j.finished_at = Some(unix_now());
+                    if let Some(m) = &j.job.once_marker {
+                        let wrote = m
+                            .parent()
+                            .map_or(Ok(()), std::fs::create_dir_all)
+                            .and_then(|_| std::fs::write(m, format!("{}\n", unix_now())));
+                        if let Err(e) = wrote {
+                            say(&format!(
+                                "{}: cannot write {}: {e}",
+                                j.job.name,
+                                m.display()
+                            ));
+                        }
+                    }
+                    say(&format!("{} done", j.job.name));
+                } else if j.attempts >= JOB_MAX_ATTEMPTS {
+                    j.state = JobState::Failed;
+                    say(&format!(
+                        "{} failed {} times ({}); the session goes on without it, see `u7s logs {}`",
+                        j.job.name,
+                        j.attempts,
+                        describe_exit(st),
+                        j.job.name
+                    ));
+                } else {
+                    let wait = backoff(j.attempts);
+                    j.state = JobState::Waiting;
+                    j.next_start = now + wait;
+                    say(&format!(
+                        "{} {}; retrying in {:.2}s",
+                        j.job.name,
+                        describe_exit(st),
+                        wait.as_secs_f64()
+                    ));
+                }
+                self.dirty = true;
+            }
+        }
+        for i in 0..self.jobs.len() {
+            let j = &self.jobs[i];
+            let due = j.state == JobState::Waiting && j.next_start <= now;
+            if !(due && j.job.after.iter().all(|d| self.is_ready(d))) {
+                continue;
+            }
+            let j = &mut self.jobs[i];
+            j.attempts += 1;
+            match launch(
+                &j.job.name,
+                j.attempts,
+                &j.job.program,
+                &j.job.args,
+                &j.job.env,
+                &j.log,
+                &path_env,
+            ) {
+                Ok(c) => {
+                    j.child = Some(c);
+                    j.state = JobState::Running;
+                    j.started_at = Some(unix_now());
+                }
+                Err(e) => {
+                    j.state = JobState::Failed;
+                    say(&format!("{}: {e}", j.job.name));
+                    j.last_exit = Some(e);
+                }
+            }
+            self.dirty = true;
+        }
+    }
+
+    fn deps_ready(&self, i: usize) -> bool {
+        self.slots[i].spec.after.iter().all(|d| self.is_ready(d))
     }
 
     fn on_exit(&mut self, i: usize, st: ExitStatus) {
@@ -365,6 +561,7 @@ impl Supervisor {
                 }
             }
         }
+        self.tick_jobs();
         if !self.rk_ready {
             if let Ok(info) = crate::probe::rootlesskit_api(&self.cfg.paths.api_sock()) {
                 self.rk_ready = true;
@@ -456,8 +653,16 @@ impl Supervisor {
         code
     }
 
-    /// Stops every component in reverse start order.
+    /// Stops every component in reverse start order (running jobs first, killed).
     fn shutdown(&mut self) {
+        for j in &mut self.jobs {
+            if let Some(mut c) = j.child.take() {
+                let _ = killpg(Pid::from_raw(c.id() as i32), Signal::SIGKILL);
+                j.last_exit = c.wait().ok().map(describe_exit);
+                j.state = JobState::Waiting;
+                self.dirty = true;
+            }
+        }
         for i in (0..self.slots.len()).rev() {
             let slot = &mut self.slots[i];
             let Some(mut child) = slot.child.take() else {

@@ -1,6 +1,8 @@
 //! etcd with client TLS: our CA, a server certificate for 127.0.0.1/localhost, client
 //! certificates required (`--client-cert-auth`), peers over TLS too; data under
-//! `DATA/etcd` (0700, as etcd wants). Listens on loopback inside the namespace only.
+//! `DATA/etcd` (0700, as etcd wants). Listens on loopback inside the namespace only, except on
+//! the control plane of a flannel (multi-node) cluster: there on every address of the namespace,
+//! so joined nodes' flanneld reach it through the published 2379.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
 use crate::config::ChildConfig;
@@ -19,11 +21,23 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
     let client = format!("https://127.0.0.1:{CLIENT_PORT}");
     let peer = format!("https://127.0.0.1:{PEER_PORT}");
     let s = |p: std::path::PathBuf| p.display().to_string();
+    // With flannel, joined nodes reach etcd through the control plane's published 2379: listen
+    // on every address of the namespace and advertise the host's address too.
+    let k = &cfg.session.k8s;
+    let (listen, advertise) = if cfg.session.kube && k.flannel {
+        let mut adv = client.clone();
+        if let Some(ip) = &k.host_ip {
+            adv.push_str(&format!(",https://{ip}:{CLIENT_PORT}"));
+        }
+        (format!("https://0.0.0.0:{CLIENT_PORT}"), adv)
+    } else {
+        (client.clone(), client)
+    };
     vec![
         "--name=u7s".into(),
         format!("--data-dir={}", cfg.paths.data_dir("etcd").display()),
-        format!("--listen-client-urls={client}"),
-        format!("--advertise-client-urls={client}"),
+        format!("--listen-client-urls={listen}"),
+        format!("--advertise-client-urls={advertise}"),
         format!("--listen-peer-urls={peer}"),
         format!("--initial-advertise-peer-urls={peer}"),
         format!("--initial-cluster=u7s={peer}"),
@@ -92,6 +106,19 @@ mod tests {
             !a.iter().any(|x| x.contains("http://")),
             "no plaintext listener"
         );
+    }
+
+    #[test]
+    fn flannel_clusters_reach_etcd_from_other_nodes() {
+        let mut c = cfg(Cri::Containerd, true);
+        c.session.kube = true;
+        c.session.k8s.flannel = true;
+        c.session.k8s.host_ip = Some("192.168.5.10".into());
+        let a = args(&c);
+        assert!(a.contains(&"--listen-client-urls=https://0.0.0.0:2379".into()));
+        assert!(a.contains(
+            &"--advertise-client-urls=https://127.0.0.1:2379,https://192.168.5.10:2379".into()
+        ));
     }
 
     #[test]

@@ -2,13 +2,25 @@
 //! files and [`ComponentSpec`]s (program, arguments, environment, dependencies, readiness probe,
 //! stop timeout), computed purely from the session's configuration and a few facts about the
 //! host (storage that works, containerd's major version, cgroup v2). The supervisor runs it.
+//! With Kubernetes on, [`kube::add`] adds the control plane, the node components, CNI and the
+//! one-shot [`Job`]s (flannel's network config, CoreDNS) after the CRI.
 
+pub mod cni;
 pub mod containerd;
+pub mod coredns;
+pub mod cri_dockerd;
 pub mod crio;
 pub mod dockerd;
 pub mod etcd;
+pub mod flannel;
+pub mod kube;
+pub mod kube_apiserver;
+pub mod kube_controller_manager;
+pub mod kube_proxy;
+pub mod kube_scheduler;
+pub mod kubelet;
 
-use crate::config::{ChildConfig, Cri};
+use crate::config::{ChildConfig, Cri, Role};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
@@ -30,6 +42,42 @@ pub enum Probe {
         cert: PathBuf,
         key: PathBuf,
     },
+    /// `GET path` over TLS on 127.0.0.1:`port`, the server verified against `ca` and our client
+    /// certificate presented; ready on 200 `ok` (kube-apiserver's `/readyz`).
+    HttpsOk {
+        port: u16,
+        path: String,
+        ca: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// `GET path` over TLS on 127.0.0.1:`port` without verifying the server's self-signed
+    /// certificate and without a client certificate; ready on 200 `ok`. Only for loopback
+    /// health endpoints that carry no secret (controller-manager, scheduler `/healthz`).
+    HttpsLoopbackOk { port: u16, path: String },
+    /// `GET path` over plain HTTP on 127.0.0.1:`port`; ready on 200 (and body `ok` when
+    /// `want_ok`): the kubelet's and kube-proxy's healthz.
+    HttpOk {
+        port: u16,
+        path: String,
+        want_ok: bool,
+    },
+    /// The file exists (flannel's `subnet.env`).
+    FileExists { path: PathBuf },
+}
+
+/// A one-shot task run by the supervisor once its dependencies are ready (a component being
+/// ready or another job having succeeded); retried with backoff a few times, then reported
+/// without stopping the session. With `once_marker`, a success writes the marker and later
+/// sessions skip the job while the marker exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub after: Vec<String>,
+    pub once_marker: Option<PathBuf>,
 }
 
 /// One supervised process.
@@ -62,6 +110,10 @@ pub struct Plan {
     pub pki: Option<PathBuf>,
     /// In start order (dependencies first).
     pub components: Vec<ComponentSpec>,
+    /// One-shot tasks.
+    pub jobs: Vec<Job>,
+    /// Hints for the session log (something optional is missing).
+    pub notes: Vec<String>,
 }
 
 /// Facts about the host the plan depends on.
@@ -88,7 +140,9 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
     let mut plan = Plan::default();
     plan.dirs.push((cfg.paths.state.clone(), 0o700));
     plan.dirs.push((cfg.paths.logs(), 0o700));
-    if cfg.session.etcd || cfg.session.kube {
+    // A joined node reaches the control plane's etcd; it runs none of its own.
+    let master = cfg.session.k8s.role == Role::Master;
+    if (cfg.session.etcd || cfg.session.kube) && master {
         etcd::add(&mut plan, cfg, find)?;
     }
     match cfg.session.cri {
@@ -96,18 +150,49 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
         Cri::Containerd => containerd::add(&mut plan, cfg, facts, find, false)?,
         Cri::Crio => crio::add(&mut plan, cfg, facts, find)?,
     }
-    order(&mut plan.components)?;
+    if cfg.session.kube {
+        kube::add(&mut plan, cfg, facts, find)?;
+    }
+    check_jobs(&plan)?;
+    let jobs: Vec<String> = plan.jobs.iter().map(|j| j.name.clone()).collect();
+    order_with(&mut plan.components, &jobs)?;
     Ok(plan)
+}
+
+/// Every job dependency names a component or another job.
+fn check_jobs(plan: &Plan) -> Result<()> {
+    for j in &plan.jobs {
+        for a in &j.after {
+            let known = plan.components.iter().any(|c| &c.name == a)
+                || plan.jobs.iter().any(|o| &o.name == a && o.name != j.name);
+            if !known {
+                return Err(Error::Usage(format!(
+                    "job {} waits for {a}, which is not part of this session",
+                    j.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sorts components so every one comes after its dependencies (stable otherwise).
 pub fn order(c: &mut Vec<ComponentSpec>) -> Result<()> {
+    order_with(c, &[])
+}
+
+/// Like [`order`], where the names in `jobs` (one-shot jobs) count as satisfiable dependencies.
+pub fn order_with(c: &mut Vec<ComponentSpec>, jobs: &[String]) -> Result<()> {
     let mut done: Vec<ComponentSpec> = Vec::with_capacity(c.len());
     let mut rest = std::mem::take(c);
     while !rest.is_empty() {
         let pos = rest
             .iter()
-            .position(|s| s.after.iter().all(|a| done.iter().any(|d| &d.name == a)))
+            .position(|s| {
+                s.after
+                    .iter()
+                    .all(|a| jobs.contains(a) || done.iter().any(|d| &d.name == a))
+            })
             .ok_or_else(|| {
                 Error::Usage(format!(
                     "component dependencies cannot be satisfied: {}",
@@ -214,6 +299,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("crio") && e.contains("CRI-O"), "{e}");
+    }
+
+    #[test]
+    fn jobs_must_wait_for_something_in_the_session() {
+        let mut p = Plan::default();
+        p.jobs.push(Job {
+            name: "j".into(),
+            program: "/x".into(),
+            args: vec![],
+            env: vec![],
+            after: vec!["nothing".into()],
+            once_marker: None,
+        });
+        let e = check_jobs(&p).unwrap_err().to_string();
+        assert!(e.contains("job j waits for nothing"), "{e}");
+        p.jobs[0].after = vec!["j".into()];
+        assert!(check_jobs(&p).is_err(), "not on itself");
     }
 
     #[test]

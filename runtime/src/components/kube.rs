@@ -1,0 +1,166 @@
+//! The Kubernetes part of a session's plan, added after the CRI: on the control plane
+//! (`Role::Master`) kube-apiserver (after etcd), kube-controller-manager and kube-scheduler
+//! (after the apiserver) and CoreDNS's first apply; on every node flannel (multi-node), the
+//! CRI shim for Docker (cri-dockerd after dockerd), the kubelet (after the CRI, flannel and, on
+//! the control plane, the apiserver), kube-proxy (after the kubelet) and the CNI config. A
+//! joined node (`Role::Node`) runs no control plane: its kubelet, kube-proxy and flanneld talk
+//! to the server through the kubeconfigs and etcd endpoint of its bootstrap bundle.
+
+use super::{Facts, Finder, Plan};
+use crate::config::{ChildConfig, Cri, Role};
+use crate::error::Result;
+
+/// The fix named when a Kubernetes binary is missing.
+pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
+
+/// Adds the Kubernetes components, jobs and files.
+pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> Result<()> {
+    let master = cfg.session.k8s.role == Role::Master;
+    if master {
+        super::kube_apiserver::add(plan, cfg, find)?;
+        super::kube_controller_manager::add(plan, cfg, find)?;
+        super::kube_scheduler::add(plan, cfg, find)?;
+        super::coredns::add(plan, cfg, find)?;
+    }
+    if cfg.session.cri == Cri::Docker {
+        super::cri_dockerd::add(plan, cfg, find)?;
+    }
+    let mut kubelet_after = vec![super::kubelet::cri(cfg).0.to_string()];
+    if cfg.session.k8s.flannel {
+        super::flannel::add(plan, cfg, find)?;
+        kubelet_after.push("flannel".into());
+    }
+    if master {
+        kubelet_after.push("kube-apiserver".into());
+    }
+    super::kubelet::add(plan, cfg, find, kubelet_after)?;
+    super::kube_proxy::add(plan, cfg, find)?;
+    plan.files
+        .push((super::cni::path(), super::cni::conflist(cfg), 0o644));
+    plan.dirs.push((cfg.paths.data_dir("jobs"), 0o700));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{Probe, plan};
+    use super::*;
+    use crate::config::DEFAULT_FLANNEL_CIDR;
+    use crate::storage::Storage;
+
+    fn facts() -> Facts {
+        Facts {
+            storage: Storage::Overlay,
+            containerd_major: 2,
+            cgroup2: true,
+        }
+    }
+
+    fn kube(cri: Cri) -> ChildConfig {
+        let mut c = cfg(cri, false);
+        c.session.kube = true;
+        c
+    }
+
+    fn names(p: &Plan) -> Vec<&str> {
+        p.components.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn before(p: &Plan, a: &str, b: &str) -> bool {
+        let n = names(p);
+        let pos = |x: &str| {
+            n.iter()
+                .position(|y| *y == x)
+                .unwrap_or_else(|| panic!("{x}"))
+        };
+        pos(a) < pos(b)
+    }
+
+    #[test]
+    fn containerd_master_order() {
+        let p = plan(&kube(Cri::Containerd), &facts(), &find_all).unwrap();
+        assert_eq!(
+            names(&p),
+            [
+                "etcd",
+                "containerd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kubelet",
+                "kube-proxy"
+            ]
+        );
+        let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
+        assert_eq!(kubelet.after, ["containerd", "kube-apiserver"]);
+        assert_eq!(p.jobs.len(), 1);
+        assert_eq!(p.jobs[0].name, "coredns-apply");
+        assert!(
+            p.files
+                .iter()
+                .any(|(f, _, _)| f.ends_with("10-u7s.conflist"))
+        );
+        assert!(p.pki.is_some());
+    }
+
+    #[test]
+    fn docker_goes_through_cri_dockerd() {
+        let p = plan(&kube(Cri::Docker), &facts(), &find_all).unwrap();
+        assert!(before(&p, "containerd", "dockerd"));
+        assert!(before(&p, "dockerd", "cri-dockerd"));
+        assert!(before(&p, "cri-dockerd", "kubelet"));
+        let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
+        assert_eq!(kubelet.after[0], "cri-dockerd");
+    }
+
+    #[test]
+    fn crio_feeds_the_kubelet() {
+        let p = plan(&kube(Cri::Crio), &facts(), &find_all).unwrap();
+        assert!(before(&p, "crio", "kubelet"));
+        assert!(before(&p, "kubelet", "kube-proxy"));
+        assert!(!names(&p).contains(&"cri-dockerd"));
+    }
+
+    #[test]
+    fn flannel_master_and_joined_node() {
+        let mut c = kube(Cri::Containerd);
+        c.session.k8s.flannel = true;
+        c.session.k8s.pod_cidr = DEFAULT_FLANNEL_CIDR.into();
+        let p = plan(&c, &facts(), &find_all).unwrap();
+        assert!(before(&p, "etcd", "flannel"));
+        assert!(before(&p, "flannel", "kubelet"));
+        let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(
+            jobs,
+            [
+                "coredns-apply",
+                "flannel-network-config",
+                "flannel-tx-checksum-off"
+            ]
+        );
+        c.session.k8s.role = Role::Node {
+            server: "10.0.100.2".into(),
+        };
+        let p = plan(&c, &facts(), &find_all).unwrap();
+        assert_eq!(
+            names(&p),
+            ["containerd", "flannel", "kubelet", "kube-proxy"]
+        );
+        let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
+        assert_eq!(kubelet.after, ["containerd", "flannel"]);
+        let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(jobs, ["flannel-tx-checksum-off"]);
+        assert!(p.pki.is_none(), "a node's PKI comes from its bundle");
+        assert!(matches!(p.components[1].probe, Probe::FileExists { .. }));
+    }
+
+    #[test]
+    fn missing_kubernetes_binaries_name_the_component_and_fix() {
+        let no_kubelet = |n: &str| (n != "kubelet").then(|| find_all(n)).flatten();
+        let e = plan(&kube(Cri::Containerd), &facts(), &no_kubelet)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kubelet") && e.contains("--no-kube"), "{e}");
+    }
+}

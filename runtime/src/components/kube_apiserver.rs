@@ -1,0 +1,189 @@
+//! kube-apiserver: TLS only on 6443 (all addresses of the namespace, published on the host for
+//! host-side kubectl), `Node,RBAC` authorization, no anonymous requests (readiness is asked with
+//! the admin certificate), etcd over TLS with the apiserver's own etcd client certificate, the
+//! kubelets reached with its own kubelet-client certificate and their serving certificates
+//! verified against our CA, service accounts signed with `sa-key.pem`.
+
+use super::{ComponentSpec, Finder, Plan, Probe, need};
+use crate::config::{APISERVER_PORT, ChildConfig, Cri};
+use crate::error::Result;
+use crate::pki::{Leaf, Pki};
+use std::time::Duration;
+
+/// The address of RootlessKit's tap0 inside the namespace (the `.100` of the session CIDR).
+pub fn namespace_ip(cidr: &str) -> String {
+    let base = cidr.split('/').next().unwrap_or("10.0.42.0");
+    let mut octets: Vec<&str> = base.split('.').collect();
+    if octets.len() == 4 {
+        octets[3] = "100";
+        octets.join(".")
+    } else {
+        "10.0.42.100".into()
+    }
+}
+
+/// The address the apiserver advertises (the endpoint of the `kubernetes` Service that pods
+/// reach through kube-proxy). Across nodes (flannel) that is the host's address, where 6443 is
+/// published; on a single node the namespace's own address, which the node's pods always reach
+/// (the host address would need 6443 published on it, and ports bind 127.0.0.1 by default).
+pub fn advertise_address(cfg: &ChildConfig) -> String {
+    let k = &cfg.session.k8s;
+    match (&k.host_ip, k.flannel) {
+        (Some(ip), true) => ip.clone(),
+        _ => namespace_ip(&cfg.session.cidr),
+    }
+}
+
+/// kube-apiserver's arguments.
+pub fn args(cfg: &ChildConfig) -> Vec<String> {
+    let pki = Pki::new(cfg.paths.pki());
+    let k = &cfg.session.k8s;
+    let s = |p: std::path::PathBuf| p.display().to_string();
+    let mut a = vec![
+        format!("--secure-port={APISERVER_PORT}"),
+        "--bind-address=0.0.0.0".into(),
+        format!("--advertise-address={}", advertise_address(cfg)),
+        "--authorization-mode=Node,RBAC".into(),
+        // Every client has a certificate; the readiness probe presents the admin's.
+        "--anonymous-auth=false".into(),
+        format!("--client-ca-file={}", s(pki.ca_cert())),
+        format!("--tls-cert-file={}", s(pki.cert(Leaf::ApiServer))),
+        format!("--tls-private-key-file={}", s(pki.key(Leaf::ApiServer))),
+        format!(
+            "--etcd-servers=https://127.0.0.1:{}",
+            super::etcd::CLIENT_PORT
+        ),
+        format!("--etcd-cafile={}", s(pki.ca_cert())),
+        format!("--etcd-certfile={}", s(pki.cert(Leaf::ApiServerEtcdClient))),
+        format!("--etcd-keyfile={}", s(pki.key(Leaf::ApiServerEtcdClient))),
+        format!(
+            "--kubelet-client-certificate={}",
+            s(pki.cert(Leaf::ApiServerKubeletClient))
+        ),
+        format!(
+            "--kubelet-client-key={}",
+            s(pki.key(Leaf::ApiServerKubeletClient))
+        ),
+        format!("--kubelet-certificate-authority={}", s(pki.ca_cert())),
+        // Rootless nodes all have the namespace address 10.0.42.100 as InternalIP: across
+        // hosts the node's name (resolvable to its host, where 10250 is published) comes first.
+        format!(
+            "--kubelet-preferred-address-types={}",
+            if k.flannel {
+                "Hostname,InternalIP"
+            } else {
+                "InternalIP,Hostname"
+            }
+        ),
+        format!(
+            "--service-account-issuer=https://kubernetes.default.svc.{}",
+            k.cluster_domain
+        ),
+        format!("--service-account-key-file={}", s(pki.sa_pub())),
+        format!("--service-account-signing-key-file={}", s(pki.sa_key())),
+        format!("--service-cluster-ip-range={}", k.service_cidr),
+        "--allow-privileged=true".into(),
+    ];
+    if cfg.session.cri == Cri::Docker {
+        // cri-dockerd serves exec/attach/port-forward over plain HTTP and SPDY only: with the
+        // gate on (beta, default on since v1.36) `kubectl exec` fails ("server gave HTTP
+        // response to HTTPS client"; Mirantis/cri-dockerd#560).
+        a.push("--feature-gates=ExtendWebSocketsToKubelet=false".into());
+    }
+    a
+}
+
+/// Adds kube-apiserver (after etcd).
+pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
+    let program = need(find, "kube-apiserver", "kube-apiserver", super::kube::HINT)?;
+    let pki = Pki::new(cfg.paths.pki());
+    plan.components.push(ComponentSpec {
+        name: "kube-apiserver".into(),
+        program,
+        args: args(cfg),
+        env: vec![],
+        after: vec!["etcd".into()],
+        probe: Probe::HttpsOk {
+            port: APISERVER_PORT,
+            path: "/readyz".into(),
+            ca: pki.ca_cert(),
+            cert: pki.cert(Leaf::Admin),
+            key: pki.key(Leaf::Admin),
+        },
+        endpoint: format!("https://127.0.0.1:{APISERVER_PORT}"),
+        stop_timeout: Duration::from_secs(15),
+        remove_before_start: vec![],
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn tls_only_with_node_rbac_and_own_certificates() {
+        let mut c = cfg(Cri::Containerd, false);
+        c.session.kube = true;
+        let a = args(&c);
+        for must in [
+            "--secure-port=6443",
+            "--authorization-mode=Node,RBAC",
+            "--anonymous-auth=false",
+            "--advertise-address=10.0.42.100",
+            "--etcd-servers=https://127.0.0.1:2379",
+            "--etcd-certfile=/home/u/.config/usernetes/pki/apiserver-etcd-client.pem",
+            "--tls-cert-file=/home/u/.config/usernetes/pki/apiserver.pem",
+            "--kubelet-client-certificate=/home/u/.config/usernetes/pki/apiserver-kubelet-client.pem",
+            "--kubelet-certificate-authority=/home/u/.config/usernetes/pki/ca.pem",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file=/home/u/.config/usernetes/pki/sa.pem",
+            "--service-account-signing-key-file=/home/u/.config/usernetes/pki/sa-key.pem",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+        ] {
+            assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.contains("insecure")));
+        assert!(!a.iter().any(|x| x.contains("feature-gates")));
+        c.session.cri = Cri::Docker;
+        c.session.k8s.host_ip = Some("192.168.1.5".into());
+        assert!(args(&c).contains(&"--advertise-address=10.0.42.100".to_string()));
+        c.session.k8s.flannel = true;
+        let a = args(&c);
+        assert!(a.contains(&"--feature-gates=ExtendWebSocketsToKubelet=false".to_string()));
+        assert!(a.contains(&"--advertise-address=192.168.1.5".to_string()));
+        assert!(a.contains(&"--kubelet-preferred-address-types=Hostname,InternalIP".to_string()));
+    }
+
+    #[test]
+    fn namespace_address_follows_the_cidr() {
+        assert_eq!(namespace_ip("10.0.42.0/24"), "10.0.42.100");
+        assert_eq!(namespace_ip("10.0.100.0/24"), "10.0.100.100");
+    }
+
+    #[test]
+    fn readiness_is_readyz_with_the_admin_certificate() {
+        let mut p = Plan::default();
+        add(&mut p, &cfg(Cri::Containerd, false), &find_all).unwrap();
+        let c = &p.components[0];
+        assert_eq!(c.after, ["etcd"]);
+        match &c.probe {
+            Probe::HttpsOk {
+                port, path, cert, ..
+            } => {
+                assert_eq!((*port, path.as_str()), (6443, "/readyz"));
+                assert!(cert.ends_with("admin.pem"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = add(&mut p, &cfg(Cri::Containerd, false), &find_none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("kube-apiserver") && e.contains("--no-kube"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! kube-controller-manager: its own kubeconfig for the API, authentication and authorization;
+//! signs cluster certificates (CSRs) with our CA; service-account tokens with `sa-key.pem`;
+//! one control plane, so no leader election; serves only on loopback. Pod CIDRs are not
+//! allocated by Kubernetes: one node uses the CNI bridge's host-local range, several nodes get
+//! their /24 from flannel (which leases it in etcd).
+//!
+//! Readiness is `GET https://127.0.0.1:10257/healthz` without verifying its self-signed serving
+//! certificate: the address is loopback inside the session's own network namespace, the probe
+//! sends no credential, and `/healthz` is on the component's always-allowed paths. Giving it a
+//! serving certificate of our CA would need one more leaf for no gain in what is checked.
+
+use super::{ComponentSpec, Finder, Plan, Probe, need};
+use crate::config::ChildConfig;
+use crate::error::Result;
+use crate::pki::{Kubeconfig, Pki};
+use std::time::Duration;
+
+/// Its secure port (upstream default).
+pub const PORT: u16 = 10257;
+
+/// kube-controller-manager's arguments.
+pub fn args(cfg: &ChildConfig) -> Vec<String> {
+    let pki = Pki::new(cfg.paths.pki());
+    let k = &cfg.session.k8s;
+    let kc = pki
+        .kubeconfig(Kubeconfig::ControllerManager)
+        .display()
+        .to_string();
+    vec![
+        format!("--kubeconfig={kc}"),
+        format!("--authentication-kubeconfig={kc}"),
+        format!("--authorization-kubeconfig={kc}"),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={PORT}"),
+        "--leader-elect=false".into(),
+        format!("--cluster-signing-cert-file={}", pki.ca_cert().display()),
+        format!("--cluster-signing-key-file={}", pki.ca_key().display()),
+        format!("--root-ca-file={}", pki.ca_cert().display()),
+        format!(
+            "--service-account-private-key-file={}",
+            pki.sa_key().display()
+        ),
+        "--use-service-account-credentials=true".into(),
+        format!("--service-cluster-ip-range={}", k.service_cidr),
+        format!("--cluster-cidr={}", k.pod_cidr),
+        "--allocate-node-cidrs=false".into(),
+    ]
+}
+
+/// Adds kube-controller-manager (after kube-apiserver).
+pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
+    let program = need(
+        find,
+        "kube-controller-manager",
+        "kube-controller-manager",
+        super::kube::HINT,
+    )?;
+    plan.components.push(ComponentSpec {
+        name: "kube-controller-manager".into(),
+        program,
+        args: args(cfg),
+        env: vec![],
+        after: vec!["kube-apiserver".into()],
+        probe: Probe::HttpsLoopbackOk {
+            port: PORT,
+            path: "/healthz".into(),
+        },
+        endpoint: format!("https://127.0.0.1:{PORT}/healthz (inside the namespace)"),
+        stop_timeout: Duration::from_secs(10),
+        remove_before_start: vec![],
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::config::Cri;
+
+    #[test]
+    fn signs_with_the_ca_and_allocates_no_cidrs() {
+        let c = cfg(Cri::Containerd, false);
+        let a = args(&c);
+        for must in [
+            "--kubeconfig=/home/u/.config/usernetes/pki/controller-manager.kubeconfig",
+            "--authorization-kubeconfig=/home/u/.config/usernetes/pki/controller-manager.kubeconfig",
+            "--cluster-signing-key-file=/home/u/.config/usernetes/pki/ca-key.pem",
+            "--service-account-private-key-file=/home/u/.config/usernetes/pki/sa-key.pem",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--allocate-node-cidrs=false",
+            "--cluster-cidr=10.88.0.0/16",
+        ] {
+            assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
+        }
+        let mut p = Plan::default();
+        add(&mut p, &c, &find_all).unwrap();
+        assert_eq!(p.components[0].after, ["kube-apiserver"]);
+    }
+}
