@@ -158,6 +158,14 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         started_at,
         cgroup2,
     };
+    // Every program the plan needs must be there before anything starts: the plan is computed
+    // once here with provisional facts, only for its missing-binary errors.
+    let provisional = crate::components::Facts {
+        storage: crate::storage::Storage::Overlay,
+        containerd_major: 2,
+        cgroup2,
+    };
+    crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
     let args = rkflags::args(
         &RkOptions {
             state_dir: paths.rootlesskit(),
