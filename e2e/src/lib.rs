@@ -384,6 +384,8 @@ pub struct Sandbox {
     pub release: PathBuf,
     pub home: PathBuf,
     pub runtime_dir: PathBuf,
+    /// The network namespace the user's commands start in (see [`Sandbox::enter_netns`]).
+    netns: Option<std::fs::File>,
 }
 
 fn chown(p: &Path, user: &User) {
@@ -414,7 +416,29 @@ impl Sandbox {
             release,
             home,
             runtime_dir,
+            netns: None,
         }
+    }
+
+    /// Runs the user's commands (`u7s up` and all) in the network namespace at `path` (e.g.
+    /// `/run/netns/NAME`), as if this sandbox were another host. Needs root.
+    pub fn enter_netns(&mut self, path: &Path) {
+        let f = std::fs::File::open(path)
+            .unwrap_or_else(|e| panic!("open network namespace {}: {e}", path.display()));
+        self.netns = Some(f);
+    }
+
+    /// Running processes of this sandbox's sessions: the user's processes whose environment
+    /// carries this sandbox's XDG_RUNTIME_DIR (other sessions of the same user are not counted).
+    pub fn own_processes(&self) -> Vec<(i32, String)> {
+        let mark = format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display());
+        user_processes(self.user.uid.as_raw())
+            .into_iter()
+            .filter(|(pid, _)| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()))
+            })
+            .collect()
     }
 
     /// The sandbox's top folder (world-readable).
@@ -494,6 +518,19 @@ impl Sandbox {
         c.current_dir(self.path())
             .stdin(Stdio::null())
             .process_group(0);
+        if let Some(ns) = &self.netns {
+            use std::os::fd::AsRawFd;
+            let fd = ns.as_raw_fd();
+            // SAFETY: setns is async-signal-safe; the fd stays open while the sandbox lives.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         c
     }
 

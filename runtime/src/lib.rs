@@ -12,6 +12,7 @@ pub mod config;
 pub mod detach;
 pub mod error;
 pub mod fsutil;
+pub mod hostaddr;
 pub mod http;
 pub mod inspect;
 pub mod leader;
