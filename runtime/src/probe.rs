@@ -172,7 +172,7 @@ mod tests {
     fn tls_client_from_our_pki() {
         let d = tempfile::tempdir().unwrap();
         let pki = crate::pki::Pki::new(d.path());
-        pki.ensure().unwrap();
+        pki.ensure(&crate::pki::PkiSpec::etcd_only()).unwrap();
         use crate::pki::Leaf::EtcdClient;
         tls_client(&pki.ca_cert(), &pki.cert(EtcdClient), &pki.key(EtcdClient)).unwrap();
         let e = tls_client(

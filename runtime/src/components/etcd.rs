@@ -31,8 +31,8 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
         format!("--trusted-ca-file={}", s(pki.ca_cert())),
         "--client-cert-auth".into(),
-        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdServer))),
-        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdServer))),
+        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdPeer))),
+        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdPeer))),
         format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
         "--peer-client-cert-auth".into(),
     ]
