@@ -26,7 +26,7 @@ FILES:
   $XDG_RUNTIME_DIR/usernetes/          state: RootlessKit (rootlesskit/api.sock), status, sockets
   $XDG_RUNTIME_DIR/docker.sock         the Docker socket
   $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
-  $XDG_CONFIG_HOME/usernetes/pki/      TLS material (CA, etcd server and client certificates)
+  $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, a certificate per role, kubeconfigs (u7s certs)
 
 ENVIRONMENT:
   U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube

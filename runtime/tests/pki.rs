@@ -325,7 +325,7 @@ fn etcdctl(bin: &Path, endpoint: &str, ca: &Path, client: Option<(&Pki, Leaf)>) 
     c.env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={endpoint}"))
         .arg(format!("--cacert={}", ca.display()))
-        .args(["--dial-timeout=3s", "--command-timeout=3s"]);
+        .args(["--dial-timeout=1s", "--command-timeout=3s"]);
     if let Some((pki, leaf)) = client {
         c.arg(format!("--cert={}", pki.cert(leaf).display()))
             .arg(format!("--key={}", pki.key(leaf).display()));
@@ -387,6 +387,26 @@ fn etcd_serves_with_client_cert_auth() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // u7s's own readiness probe (GET /health over TLS with the EtcdClient certificate).
+    runtime::probe::etcd_health(
+        cp,
+        &ca,
+        &pki.cert(Leaf::EtcdClient),
+        &pki.key(Leaf::EtcdClient),
+    )
+    .unwrap();
+    // ... and it is refused with another CA's client certificate.
+    let od = tempfile::tempdir().unwrap();
+    let other = master(od.path());
+    assert!(
+        runtime::probe::etcd_health(
+            cp,
+            &ca,
+            &other.cert(Leaf::EtcdClient),
+            &other.key(Leaf::EtcdClient)
+        )
+        .is_err()
+    );
     for leaf in [Leaf::ApiServerEtcdClient, Leaf::Flannel, Leaf::EtcdClient] {
         let key = format!("/k/{}", leaf.stem());
         ok(etcdctl(&ctl, &client, &ca, Some((&pki, leaf))).args(["put", &key, "v"]));
@@ -398,23 +418,25 @@ fn etcd_serves_with_client_cert_auth() {
         assert_eq!(got.trim(), "v", "{leaf:?}");
     }
     // No client certificate: refused.
-    let o = run(etcdctl(&ctl, &client, &ca, None).args(["get", "/k/flannel"]));
+    let o =
+        run(etcdctl(&ctl, &client, &ca, None).args(["get", "/k/flannel", "--command-timeout=1s"]));
     assert!(!o.status.success(), "served without a client certificate");
     // A client certificate from another CA: refused.
-    let od = tempfile::tempdir().unwrap();
-    let other = master(od.path());
     let o = run(etcdctl(
         &ctl,
         &client,
         &ca,
         Some((&other, Leaf::ApiServerEtcdClient)),
     )
-    .args(["get", "/k/flannel"]));
+    .args(["get", "/k/flannel", "--command-timeout=1s"]));
     assert!(!o.status.success(), "served a certificate of another CA");
     // A client that trusts only another CA refuses our server.
     let o = run(
-        etcdctl(&ctl, &client, &other.ca_cert(), Some((&pki, Leaf::Flannel)))
-            .args(["get", "/k/flannel"]),
+        etcdctl(&ctl, &client, &other.ca_cert(), Some((&pki, Leaf::Flannel))).args([
+            "get",
+            "/k/flannel",
+            "--command-timeout=1s",
+        ]),
     );
     assert!(!o.status.success(), "trusted a server of another CA");
 }
