@@ -84,6 +84,8 @@ mod tests {
             "--trusted-ca-file=/home/u/.config/usernetes/pki/ca.pem",
             "--cert-file=/home/u/.config/usernetes/pki/etcd-server.pem",
             "--key-file=/home/u/.config/usernetes/pki/etcd-server-key.pem",
+            "--peer-cert-file=/home/u/.config/usernetes/pki/etcd-peer.pem",
+            "--peer-key-file=/home/u/.config/usernetes/pki/etcd-peer-key.pem",
             "--data-dir=/home/u/.local/share/usernetes/etcd",
         ] {
             assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
