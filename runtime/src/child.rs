@@ -62,7 +62,7 @@ fn prepare_and_run(cfg: ChildConfig) -> Result<i32> {
         write_atomic(f, text.as_bytes(), *mode)?;
     }
     if let Some(dir) = &plan.pki {
-        crate::pki::Pki::new(dir).ensure()?;
+        crate::pki::Pki::new(dir).ensure(&crate::pki::PkiSpec::from_session(&cfg.session)?)?;
     }
     let storage_name = match storage {
         Storage::Overlay => "overlay (native overlayfs in the user namespace)",

@@ -25,12 +25,15 @@ EXAMPLES:
   u7s down                             stop; returns when no process of the session is left
   u7s reset --yes                      stop and remove images, containers and data
   u7s units install --no-kube --now    systemd user units (u7s.target, u7s.service)
+  u7s certs check                      certificates: subject, expiry, problems (exit 1 on a problem)
+  u7s certs bundle node-1 --ip 192.168.1.21 --server 192.168.1.10 -o node-1.tar
+                                       a joining node's certificates and kubeconfigs (no CA key)
 
 FILES:
   $XDG_RUNTIME_DIR/usernetes/          state: RootlessKit (rootlesskit/api.sock), status, sockets
   $XDG_RUNTIME_DIR/docker.sock         the Docker socket
   $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
-  $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, one certificate per role, kubeconfigs
+  $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, a certificate per role, kubeconfigs (u7s certs)
   $XDG_CONFIG_HOME/usernetes/join.json on a node: the cluster it joined
 
 ENVIRONMENT:
@@ -172,6 +175,10 @@ pub enum Cmd {
     #[command(subcommand)]
     Units(UnitsCmd),
 
+    /// TLS material: check, renew, export a joining node's bootstrap bundle
+    #[command(subcommand, after_help = CERTS_EXAMPLES)]
+    Certs(CertsCmd),
+
     /// (internal) the supervisor inside the namespaces
     #[command(name = "__child", hide = true)]
     Child,
@@ -243,6 +250,51 @@ pub enum UnitsCmd {
     Remove,
 }
 
+const CERTS_EXAMPLES: &str = "\
+EXAMPLES:
+  u7s certs check                      table: role, subject, expiry, days left, problems
+  u7s certs check --json
+  u7s certs renew                      re-issue the leaves flagged by `check`
+  u7s certs renew --all                re-issue every leaf (same CA)
+  u7s certs renew --ca                 a new CA and everything under it (nodes need new bundles)
+  u7s certs bundle node-1 --ip 192.168.1.21 --server 192.168.1.10 -o node-1.tar
+
+FILES:
+  $XDG_CONFIG_HOME/usernetes/pki/      CA, one certificate per role, sa keys, kubeconfigs, spec.json";
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCmd {
+    /// Check every certificate (chain to the CA, expiry, subject and SANs); exit 1 on a problem
+    Check {
+        /// As JSON (an array)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-issue leaf certificates (master only): the flagged ones, or all
+    Renew {
+        /// Every leaf, not only the flagged ones
+        #[arg(long)]
+        all: bool,
+        /// A new CA too, then every leaf; joined nodes need new bundles afterwards
+        #[arg(long)]
+        ca: bool,
+    },
+    /// Export a joining node's bootstrap bundle (master only; never holds the CA key)
+    Bundle {
+        /// The node's name (its kubelet registers as system:node:NODE)
+        node: String,
+        /// The node's host address (repeat for several); goes in its serving certificate
+        #[arg(long, required = true, value_name = "ADDR")]
+        ip: Vec<std::net::IpAddr>,
+        /// The master's address as the node reaches it (default: the master's recorded host address)
+        #[arg(long, value_name = "ADDR")]
+        server: Option<String>,
+        /// Output file (default: NODE.bundle.tar), written 0600
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +337,51 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["u7s", "up", "--cri", "podman"]).is_err());
+    }
+
+    #[test]
+    fn certs_subcommands() {
+        let c = Cli::try_parse_from(["u7s", "certs", "check", "--json"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Cmd::Certs(CertsCmd::Check { json: true }))
+        ));
+        let c = Cli::try_parse_from(["u7s", "certs", "renew", "--ca"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Cmd::Certs(CertsCmd::Renew {
+                all: false,
+                ca: true
+            }))
+        ));
+        let c = Cli::try_parse_from([
+            "u7s",
+            "certs",
+            "bundle",
+            "n1",
+            "--ip",
+            "192.168.1.21",
+            "--ip",
+            "fd00::21",
+            "-o",
+            "x.tar",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Cmd::Certs(CertsCmd::Bundle {
+                node,
+                ip,
+                server,
+                output,
+            })) => {
+                assert_eq!(node, "n1");
+                assert_eq!(ip.len(), 2);
+                assert!(server.is_none());
+                assert_eq!(output.unwrap(), std::path::Path::new("x.tar"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["u7s", "certs", "bundle", "n1"]).is_err());
+        assert!(Cli::try_parse_from(["u7s", "certs", "bundle", "n1", "--ip", "nope"]).is_err());
     }
 }

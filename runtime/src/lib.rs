@@ -6,6 +6,8 @@
 //! run processes, so it is unit-tested without a session.
 
 pub mod binaries;
+pub mod bootstrap;
+pub mod certs;
 pub mod child;
 pub mod components;
 pub mod config;
@@ -15,6 +17,7 @@ pub mod fsutil;
 pub mod hostaddr;
 pub mod http;
 pub mod inspect;
+pub mod kubeconfig;
 pub mod leader;
 pub mod nsprep;
 pub mod paths;

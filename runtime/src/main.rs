@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Cmd, PortsCmd, UnitsCmd};
+use cli::{CertsCmd, Cli, Cmd, PortsCmd, UnitsCmd};
 use runtime::binaries::Bins;
 use runtime::config::SessionConfig;
 use runtime::paths::Paths;
@@ -370,6 +370,103 @@ fn units(cmd: &UnitsCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
+    use runtime::pki::Pki;
+    let paths = Paths::from_process()?;
+    let pki = Pki::new(paths.pki());
+    let recorded = || -> Result<runtime::pki::PkiSpec> {
+        pki.load_spec()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no record of what the certificates are for; start a session once \
+                 (`u7s up`), which issues them",
+                pki.spec_file().display()
+            )
+        })
+    };
+    match cmd {
+        CertsCmd::Check { json } => {
+            let list = runtime::certs::inventory(&pki)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                print!("{}", runtime::certs::render_table(&list));
+            }
+            if list.iter().any(|c| !c.issues.is_empty()) {
+                if !*json && !pki.ca_cert().exists() {
+                    eprintln!(
+                        "u7s: no TLS material in {} yet; `u7s up` creates it (a joined node \
+                         imports its bundle with `u7s up --join FILE`)",
+                        pki.dir.display()
+                    );
+                } else if !*json {
+                    eprintln!(
+                        "u7s: certificate problems in {}; fix with `u7s certs renew` on a master, \
+                         or a new bundle (`u7s certs bundle NODE` on the master) on a joined node",
+                        pki.dir.display()
+                    );
+                }
+                return Ok(ExitCode::from(1));
+            }
+        }
+        CertsCmd::Renew { all, ca } => {
+            let spec = recorded()?;
+            let w =
+                runtime::certs::renew(&pki, &spec, runtime::certs::Renew { all: *all, ca: *ca })?;
+            for p in &w {
+                println!("wrote {}", p.display());
+            }
+            if w.is_empty() {
+                println!("nothing to renew (see `u7s certs check`)");
+            } else {
+                println!("restart the session (`u7s down && u7s up`) so the components load them");
+            }
+            if *ca {
+                eprintln!(
+                    "u7s: a new CA: every joined node needs a new bundle (`u7s certs bundle NODE \
+                     --ip ADDR` here, `u7s up --join FILE` there)"
+                );
+            }
+        }
+        CertsCmd::Bundle {
+            node,
+            ip,
+            server,
+            output,
+        } => {
+            let spec = pki.load_spec()?;
+            let server = match (server, spec.as_ref().and_then(|s| s.host_ips.first())) {
+                (Some(s), _) => s.clone(),
+                (None, Some(a)) => a.to_string(),
+                (None, None) => anyhow::bail!(
+                    "no host address of the master is known; give --server ADDR (the master's \
+                     address as the node reaches it)"
+                ),
+            };
+            let settings = runtime::config::KubeSettings {
+                flannel: true,
+                pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
+                ..Default::default()
+            };
+            let out = output
+                .clone()
+                .unwrap_or_else(|| format!("{node}.bundle.tar").into());
+            let req = runtime::bootstrap::NodeRequest {
+                name: node.clone(),
+                ips: ip.clone(),
+                server,
+                cidr: runtime::rkflags::DEFAULT_CIDR.into(),
+            };
+            runtime::bootstrap::write_node_bundle(&pki, &req, &settings, &out)?;
+            println!("{}", out.display());
+            eprintln!(
+                "u7s: copy it to {node} (it holds private keys) and start there with `u7s up --join {}`",
+                out.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let Some(cmd) = cli.command else {
         Cli::command().print_help()?;
@@ -390,6 +487,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Kubectl { args } => kubectl(&args),
         Cmd::Nsenter { command } => nsenter(&command),
         Cmd::Units(u) => units(&u),
+        Cmd::Certs(c) => certs(&c),
         Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),
     }
 }

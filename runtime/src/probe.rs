@@ -298,7 +298,7 @@ mod tests {
     fn tls_client_from_our_pki() {
         let d = tempfile::tempdir().unwrap();
         let pki = crate::pki::Pki::new(d.path());
-        pki.ensure().unwrap();
+        pki.ensure(&crate::pki::PkiSpec::etcd_only()).unwrap();
         use crate::pki::Leaf::EtcdClient;
         tls_client(&pki.ca_cert(), &pki.cert(EtcdClient), &pki.key(EtcdClient)).unwrap();
         let e = tls_client(
@@ -397,7 +397,7 @@ mod tests {
     fn https_probes_verify_our_ca_or_accept_loopback_self_signed() {
         let d = tempfile::tempdir().unwrap();
         let pki = crate::pki::Pki::new(d.path());
-        pki.ensure().unwrap();
+        pki.ensure(&crate::pki::PkiSpec::etcd_only()).unwrap();
         use crate::pki::Leaf::{EtcdClient, EtcdServer};
         let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
         let ours = serve(

@@ -223,7 +223,9 @@ fn start_order_restart_jobs_and_stop_order_with_real_processes() {
     let Some(etcd) = etcd_binary() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let cfg = child_config(tmp.path());
-    Pki::new(cfg.paths.pki()).ensure().unwrap();
+    Pki::new(cfg.paths.pki())
+        .ensure(&runtime::pki::PkiSpec::etcd_only())
+        .unwrap();
     let dir = tmp.path().join("work");
     std::fs::create_dir_all(&dir).unwrap();
     let ports = (free_port(), free_port());

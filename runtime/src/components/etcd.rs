@@ -45,8 +45,8 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
         format!("--trusted-ca-file={}", s(pki.ca_cert())),
         "--client-cert-auth".into(),
-        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdServer))),
-        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdServer))),
+        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdPeer))),
+        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdPeer))),
         format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
         "--peer-client-cert-auth".into(),
     ]
@@ -98,6 +98,8 @@ mod tests {
             "--trusted-ca-file=/home/u/.config/usernetes/pki/ca.pem",
             "--cert-file=/home/u/.config/usernetes/pki/etcd-server.pem",
             "--key-file=/home/u/.config/usernetes/pki/etcd-server-key.pem",
+            "--peer-cert-file=/home/u/.config/usernetes/pki/etcd-peer.pem",
+            "--peer-key-file=/home/u/.config/usernetes/pki/etcd-peer-key.pem",
             "--data-dir=/home/u/.local/share/usernetes/etcd",
         ] {
             assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
