@@ -34,7 +34,7 @@ FILES:
   $XDG_RUNTIME_DIR/docker.sock         the Docker socket
   $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
   $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, a certificate per role, kubeconfigs (u7s certs)
-  $XDG_CONFIG_HOME/usernetes/join.json on a node: the cluster it joined
+  $XDG_CONFIG_HOME/usernetes/pki/join.json  on a node: the cluster it joined
 
 ENVIRONMENT:
   U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube
@@ -82,6 +82,10 @@ pub struct UpArgs {
     /// once into $XDG_CONFIG_HOME/usernetes; later starts remember it)
     #[arg(long, value_name = "BUNDLE", conflicts_with = "no_kube")]
     pub join: Option<std::path::PathBuf>,
+
+    /// With --join: replace a CA already in the PKI folder (this host moves to another cluster)
+    #[arg(long, requires = "join")]
+    pub force_join: bool,
 
     /// The Kubernetes node name (default: the short host name, lowercase)
     #[arg(long, value_name = "NAME", env = "U7S_NODE_NAME")]

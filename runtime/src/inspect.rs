@@ -113,6 +113,10 @@ pub fn report(paths: &Paths) -> Result<Report> {
         state_dir: paths.state.clone(),
         data_dir: paths.data.clone(),
         config_dir: paths.config.clone(),
+        cert_expiry: (cfg.kube || cfg.etcd)
+            .then(|| crate::certs::earliest_expiry(&crate::pki::Pki::new(paths.pki())))
+            .flatten()
+            .map(|(role, days_left)| crate::status::CertExpiry { role, days_left }),
     };
     Ok(Report {
         running: true,

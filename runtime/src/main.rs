@@ -41,6 +41,72 @@ fn session_config(up: &cli::UpArgs) -> Result<SessionConfig> {
     })
 }
 
+/// Imports `--join`'s bundle, then takes the cluster settings of a joined node from the
+/// recorded `pki/join.json`; finds the host address when none was given.
+fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> Result<()> {
+    if !cfg.kube {
+        return Ok(());
+    }
+    let paths = Paths::from_process()?;
+    let pki = runtime::pki::Pki::new(paths.pki());
+    let record = pki.dir.join(runtime::config::JOIN_FILE);
+    if let Some(bundle) = &up.join {
+        let info = runtime::bootstrap::import_node_bundle(bundle, &pki, &cfg.cidr, up.force_join)
+            .with_context(|| format!("cannot join with {}", bundle.display()))?;
+        eprintln!(
+            "u7s: joined the cluster at https://{}:{} as node {}; certificates in {}",
+            info.server,
+            runtime::config::APISERVER_PORT,
+            info.node_name,
+            pki.dir.display()
+        );
+    }
+    if record.exists() && !pki.is_master() {
+        let text = std::fs::read_to_string(&record)
+            .with_context(|| format!("cannot read {}", record.display()))?;
+        let info: runtime::bootstrap::JoinInfo =
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is damaged; join again with `u7s up --join BUNDLE` (a new bundle from \
+                 `u7s certs bundle` on the master)",
+                    record.display()
+                )
+            })?;
+        if up.node_name.as_ref().is_some_and(|n| *n != info.node_name) {
+            anyhow::bail!(
+                "this host joined the cluster as node {:?} ({}); --node-name cannot change that \
+                 (make a bundle for the new name on the master and join with it)",
+                info.node_name,
+                record.display()
+            );
+        }
+        let k = &mut cfg.k8s;
+        k.role = runtime::config::Role::Node {
+            server: info.server.clone(),
+        };
+        k.node_name = info.node_name.clone();
+        k.service_cidr = info.service_cidr.clone();
+        k.cluster_dns = info.cluster_dns.clone();
+        k.cluster_domain = info.cluster_domain.clone();
+        k.pod_cidr = info.pod_cidr.clone();
+        k.flannel = info.flannel;
+        if k.host_ip.is_none() {
+            k.host_ip = info.node_ips.first().map(|ip| ip.to_string());
+        }
+    } else if up.join.is_none() && up.force_join {
+        anyhow::bail!("--force-join goes with --join BUNDLE");
+    }
+    if cfg.k8s.host_ip.is_none() && detect {
+        match runtime::hostaddr::detect() {
+            Ok(h) => cfg.k8s.host_ip = Some(h.addr.to_string()),
+            // A single node works without: the apiserver advertises the namespace address.
+            Err(e) if cfg.k8s.flannel => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// The Kubernetes settings from the flags: node name (else the host name), host address,
 /// flannel.
 fn kube_settings(up: &cli::UpArgs) -> Result<runtime::config::KubeSettings> {
@@ -92,7 +158,8 @@ fn print_ready(st: &runtime::detach::Started) {
 }
 
 fn up(args: &cli::UpCmd) -> Result<ExitCode> {
-    let cfg = session_config(args)?;
+    let mut cfg = session_config(args)?;
+    cluster_settings(args, &mut cfg, true)?;
     if args.detach {
         let st = runtime::detach::start(&cfg, !args.no_doctor, Duration::from_secs(args.timeout))?;
         print_ready(&st);
@@ -355,7 +422,15 @@ fn units(cmd: &UnitsCmd) -> Result<ExitCode> {
     let dir = runtime::units::unit_dir(&config_home);
     let (files, warnings) = match cmd {
         UnitsCmd::Install { up, now } => {
-            let cfg = session_config(up)?;
+            if up.join.is_some() {
+                anyhow::bail!(
+                    "join first (`u7s up --join BUNDLE`), then install the units: a joined host \
+                     remembers its cluster"
+                );
+            }
+            let mut cfg = session_config(up)?;
+            // The host address is found at every start (it may change), not written into the unit.
+            cluster_settings(up, &mut cfg, false)?;
             let u7s = paths.data.join("current/bin/u7s");
             runtime::units::install(&dir, &u7s, &cfg, *now)?
         }

@@ -112,6 +112,16 @@ pub struct SessionReport {
     pub state_dir: PathBuf,
     pub data_dir: PathBuf,
     pub config_dir: PathBuf,
+    /// The certificate that expires first: its role and the days left (`u7s certs renew`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expiry: Option<CertExpiry>,
+}
+
+/// The certificate closest to expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertExpiry {
+    pub role: String,
+    pub days_left: i64,
 }
 
 /// `u7s status --json`.
@@ -194,6 +204,17 @@ impl Report {
         }
         if let Some(e) = &s.error {
             out.push_str(&format!("  error: {e}\n"));
+        }
+        if let Some(c) = &s.cert_expiry {
+            let hint = if c.days_left < 30 {
+                " — renew: u7s certs renew"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "  certificates: first to expire is {} in {} days{hint}\n",
+                c.role, c.days_left
+            ));
         }
         let mut rows = vec![[
             "COMPONENT".to_string(),
@@ -289,6 +310,10 @@ mod tests {
                 state_dir: "/run/user/1000/usernetes".into(),
                 data_dir: "/d".into(),
                 config_dir: "/c".into(),
+                cert_expiry: Some(CertExpiry {
+                    role: "etcd-server".into(),
+                    days_left: 12,
+                }),
             }),
             components: vec![comp("etcd", State::Ready), comp("dockerd", State::Starting)],
             ports: vec![PortStatus {
@@ -316,6 +341,10 @@ mod tests {
         assert!(t.contains("dockerd    starting  4242"), "{t}");
         assert!(t.contains("127.0.0.1"), "{t}");
         assert!(t.contains("RootlessKit 1.1.0"));
+        assert!(
+            t.contains("first to expire is etcd-server in 12 days — renew: u7s certs renew"),
+            "{t}"
+        );
         let none = Report {
             running: false,
             session: None,
