@@ -220,10 +220,19 @@ fn containerd_cri_runs_a_pod_on_the_bridge_network() {
     // The pod answers on its bridge address from the session's network namespace.
     let busybox = host_binary("busybox").unwrap().display().to_string();
     let url = format!("http://{ip}:8080/index.html");
-    let page = wait_for(Duration::from_secs(10), "the pod's httpd", || {
-        let r = sb.u7s(&["nsenter", &busybox, "wget", "-qO-", "-T", "3", &url]);
-        r.success().then_some(r.stdout)
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let page = loop {
+        let r = sb.u7s(&["nsenter", &busybox, "wget", "-qO-", &url]);
+        if r.success() {
+            break r.stdout;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer from the pod at {url} in the session's network namespace: {r:?}\n{}",
+            diagnostics(&sb)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(page, "hello over the pod network\n");
 
     // The container's stdout is in its CRI log file.
@@ -266,4 +275,19 @@ fn containerd_log(sb: &Sandbox) -> String {
     let log = std::fs::read_to_string(sb.data().join("logs/containerd.log")).unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// The session's addresses and routes, for a failed network assertion.
+fn diagnostics(sb: &Sandbox) -> String {
+    let ip = host_binary("ip").map(|p| p.display().to_string());
+    let Some(ip) = ip else {
+        return String::new();
+    };
+    ["addr", "route"]
+        .iter()
+        .map(|what| {
+            let r = sb.u7s(&["nsenter", &ip, what]);
+            format!("ip {what}:\n{}{}", r.stdout, r.stderr)
+        })
+        .collect()
 }
