@@ -20,6 +20,15 @@ pub enum NamespaceMode {
     Target = 3,
 }
 
+/// `Protocol` of a CRI port mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum Protocol {
+    Tcp = 0,
+    Udp = 1,
+    Sctp = 2,
+}
+
 /// `PodSandboxState` of CRI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
 #[repr(i32)]
@@ -146,6 +155,19 @@ pub struct PodSandboxMetadata {
     pub attempt: u32,
 }
 
+/// A pod's host port (the kubelet's `hostPort`), served by the CNI `portmap` plugin.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PortMapping {
+    #[prost(enumeration = "Protocol", tag = "1")]
+    pub protocol: i32,
+    #[prost(int32, tag = "2")]
+    pub container_port: i32,
+    #[prost(int32, tag = "3")]
+    pub host_port: i32,
+    #[prost(string, tag = "4")]
+    pub host_ip: String,
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PodSandboxConfig {
     #[prost(message, optional, tag = "1")]
@@ -154,6 +176,8 @@ pub struct PodSandboxConfig {
     pub hostname: String,
     #[prost(string, tag = "3")]
     pub log_directory: String,
+    #[prost(message, repeated, tag = "5")]
+    pub port_mappings: Vec<PortMapping>,
     #[prost(map = "string, string", tag = "6")]
     pub labels: HashMap<String, String>,
     #[prost(map = "string, string", tag = "7")]

@@ -7,7 +7,7 @@
 use e2e::cri::{
     ContainerConfig, ContainerMetadata, ContainerState, Cri, ImageSpec, LinuxPodSandboxConfig,
     LinuxSandboxSecurityContext, NamespaceMode, NamespaceOption, PodSandboxConfig,
-    PodSandboxMetadata, PodSandboxState,
+    PodSandboxMetadata, PodSandboxState, PortMapping, Protocol,
 };
 use e2e::*;
 use std::net::Ipv4Addr;
@@ -20,6 +20,10 @@ use std::time::Duration;
 const SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.10.2";
 /// The container's image, made from the same busybox layer.
 const APP_IMAGE: &str = "u7s-e2e/busybox:1";
+/// The pod's host port (a `hostPort`), inside the session's network namespace.
+const HOST_PORT: i32 = 18080;
+/// The CNI bridge's own address (the gateway of 10.88.0.0/16), a local address of the session.
+const BRIDGE_IP: &str = "10.88.0.1";
 
 static SERIAL: Mutex<()> = Mutex::new(());
 static RELEASE: OnceLock<Option<ReleaseArchive>> = OnceLock::new();
@@ -151,6 +155,12 @@ fn containerd_cri_runs_a_pod_on_the_bridge_network() {
         }),
         hostname: "web".into(),
         log_directory: logs.display().to_string(),
+        port_mappings: vec![PortMapping {
+            protocol: Protocol::Tcp as i32,
+            container_port: 8080,
+            host_port: HOST_PORT,
+            host_ip: String::new(),
+        }],
         linux: Some(LinuxPodSandboxConfig {
             cgroup_parent: String::new(),
             security_context: Some(LinuxSandboxSecurityContext {
@@ -217,23 +227,29 @@ fn containerd_cri_runs_a_pod_on_the_bridge_network() {
         .expect("ExecSync");
     assert_ne!(fails.exit_code, 0, "{fails:?}");
 
-    // The pod answers on its bridge address from the session's network namespace.
+    // The pod answers on its bridge address from the session's network namespace, and on its
+    // host port (CNI portmap) at the session's own bridge address.
     let busybox = host_binary("busybox").unwrap().display().to_string();
-    let url = format!("http://{ip}:8080/index.html");
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let page = loop {
-        let r = sb.u7s(&["nsenter", &busybox, "wget", "-qO-", &url]);
-        if r.success() {
-            break r.stdout;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no answer from the pod at {url} in the session's network namespace: {r:?}\n{}",
-            diagnostics(&sb)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert_eq!(page, "hello over the pod network\n");
+    for url in [
+        format!("http://{ip}:8080/index.html"),
+        format!("http://{BRIDGE_IP}:{HOST_PORT}/index.html"),
+    ] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let page = loop {
+            // (busybox 1.35's `wget -T` crashes: run_for's limit bounds the call instead)
+            let r = sb.u7s(&["nsenter", &busybox, "wget", "-qO-", &url]);
+            if r.success() {
+                break r.stdout;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no answer from the pod at {url} in the session's network namespace: {r:?}\n{}",
+                diagnostics(&sb)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(page, "hello over the pod network\n", "{url}");
+    }
 
     // The container's stdout is in its CRI log file.
     let log_file = logs.join("httpd.log");
