@@ -640,3 +640,50 @@ impl Drop for Sandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+    use std::collections::HashMap;
+
+    #[test]
+    fn image_archive_names_its_config_and_layer_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs.tar");
+        std::fs::write(&rootfs, b"not really a tar, only bytes to hash").unwrap();
+        let out = dir.path().join("image.tar");
+        image_archive(&out, &rootfs, &["a/b:1", "c/d:2"], &["/bin/sleep", "1"]);
+        let mut entries = HashMap::new();
+        let mut a = tar::Archive::new(std::fs::File::open(&out).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = vec![];
+            e.read_to_end(&mut data).unwrap();
+            entries.insert(name, data);
+        }
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&entries["manifest.json"]).unwrap();
+        let m = &manifest[0];
+        assert_eq!(m["RepoTags"], serde_json::json!(["a/b:1", "c/d:2"]));
+        let config_name = m["Config"].as_str().unwrap();
+        let config = &entries[config_name];
+        assert_eq!(
+            config_name,
+            format!("{:x}.json", Sha256::digest(config)),
+            "the config is named by its digest"
+        );
+        let layer = &entries[m["Layers"][0].as_str().unwrap()];
+        assert_eq!(layer, &std::fs::read(&rootfs).unwrap());
+        let config: serde_json::Value = serde_json::from_slice(config).unwrap();
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0].as_str().unwrap(),
+            format!("sha256:{:x}", Sha256::digest(layer))
+        );
+        assert_eq!(
+            config["config"]["Entrypoint"],
+            serde_json::json!(["/bin/sleep", "1"])
+        );
+    }
+}
