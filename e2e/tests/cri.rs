@@ -1,8 +1,9 @@
 //! End-to-end: containerd's CRI driven for real, as the kubelet would, inside a rootless
 //! session of the unprivileged test user (`u7s up --cri containerd --no-kube`): images built
 //! here (busybox-static as the rootfs, the pause image named as the generated containerd config
-//! says) imported with the release's `ctr`, then a pod sandbox on the CNI bridge network and a
-//! container in it, through the CRI v1 calls of [`e2e::cri::Cri`].
+//! says) imported with the release's `ctr`, then a pod sandbox on the CNI bridge network (with a
+//! host port through `portmap`) and a container in it, through the CRI v1 calls of
+//! [`e2e::cri::Cri`]; `u7s down` leaves no process of the session.
 
 use e2e::cri::{
     ContainerConfig, ContainerMetadata, ContainerState, Cri, ImageSpec, LinuxPodSandboxConfig,
