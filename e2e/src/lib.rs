@@ -1,7 +1,10 @@
 //! Harness of the end-to-end tests: the unprivileged test user (`U7S_TEST_USER`), a
 //! world-readable sandbox (release tree, HOME, XDG_RUNTIME_DIR) that user can use, commands run
 //! as that user with a clean environment and a timeout, polling with deadlines, the user's
-//! processes, free ports, plain HTTP from the host, and a busybox rootfs tarball.
+//! processes, free ports, plain HTTP from the host, a busybox rootfs tarball and an image archive
+//! of it; [`cri`] is a CRI v1 client.
+
+pub mod cri;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -30,6 +33,17 @@ pub const HOST_BINARIES: &[&str] = &[
     "etcd",
     "etcdctl",
 ];
+
+/// CNI plugins the e2e release takes from the host (Debian's `containernetworking-plugins`).
+pub const HOST_CNI_PLUGINS: &[&str] = &["bridge", "host-local", "loopback", "portmap"];
+
+/// A CNI plugin of the host (`/usr/lib/cni` on Debian, `/opt/cni/bin` elsewhere).
+pub fn host_cni_plugin(name: &str) -> Option<PathBuf> {
+    ["/usr/lib/cni", "/opt/cni/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
 
 /// Whether prerequisites must be there (CI) or may be skipped (a developer machine).
 pub fn in_ci() -> bool {
@@ -219,6 +233,50 @@ pub fn busybox_rootfs_tar(out: &Path, index_html: &str) {
     t.finish().unwrap();
 }
 
+/// An image archive in the `docker save` layout (`manifest.json`, a config, one layer) for
+/// `ctr images import` / `docker load`: the rootfs tarball `rootfs` as its only layer, every name
+/// of `tags` on it, `entrypoint` as its entrypoint, for this machine's architecture.
+pub fn image_archive(out: &Path, rootfs: &Path, tags: &[&str], entrypoint: &[&str]) {
+    use sha2::{Digest, Sha256};
+    let layer = std::fs::read(rootfs).expect("read the rootfs tarball");
+    let diff_id = format!("{:x}", Sha256::digest(&layer));
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let config = serde_json::json!({
+        "architecture": arch,
+        "os": "linux",
+        "created": "2024-01-01T00:00:00Z",
+        "config": { "Entrypoint": entrypoint, "Env": ["PATH=/bin"], "WorkingDir": "/" },
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{diff_id}")] },
+        "history": [{ "created": "2024-01-01T00:00:00Z", "created_by": "u7s e2e test" }],
+    })
+    .to_string();
+    let config_name = format!("{:x}.json", Sha256::digest(config.as_bytes()));
+    let layer_name = format!("{diff_id}/layer.tar");
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": tags,
+        "Layers": [layer_name],
+    }])
+    .to_string();
+    let f = std::fs::File::create(out).expect("create the image archive");
+    let mut t = tar::Builder::new(f);
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        t.append_data(&mut h, name, data)
+            .expect("write the image archive");
+    };
+    add(&layer_name, &layer);
+    add(&config_name, config.as_bytes());
+    add("manifest.json", manifest.as_bytes());
+    t.finish().expect("finish the image archive");
+}
+
 /// Files under `dir` whose owner is at least `min_uid` (sub-UIDs).
 pub fn files_owned_from(dir: &Path, min_uid: u32) -> Vec<PathBuf> {
     let mut out = vec![];
@@ -281,6 +339,14 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         prerequisite(
             host_binary(name),
             &format!("{name} is not installed (see scripts/ci-setup.sh)"),
+        )?;
+    }
+    for name in HOST_CNI_PLUGINS {
+        prerequisite(
+            host_cni_plugin(name),
+            &format!(
+                "the CNI plugin {name} is not installed (Debian: containernetworking-plugins)"
+            ),
         )?;
     }
     let dir = tempfile::Builder::new()
@@ -609,5 +675,52 @@ impl Drop for Sandbox {
                 .stderr(Stdio::null())
                 .status();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+    use std::collections::HashMap;
+
+    #[test]
+    fn image_archive_names_its_config_and_layer_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs.tar");
+        std::fs::write(&rootfs, b"not really a tar, only bytes to hash").unwrap();
+        let out = dir.path().join("image.tar");
+        image_archive(&out, &rootfs, &["a/b:1", "c/d:2"], &["/bin/sleep", "1"]);
+        let mut entries = HashMap::new();
+        let mut a = tar::Archive::new(std::fs::File::open(&out).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = vec![];
+            e.read_to_end(&mut data).unwrap();
+            entries.insert(name, data);
+        }
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&entries["manifest.json"]).unwrap();
+        let m = &manifest[0];
+        assert_eq!(m["RepoTags"], serde_json::json!(["a/b:1", "c/d:2"]));
+        let config_name = m["Config"].as_str().unwrap();
+        let config = &entries[config_name];
+        assert_eq!(
+            config_name,
+            format!("{:x}.json", Sha256::digest(config)),
+            "the config is named by its digest"
+        );
+        let layer = &entries[m["Layers"][0].as_str().unwrap()];
+        assert_eq!(layer, &std::fs::read(&rootfs).unwrap());
+        let config: serde_json::Value = serde_json::from_slice(config).unwrap();
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0].as_str().unwrap(),
+            format!("sha256:{:x}", Sha256::digest(layer))
+        );
+        assert_eq!(
+            config["config"]["Entrypoint"],
+            serde_json::json!(["/bin/sleep", "1"])
+        );
     }
 }

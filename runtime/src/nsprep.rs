@@ -1,7 +1,7 @@
 //! Prepares the inside of the namespaces before any component starts (research §1.5, §2.5,
 //! §4.5, §5.7): removes the copy-up symlinks that point back at the host's files in /run and
-//! /etc (so dockerd, containerd and iptables create their own), makes /etc/cni/net.d with the
-//! release's CNI configs, binds the release's CNI plugins on /opt/cni/bin, binds writable data
+//! /etc (so dockerd, containerd and iptables create their own), makes /etc/cni/net.d (the plan
+//! writes the config there), binds the release's CNI plugins on /opt/cni/bin, binds writable data
 //! folders over /var/lib/kubelet, /var/lib/cni, /var/log, /var/lib/containers and /var/cache,
 //! and keeps /etc/ssl real (RootlessKit #225). Runs as root of the user namespace.
 
@@ -68,17 +68,10 @@ pub fn prepare(paths: &Paths, release_root: Option<&Path>) -> Result<Prepared> {
             done.removed_links.push(l.into());
         }
     }
-    // CNI configs: the release's templates, when it has them.
+    // CNI configs are written by the plan (components::cni); their folder is made here.
     let net_d = Path::new("/etc/cni/net.d");
     std::fs::create_dir_all(net_d).map_err(|e| Error::io(net_d, e))?;
     if let Some(root) = release_root {
-        let templates = root.join("config/cni_net.d");
-        if let Ok(rd) = std::fs::read_dir(&templates) {
-            for e in rd.flatten() {
-                let to = net_d.join(e.file_name());
-                std::fs::copy(e.path(), &to).map_err(|err| Error::io(&to, err))?;
-            }
-        }
         let cni_bin = root.join("bin/cni");
         if cni_bin.is_dir() {
             let dst = Path::new("/opt/cni/bin");

@@ -15,6 +15,10 @@ use toml::{Table, Value};
 
 /// The CRI plugin's id (the same in 1.x and 2.x).
 pub const CRI_PLUGIN: &str = "io.containerd.grpc.v1.cri";
+/// The pod sandbox ("pause") image, pinned: containerd 2.x's default `sandbox` image (its
+/// `internal/cri/config` `DefaultSandboxImage`), written into both schemas so containerd 1.x
+/// and 2.x ask for the same image (the kubelet no longer passes one).
+pub const SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.10.2";
 /// Where CNI plugins and configs are inside the namespace.
 pub const CNI_BIN_DIR: &str = "/opt/cni/bin";
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
@@ -93,12 +97,19 @@ pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
         plugins.insert("io.containerd.cri.v1.runtime".into(), Value::Table(runtime));
         plugins.insert(
             "io.containerd.cri.v1.images".into(),
-            Value::Table(table(vec![("snapshotter", s(snapshotter))])),
+            Value::Table(table(vec![
+                ("snapshotter", s(snapshotter)),
+                (
+                    "pinned_images",
+                    Value::Table(table(vec![("sandbox", s(SANDBOX_IMAGE))])),
+                ),
+            ])),
         );
     } else {
         let cri = table(vec![
             // Without delegated cgroup v2 there is no cgroup to manage (rootless on v1).
             ("disable_cgroup", Value::Boolean(!cgroup2)),
+            ("sandbox_image", s(SANDBOX_IMAGE)),
             ("disable_apparmor", Value::Boolean(true)),
             ("restrict_oom_score_adj", Value::Boolean(true)),
             ("disable_hugetlb_controller", Value::Boolean(true)),
@@ -305,6 +316,10 @@ mod tests {
             get(&t, &[cri[0], cri[1], "cni", "conf_dir"]).as_str(),
             Some("/etc/cni/net.d")
         );
+        assert_eq!(
+            get(&t, &[cri[0], cri[1], "sandbox_image"]).as_str(),
+            Some(SANDBOX_IMAGE)
+        );
         assert!(t.get("proxy_plugins").is_none());
         assert!(t.get("disabled_plugins").is_none(), "CRI stays on");
         // With cgroup v2 delegated, cgroups stay on.
@@ -348,6 +363,19 @@ mod tests {
             )
             .as_str(),
             Some("fuse-overlayfs")
+        );
+        assert_eq!(
+            get(
+                &t,
+                &[
+                    "plugins",
+                    "io.containerd.cri.v1.images",
+                    "pinned_images",
+                    "sandbox"
+                ]
+            )
+            .as_str(),
+            Some(SANDBOX_IMAGE)
         );
         assert!(
             get(&t, &[rt[0], rt[1]]).get("disable_cgroup").is_none(),

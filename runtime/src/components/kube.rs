@@ -35,8 +35,6 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> 
     }
     super::kubelet::add(plan, cfg, find, kubelet_after)?;
     super::kube_proxy::add(plan, cfg, find)?;
-    plan.files
-        .push((super::cni::path(), super::cni::conflist(cfg), 0o644));
     plan.dirs.push((cfg.paths.data_dir("jobs"), 0o700));
     Ok(())
 }

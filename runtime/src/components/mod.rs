@@ -153,6 +153,11 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
     if cfg.session.kube {
         kube::add(&mut plan, cfg, facts, find)?;
     }
+    // The pod network of every CRI (containerd, CRI-O, cri-dockerd with Kubernetes); plain Docker
+    // uses its own bridge.
+    if cfg.session.kube || cfg.session.cri != Cri::Docker {
+        plan.files.push((cni::path(), cni::conflist(cfg), 0o644));
+    }
     check_jobs(&plan)?;
     let jobs: Vec<String> = plan.jobs.iter().map(|j| j.name.clone()).collect();
     order_with(&mut plan.components, &jobs)?;
@@ -289,6 +294,23 @@ mod tests {
             p.pki.as_deref(),
             Some(std::path::Path::new("/home/u/.config/usernetes/pki"))
         );
+    }
+
+    #[test]
+    fn every_cri_but_plain_docker_gets_the_pod_network() {
+        let has_cni = |cri, kube| {
+            let mut c = cfg(cri, false);
+            c.session.kube = kube;
+            plan(&c, &facts(), &find_all)
+                .unwrap()
+                .files
+                .iter()
+                .any(|(p, _, _)| *p == cni::path())
+        };
+        assert!(!has_cni(Cri::Docker, false));
+        assert!(has_cni(Cri::Containerd, false));
+        assert!(has_cni(Cri::Crio, false));
+        assert!(has_cni(Cri::Docker, true));
     }
 
     #[test]
