@@ -52,7 +52,7 @@ fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> 
     let record = pki.dir.join(runtime::config::JOIN_FILE);
     if let Some(bundle) = &up.join {
         let info = runtime::bootstrap::import_node_bundle(bundle, &pki, &cfg.cidr, up.force_join)
-            .with_context(|| format!("cannot join with {}", bundle.display()))?;
+            .context("cannot join the cluster")?;
         eprintln!(
             "u7s: joined the cluster at https://{}:{} as node {}; certificates in {}",
             info.server,
@@ -584,8 +584,33 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("u7s: error: {e:#}");
+            eprintln!("u7s: error: {}", render_error(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// The error and its causes on one line, leaving out a cause its parent already quoted.
+fn render_error(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_already_quoted_are_left_out() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(runtime::Error::io("/b.tar", io)).context("cannot join");
+        assert_eq!(render_error(&e), "cannot join: /b.tar: no such file");
     }
 }
