@@ -12,14 +12,7 @@ use std::time::Duration;
 
 /// The address of RootlessKit's tap0 inside the namespace (the `.100` of the session CIDR).
 pub fn namespace_ip(cidr: &str) -> String {
-    let base = cidr.split('/').next().unwrap_or("10.0.42.0");
-    let mut octets: Vec<&str> = base.split('.').collect();
-    if octets.len() == 4 {
-        octets[3] = "100";
-        octets.join(".")
-    } else {
-        "10.0.42.100".into()
-    }
+    crate::rkflags::child_ip(cidr).map_or_else(|| "10.0.42.100".into(), |ip| ip.to_string())
 }
 
 /// The address the apiserver advertises (the endpoint of the `kubernetes` Service that pods
