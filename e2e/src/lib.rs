@@ -332,6 +332,18 @@ pub fn remove_at_exit_of(dir: &Path) {
     dirs.push(dir.to_path_buf());
 }
 
+/// The e2e release of this test binary: `e2e/recipes` + `release/`, built once with
+/// [`build_release`] and kept for the binary's life.
+pub fn release() -> Option<&'static ReleaseArchive> {
+    static RELEASE: std::sync::OnceLock<Option<ReleaseArchive>> = std::sync::OnceLock::new();
+    RELEASE
+        .get_or_init(|| {
+            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+            build_release(&here.join("recipes"), &here.join("../release"))
+        })
+        .as_ref()
+}
+
 /// Builds the e2e release (host executor, offline, a fresh cache). `None` (skip) or panic (CI)
 /// when a host binary is missing. Kept in a static by the tests, its folder goes at exit.
 pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {

@@ -13,8 +13,7 @@ use e2e::cri::{
 use e2e::*;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The pause image the generated containerd config names (runtime's `containerd::SANDBOX_IMAGE`).
@@ -27,17 +26,6 @@ const HOST_PORT: i32 = 18080;
 const BRIDGE_IP: &str = "10.88.0.1";
 
 static SERIAL: Mutex<()> = Mutex::new(());
-static RELEASE: OnceLock<Option<ReleaseArchive>> = OnceLock::new();
-
-fn release() -> Option<&'static ReleaseArchive> {
-    RELEASE
-        .get_or_init(|| {
-            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            build_release(&here.join("recipes"), &here.join("../release"))
-        })
-        .as_ref()
-}
-
 /// Processes of this sandbox's session: the user's processes that carry the sandbox's
 /// XDG_RUNTIME_DIR, or live in the session's user namespace (the containers). Other sessions
 /// of the same user (in other sandboxes) are not counted.

@@ -16,19 +16,6 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-
-/// The release, built once per run with `u7s-build`.
-static RELEASE: OnceLock<Option<ReleaseArchive>> = OnceLock::new();
-
-fn release() -> Option<&'static ReleaseArchive> {
-    RELEASE
-        .get_or_init(|| {
-            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            build_release(&here.join("recipes"), &here.join("../release"))
-        })
-        .as_ref()
-}
 
 const HOST_A: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 1);
 const HOST_B: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 2);

@@ -4,23 +4,11 @@
 //! ports, status, stop, kill -9, containerd with CRI, etcd with client TLS, reset, wrappers.
 
 use e2e::*;
-use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One session per user at a time: the scenarios run one after the other.
 static SERIAL: Mutex<()> = Mutex::new(());
-/// The release, built once per run with `u7s-build`.
-static RELEASE: OnceLock<Option<ReleaseArchive>> = OnceLock::new();
-
-fn release() -> Option<&'static ReleaseArchive> {
-    RELEASE
-        .get_or_init(|| {
-            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            build_release(&here.join("recipes"), &here.join("../release"))
-        })
-        .as_ref()
-}
 
 /// A sandbox with the release installed by `u7s-install`, or `None` when skipping outside CI.
 fn sandbox() -> Option<Sandbox> {
