@@ -152,6 +152,8 @@ pub struct Facts {
     pub uid_map: Option<String>,
     pub modules: ModuleSets,
     pub iptables: Option<(String, IptablesBackend)>,
+    /// The `conntrack` tool (kube-proxy in iptables mode runs it), where found.
+    pub conntrack: Option<String>,
     pub tun: PathStat,
     pub fuse: PathStat,
     pub kmsg: PathStat,
@@ -461,6 +463,7 @@ pub fn gather(host: &Host, opts: &Options) -> Facts {
         uid_map,
         modules,
         iptables,
+        conntrack: find("conntrack").map(|h| h.path),
         tun: PathStat::of(host, "/dev/net/tun"),
         fuse: PathStat::of(host, "/dev/fuse"),
         kmsg: PathStat::of(host, "/dev/kmsg"),

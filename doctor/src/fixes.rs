@@ -33,6 +33,15 @@ pub const IPTABLES: Pkg = Pkg {
     what: "iptables",
 };
 
+pub const CONNTRACK: Pkg = Pkg {
+    debian: "conntrack",
+    fedora: "conntrack-tools",
+    suse: "conntrack-tools",
+    arch: "conntrack-tools",
+    alpine: "conntrack-tools",
+    what: "the conntrack tool",
+};
+
 pub const DBUS_USER: Pkg = Pkg {
     debian: "dbus-user-session",
     fedora: "dbus-daemon",

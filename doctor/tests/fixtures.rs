@@ -695,6 +695,28 @@ fn storage_on_nfs_or_noexec() {
 }
 
 #[test]
+fn conntrack_is_needed_for_kubernetes_only() {
+    for (d, fix) in [
+        (D::Debian12, "apt-get install -y conntrack"),
+        (D::Fedora40, "dnf install -y conntrack-tools"),
+        (D::Alpine320, "apk add conntrack-tools"),
+    ] {
+        let mut t = healthy(d);
+        t.rm(&format!("{}/conntrack", d.sbin()));
+        t.run(ALICE)
+            .expect("network.conntrack", Fail, &["kube-proxy", fix]);
+        t.run(&["--user", "alice", "--for", "docker"]).expect(
+            "network.conntrack",
+            Pass,
+            &["only kube-proxy needs it"],
+        );
+    }
+    healthy(D::Debian12)
+        .run(ALICE)
+        .expect("network.conntrack", Pass, &["/conntrack"]);
+}
+
+#[test]
 fn sysctls() {
     let mut t = healthy(D::Ubuntu2204);
     t.sysctl("fs.inotify.max_user_instances", "128")

@@ -1,4 +1,5 @@
-//! Network: iptables is installed, and usernetes' networks do not collide with host routes.
+//! Network: iptables (and, for Kubernetes, the conntrack tool kube-proxy runs) is installed,
+//! and usernetes' networks do not collide with host routes.
 
 use super::{bad, pass, skip};
 use crate::facts::{Facts, IptablesBackend};
@@ -8,7 +9,26 @@ use crate::{CheckResult, NETWORKS, Status, Target, fixes};
 const G: &str = "network";
 
 pub fn checks(f: &Facts) -> Vec<CheckResult> {
-    vec![iptables(f), cidr(f)]
+    vec![iptables(f), conntrack(f), cidr(f)]
+}
+
+fn conntrack(f: &Facts) -> CheckResult {
+    const ID: &str = "network.conntrack";
+    match &f.conntrack {
+        Some(p) => pass(ID, G, p.clone()),
+        None if f.target == Target::Docker => {
+            pass(ID, G, "conntrack not found (only kube-proxy needs it)")
+        }
+        None => bad(
+            ID,
+            G,
+            Status::Fail,
+            "conntrack not found (PATH, /sbin, /usr/sbin): kube-proxy in iptables mode runs it to \
+             clear stale UDP entries, and fails without it",
+            Some(fixes::install(f.distro.family, &fixes::CONNTRACK)),
+            true,
+        ),
+    }
 }
 
 fn iptables(f: &Facts) -> CheckResult {

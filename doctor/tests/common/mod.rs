@@ -541,6 +541,8 @@ pub fn healthy(d: D) -> Tree {
             .symlink("/etc/alternatives/iptables", &format!("{sbin}/{flavour}"))
             .symlink(&format!("{sbin}/iptables"), "/etc/alternatives/iptables");
     }
+    // conntrack, which kube-proxy runs.
+    t.write(&format!("{sbin}/conntrack"), "");
     // systemd, user manager, lingering, cgroup delegation.
     if d.systemd() {
         t.mkdir("/run/systemd/system")
