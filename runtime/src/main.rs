@@ -517,10 +517,23 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
                      address as the node reaches it)"
                 ),
             };
-            let settings = runtime::config::KubeSettings {
-                flannel: true,
-                pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
-                ..Default::default()
+            // The running master's cluster settings; without a session, the defaults of
+            // `u7s up --flannel`.
+            let settings = match session::liveness(&paths)? {
+                Liveness::Live(Some(rec)) if rec.config.kube => {
+                    if !rec.config.k8s.flannel {
+                        anyhow::bail!(
+                            "the running master has no pod network across hosts: restart it with \
+                             `u7s up --flannel` (flannel VXLAN) before nodes join"
+                        );
+                    }
+                    rec.config.k8s.clone()
+                }
+                _ => runtime::config::KubeSettings {
+                    flannel: true,
+                    pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
+                    ..Default::default()
+                },
             };
             let out = output
                 .clone()
