@@ -17,7 +17,8 @@ pub const SESSION_ENV: &str = "U7S_SESSION";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Cri {
-    /// dockerd (with its own containerd); the Docker socket at $XDG_RUNTIME_DIR/docker.sock
+    /// dockerd; the Docker socket at $XDG_RUNTIME_DIR/docker.sock; the kubelet reaches it
+    /// through cri-dockerd
     #[default]
     Docker,
     /// containerd with the CRI plugin
