@@ -259,7 +259,8 @@ pub fn check_entries(
             return Err(bundle_err(
                 &path.join(format!("{}.pem", l.stem())),
                 format!(
-                    "{} (bundle for node {:?}); export a new bundle on the master",
+                    "{} (bundle for node {:?}, checked for this node's network {cidr}); export a \
+                     new bundle on the master (`u7s certs bundle NODE --ip ADDR --node-cidr {cidr}`)",
                     p.join(", "),
                     join.node_name
                 ),

@@ -296,6 +296,10 @@ pub enum CertsCmd {
         /// Output file (default: NODE.bundle.tar), written 0600
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+        /// The node's session network, when it starts with another `--cidr` (its .100 address
+        /// goes in the kubelet's serving certificate)
+        #[arg(long, value_name = "CIDR", default_value = runtime::rkflags::DEFAULT_CIDR)]
+        node_cidr: String,
     },
 }
 
@@ -377,7 +381,9 @@ mod tests {
                 ip,
                 server,
                 output,
+                node_cidr,
             })) => {
+                assert_eq!(node_cidr, "10.0.42.0/24");
                 assert_eq!(node, "n1");
                 assert_eq!(ip.len(), 2);
                 assert!(server.is_none());

@@ -507,7 +507,9 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
             ip,
             server,
             output,
+            node_cidr,
         } => {
+            runtime::rkflags::validate_cidr(node_cidr)?;
             let spec = pki.load_spec()?;
             let server = match (server, spec.as_ref().and_then(|s| s.host_ips.first())) {
                 (Some(s), _) => s.clone(),
@@ -542,7 +544,7 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
                 name: node.clone(),
                 ips: ip.clone(),
                 server,
-                cidr: runtime::rkflags::DEFAULT_CIDR.into(),
+                cidr: node_cidr.clone(),
             };
             runtime::bootstrap::write_node_bundle(&pki, &req, &settings, &out)?;
             println!("{}", out.display());

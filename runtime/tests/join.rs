@@ -179,3 +179,44 @@ fn a_joined_host_is_a_node_of_that_cluster_from_then_on() {
         "nothing rewritten by later starts"
     );
 }
+
+#[test]
+fn a_node_with_its_own_session_network_needs_a_bundle_made_for_it() {
+    let m = master();
+    let make = |cidr: Option<&str>, out: &str| {
+        let out = m.path(out);
+        let mut args = vec!["certs", "bundle", "node-b", "--ip", "192.168.77.3", "-o"];
+        args.push(out.to_str().unwrap());
+        if let Some(c) = cidr {
+            args.extend(["--node-cidr", c]);
+        }
+        let o = m.u7s(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let default = make(None, "default.tar");
+    let own = make(Some("10.0.101.0/24"), "own.tar");
+    let n = Host::new();
+    let join = |bundle: &Path| {
+        n.u7s(&[
+            "up",
+            "--cri",
+            "containerd",
+            "--cidr",
+            "10.0.101.0/24",
+            "--join",
+            bundle.to_str().unwrap(),
+            "--no-doctor",
+        ])
+    };
+    let o = join(&default);
+    let e = stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("--node-cidr 10.0.101.0/24"),
+        "{e}"
+    );
+    assert!(!n.pki().dir.join("join.json").exists(), "nothing imported");
+    let e = stderr(&join(&own));
+    assert!(e.contains("joined the cluster"), "{e}");
+    assert!(n.pki().dir.join("join.json").exists());
+}
