@@ -42,7 +42,20 @@ pub fn doctor_failures(kube: bool) -> Option<String> {
         },
         ..Default::default()
     };
-    render_failures(&doctor::run(&opts))
+    let mut text = render_failures(&doctor::run(&opts))?;
+    if kube {
+        let docker = doctor::Options {
+            target: doctor::Target::Docker,
+            ..Default::default()
+        };
+        if !doctor::run(&docker).has_failures() {
+            text.push_str(
+                "\n  (what fails is needed by Kubernetes only: `u7s up --no-kube` runs the \
+                 container runtime alone on this host)",
+            );
+        }
+    }
+    Some(text)
 }
 
 /// The failing checks of `report` with their fixes, for people; `None` when nothing failed.
