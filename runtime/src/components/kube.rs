@@ -13,6 +13,49 @@ use crate::error::Result;
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
 
+/// The flags kube-controller-manager and kube-scheduler share: their kubeconfig for the API,
+/// authentication and authorization; serving on loopback only at `port`; no leader election
+/// (one control plane).
+pub fn loopback_client_args(kubeconfig: &std::path::Path, port: u16) -> Vec<String> {
+    let kc = kubeconfig.display();
+    vec![
+        format!("--kubeconfig={kc}"),
+        format!("--authentication-kubeconfig={kc}"),
+        format!("--authorization-kubeconfig={kc}"),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+        "--leader-elect=false".into(),
+    ]
+}
+
+/// Adds a control-plane component that runs after kube-apiserver and is ready when its
+/// `/healthz` on loopback `port` answers (self-signed, unverified: see
+/// [`super::kube_controller_manager`]).
+pub fn add_after_apiserver(
+    plan: &mut Plan,
+    name: &str,
+    args: Vec<String>,
+    port: u16,
+    find: Finder,
+) -> Result<()> {
+    let program = super::need(find, name, name, HINT)?;
+    plan.components.push(super::ComponentSpec {
+        name: name.into(),
+        program,
+        args,
+        env: vec![],
+        after: vec!["kube-apiserver".into()],
+        probe: super::Probe::HttpsLoopbackOk {
+            port,
+            path: "/healthz".into(),
+        },
+        endpoint: format!("https://127.0.0.1:{port}/healthz (inside the namespace)"),
+        stop_timeout: std::time::Duration::from_secs(10),
+        remove_before_start: vec![],
+    });
+    Ok(())
+}
+
 /// Adds the Kubernetes components, jobs and files.
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> Result<()> {
     let master = cfg.session.k8s.role == Role::Master;

@@ -9,11 +9,10 @@
 //! sends no credential, and `/healthz` is on the component's always-allowed paths. Giving it a
 //! serving certificate of our CA would need one more leaf for no gain in what is checked.
 
-use super::{ComponentSpec, Finder, Plan, Probe, need};
+use super::{Finder, Plan};
 use crate::config::ChildConfig;
 use crate::error::Result;
 use crate::pki::{Kubeconfig, Pki};
-use std::time::Duration;
 
 /// Its secure port (upstream default).
 pub const PORT: u16 = 10257;
@@ -22,17 +21,9 @@ pub const PORT: u16 = 10257;
 pub fn args(cfg: &ChildConfig) -> Vec<String> {
     let pki = Pki::new(cfg.paths.pki());
     let k = &cfg.session.k8s;
-    let kc = pki
-        .kubeconfig(Kubeconfig::ControllerManager)
-        .display()
-        .to_string();
-    vec![
-        format!("--kubeconfig={kc}"),
-        format!("--authentication-kubeconfig={kc}"),
-        format!("--authorization-kubeconfig={kc}"),
-        "--bind-address=127.0.0.1".into(),
-        format!("--secure-port={PORT}"),
-        "--leader-elect=false".into(),
+    let mut a =
+        super::kube::loopback_client_args(&pki.kubeconfig(Kubeconfig::ControllerManager), PORT);
+    a.extend([
         format!("--cluster-signing-cert-file={}", pki.ca_cert().display()),
         format!("--cluster-signing-key-file={}", pki.ca_key().display()),
         format!("--root-ca-file={}", pki.ca_cert().display()),
@@ -44,32 +35,13 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         format!("--service-cluster-ip-range={}", k.service_cidr),
         format!("--cluster-cidr={}", k.pod_cidr),
         "--allocate-node-cidrs=false".into(),
-    ]
+    ]);
+    a
 }
 
 /// Adds kube-controller-manager (after kube-apiserver).
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
-    let program = need(
-        find,
-        "kube-controller-manager",
-        "kube-controller-manager",
-        super::kube::HINT,
-    )?;
-    plan.components.push(ComponentSpec {
-        name: "kube-controller-manager".into(),
-        program,
-        args: args(cfg),
-        env: vec![],
-        after: vec!["kube-apiserver".into()],
-        probe: Probe::HttpsLoopbackOk {
-            port: PORT,
-            path: "/healthz".into(),
-        },
-        endpoint: format!("https://127.0.0.1:{PORT}/healthz (inside the namespace)"),
-        stop_timeout: Duration::from_secs(10),
-        remove_before_start: vec![],
-    });
-    Ok(())
+    super::kube::add_after_apiserver(plan, "kube-controller-manager", args(cfg), PORT, find)
 }
 
 #[cfg(test)]
