@@ -343,7 +343,6 @@ fn etcd_serves_with_client_cert_auth() {
     let (cp, pp) = (free_port(), free_port());
     let client = format!("https://127.0.0.1:{cp}");
     let peer = format!("https://127.0.0.1:{pp}");
-    let s = |p: PathBuf| p.display().to_string();
     let log = std::fs::File::create(d.path().join("etcd.log")).unwrap();
     let _etcd = Killed(
         Command::new(&etcd)
@@ -355,15 +354,9 @@ fn etcd_serves_with_client_cert_auth() {
                 format!("--listen-peer-urls={peer}"),
                 format!("--initial-advertise-peer-urls={peer}"),
                 format!("--initial-cluster=t={peer}"),
-                format!("--cert-file={}", s(pki.cert(Leaf::EtcdServer))),
-                format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
-                format!("--trusted-ca-file={}", s(pki.ca_cert())),
-                "--client-cert-auth".into(),
-                format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdPeer))),
-                format!("--peer-key-file={}", s(pki.key(Leaf::EtcdPeer))),
-                format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
-                "--peer-client-cert-auth".into(),
             ])
+            // The session's own TLS flags.
+            .args(runtime::components::etcd::tls_args(&pki))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -15,12 +15,26 @@ pub const CLIENT_PORT: u16 = 2379;
 /// etcd's peer port.
 pub const PEER_PORT: u16 = 2380;
 
+/// etcd's TLS flags: our server and peer certificates, client certificates required on both.
+pub fn tls_args(pki: &Pki) -> Vec<String> {
+    let s = |p: std::path::PathBuf| p.display().to_string();
+    vec![
+        format!("--cert-file={}", s(pki.cert(Leaf::EtcdServer))),
+        format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
+        format!("--trusted-ca-file={}", s(pki.ca_cert())),
+        "--client-cert-auth".into(),
+        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdPeer))),
+        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdPeer))),
+        format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
+        "--peer-client-cert-auth".into(),
+    ]
+}
+
 /// etcd's arguments.
 pub fn args(cfg: &ChildConfig) -> Vec<String> {
     let pki = Pki::new(cfg.paths.pki());
     let client = format!("https://127.0.0.1:{CLIENT_PORT}");
     let peer = format!("https://127.0.0.1:{PEER_PORT}");
-    let s = |p: std::path::PathBuf| p.display().to_string();
     // With flannel, joined nodes reach etcd through the control plane's published 2379: listen
     // on every address of the namespace and advertise the host's address too.
     let k = &cfg.session.k8s;
@@ -33,7 +47,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
     } else {
         (client.clone(), client)
     };
-    vec![
+    let mut a = vec![
         "--name=u7s".into(),
         format!("--data-dir={}", cfg.paths.data_dir("etcd").display()),
         format!("--listen-client-urls={listen}"),
@@ -41,15 +55,9 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         format!("--listen-peer-urls={peer}"),
         format!("--initial-advertise-peer-urls={peer}"),
         format!("--initial-cluster=u7s={peer}"),
-        format!("--cert-file={}", s(pki.cert(Leaf::EtcdServer))),
-        format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
-        format!("--trusted-ca-file={}", s(pki.ca_cert())),
-        "--client-cert-auth".into(),
-        format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdPeer))),
-        format!("--peer-key-file={}", s(pki.key(Leaf::EtcdPeer))),
-        format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
-        "--peer-client-cert-auth".into(),
-    ]
+    ];
+    a.extend(tls_args(&pki));
+    a
 }
 
 /// Adds etcd to the plan.
