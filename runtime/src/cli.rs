@@ -1,7 +1,7 @@
 //! The command line of `u7s` (clap derive); `--help`, completions and the man page come from it.
 
 use clap::{Args, Parser, Subcommand};
-use runtime::config::Cri;
+use runtime::session::config::Cri;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -105,7 +105,7 @@ pub struct UpArgs {
     pub publish: Vec<String>,
 
     /// Network of the namespace (slirp4netns)
-    #[arg(long, default_value = runtime::rkflags::DEFAULT_CIDR)]
+    #[arg(long, default_value = runtime::rootlesskit::flags::DEFAULT_CIDR)]
     pub cidr: String,
 }
 
@@ -298,7 +298,7 @@ pub enum CertsCmd {
         output: Option<std::path::PathBuf>,
         /// The node's session network, when it starts with another `--cidr` (its .100 address
         /// goes in the kubelet's serving certificate)
-        #[arg(long, value_name = "CIDR", default_value = runtime::rkflags::DEFAULT_CIDR)]
+        #[arg(long, value_name = "CIDR", default_value = runtime::rootlesskit::flags::DEFAULT_CIDR)]
         node_cidr: String,
     },
 }

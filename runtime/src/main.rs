@@ -6,11 +6,11 @@ mod cli;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use cli::{CertsCmd, Cli, Cmd, PortsCmd, UnitsCmd};
-use runtime::binaries::Bins;
-use runtime::config::SessionConfig;
-use runtime::paths::Paths;
-use runtime::portspec::{PortRef, PortSpec, render_table};
-use runtime::rkapi::Client;
+use runtime::host::binaries::Bins;
+use runtime::rootlesskit::api::Client;
+use runtime::rootlesskit::portspec::{PortRef, PortSpec, render_table};
+use runtime::session::config::SessionConfig;
+use runtime::session::paths::Paths;
 use runtime::session::{self, Liveness};
 use std::io::{IsTerminal, Write};
 use std::os::unix::process::CommandExt;
@@ -49,14 +49,15 @@ fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> 
     }
     let paths = Paths::from_process()?;
     let pki = runtime::pki::Pki::new(paths.pki());
-    let record = pki.dir.join(runtime::config::JOIN_FILE);
+    let record = pki.dir.join(runtime::session::config::JOIN_FILE);
     if let Some(bundle) = &up.join {
-        let info = runtime::bootstrap::import_node_bundle(bundle, &pki, &cfg.cidr, up.force_join)
-            .context("cannot join the cluster")?;
+        let info =
+            runtime::pki::join_bundle::import_node_bundle(bundle, &pki, &cfg.cidr, up.force_join)
+                .context("cannot join the cluster")?;
         eprintln!(
             "u7s: joined the cluster at https://{}:{} as node {}; certificates in {}",
             info.server,
-            runtime::config::APISERVER_PORT,
+            runtime::session::config::APISERVER_PORT,
             info.node_name,
             pki.dir.display()
         );
@@ -64,7 +65,7 @@ fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> 
     if record.exists() && !pki.is_master() {
         let text = std::fs::read_to_string(&record)
             .with_context(|| format!("cannot read {}", record.display()))?;
-        let info: runtime::bootstrap::JoinInfo =
+        let info: runtime::pki::join_bundle::JoinInfo =
             serde_json::from_str(&text).with_context(|| {
                 format!(
                     "{} is damaged; join again with `u7s up --join BUNDLE` (a new bundle from \
@@ -81,7 +82,7 @@ fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> 
             );
         }
         let k = &mut cfg.k8s;
-        k.role = runtime::config::Role::Node {
+        k.role = runtime::session::config::Role::Node {
             server: info.server.clone(),
         };
         k.node_name = info.node_name.clone();
@@ -97,7 +98,7 @@ fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> 
         anyhow::bail!("--force-join goes with --join BUNDLE");
     }
     if cfg.k8s.host_ip.is_none() && detect {
-        match runtime::hostaddr::detect() {
+        match runtime::host::hostaddr::detect() {
             Ok(h) => cfg.k8s.host_ip = Some(h.addr.to_string()),
             // A single node works without: the apiserver advertises the namespace address.
             Err(e) if cfg.k8s.flannel => return Err(e.into()),
@@ -109,21 +110,21 @@ fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> 
 
 /// The Kubernetes settings from the flags: node name (else the host name), host address,
 /// flannel.
-fn kube_settings(up: &cli::UpArgs) -> Result<runtime::config::KubeSettings> {
+fn kube_settings(up: &cli::UpArgs) -> Result<runtime::session::config::KubeSettings> {
     let node_name = match &up.node_name {
         Some(n) => n.clone(),
         None => {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-            runtime::config::KubeSettings::node_name_from_hostname(&host)
+            runtime::session::config::KubeSettings::node_name_from_hostname(&host)
         }
     };
-    let defaults = runtime::config::KubeSettings::default();
-    Ok(runtime::config::KubeSettings {
+    let defaults = runtime::session::config::KubeSettings::default();
+    Ok(runtime::session::config::KubeSettings {
         node_name,
         host_ip: up.host_ip.clone(),
         flannel: up.flannel,
         pod_cidr: if up.flannel {
-            runtime::config::DEFAULT_FLANNEL_CIDR.into()
+            runtime::session::config::DEFAULT_FLANNEL_CIDR.into()
         } else {
             defaults.pod_cidr.clone()
         },
@@ -139,7 +140,7 @@ fn live_paths() -> Result<Paths> {
     }
 }
 
-fn print_ready(st: &runtime::detach::Started) {
+fn print_ready(st: &runtime::process::detach::Started) {
     let names: Vec<String> = st
         .status
         .components
@@ -161,13 +162,17 @@ fn up(args: &cli::UpCmd) -> Result<ExitCode> {
     let mut cfg = session_config(args)?;
     cluster_settings(args, &mut cfg, true)?;
     if args.detach {
-        let st = runtime::detach::start(&cfg, !args.no_doctor, Duration::from_secs(args.timeout))?;
+        let st = runtime::process::detach::start(
+            &cfg,
+            !args.no_doctor,
+            Duration::from_secs(args.timeout),
+        )?;
         print_ready(&st);
         return Ok(ExitCode::SUCCESS);
     }
-    let code = runtime::leader::run(
+    let code = runtime::process::leader::run(
         cfg,
-        runtime::leader::LeaderOptions {
+        runtime::process::leader::LeaderOptions {
             doctor: !args.no_doctor,
             detached: args.detached_leader,
         },
@@ -195,7 +200,7 @@ fn down(timeout: u64) -> Result<ExitCode> {
 
 fn status(json: bool) -> Result<ExitCode> {
     let paths = Paths::from_process()?;
-    let r = runtime::inspect::report(&paths)?;
+    let r = runtime::session::inspect::report(&paths)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -291,7 +296,7 @@ fn logs(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match lines {
         Some(n) => {
-            writeln!(out, "{}", runtime::fsutil::tail(&p, n))?;
+            writeln!(out, "{}", runtime::host::fsutil::tail(&p, n))?;
             f.seek(SeekFrom::End(0))?;
         }
         None => {
@@ -344,7 +349,7 @@ fn kubectl(args: &[String]) -> Result<ExitCode> {
 
 fn nsenter(cmd: &[String]) -> Result<ExitCode> {
     let paths = live_paths()?;
-    let pid = runtime::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
+    let pid = runtime::host::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
         format!(
             "{} is missing: the session is still starting",
             paths.child_pid_file().display()
@@ -352,13 +357,15 @@ fn nsenter(cmd: &[String]) -> Result<ExitCode> {
     })?;
     let bins = Bins::from_process();
     let nsenter = bins.require("nsenter", "u7s nsenter (util-linux)")?;
-    let cgroupns = runtime::rkflags::detect_cgroup2_delegated();
+    let cgroupns = runtime::rootlesskit::flags::detect_cgroup2_delegated();
     let wd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     let mut c = std::process::Command::new(&nsenter);
-    c.args(runtime::rkflags::nsenter_args(pid, cgroupns, &wd))
-        .arg("--")
-        .env("PATH", bins.child_path())
-        .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
+    c.args(runtime::rootlesskit::flags::nsenter_args(
+        pid, cgroupns, &wd,
+    ))
+    .arg("--")
+    .env("PATH", bins.child_path())
+    .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
     if cmd.is_empty() {
         c.arg(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
     } else {
@@ -389,7 +396,7 @@ fn reset(yes: bool, with_config: bool) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
-    let out = runtime::reset::reset(&paths, &Bins::from_process(), with_config)?;
+    let out = runtime::session::reset::reset(&paths, &Bins::from_process(), with_config)?;
     if let Some(s) = &out.stopped {
         println!("stopped session {} in {:.2}s", s.id, s.took.as_secs_f64());
     }
@@ -419,7 +426,7 @@ fn units(cmd: &UnitsCmd) -> Result<ExitCode> {
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| paths.home.join(".config"));
-    let dir = runtime::units::unit_dir(&config_home);
+    let dir = runtime::host::units::unit_dir(&config_home);
     let (files, warnings) = match cmd {
         UnitsCmd::Install { up, now } => {
             if up.join.is_some() {
@@ -432,9 +439,9 @@ fn units(cmd: &UnitsCmd) -> Result<ExitCode> {
             // The host address is found at every start (it may change), not written into the unit.
             cluster_settings(up, &mut cfg, false)?;
             let u7s = paths.data.join("current/bin/u7s");
-            runtime::units::install(&dir, &u7s, &cfg, *now)?
+            runtime::host::units::install(&dir, &u7s, &cfg, *now)?
         }
-        UnitsCmd::Remove => runtime::units::remove(&dir)?,
+        UnitsCmd::Remove => runtime::host::units::remove(&dir)?,
     };
     for f in files {
         println!("{}", f.display());
@@ -460,11 +467,11 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
     };
     match cmd {
         CertsCmd::Check { json } => {
-            let list = runtime::certs::inventory(&pki)?;
+            let list = runtime::pki::inventory::inventory(&pki)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                print!("{}", runtime::certs::render_table(&list));
+                print!("{}", runtime::pki::inventory::render_table(&list));
             }
             if list.iter().any(|c| !c.issues.is_empty()) {
                 if !*json && !pki.ca_cert().exists() {
@@ -485,8 +492,11 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
         }
         CertsCmd::Renew { all, ca } => {
             let spec = recorded()?;
-            let w =
-                runtime::certs::renew(&pki, &spec, runtime::certs::Renew { all: *all, ca: *ca })?;
+            let w = runtime::pki::inventory::renew(
+                &pki,
+                &spec,
+                runtime::pki::inventory::Renew { all: *all, ca: *ca },
+            )?;
             for p in &w {
                 println!("wrote {}", p.display());
             }
@@ -509,7 +519,7 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
             output,
             node_cidr,
         } => {
-            runtime::rkflags::validate_cidr(node_cidr)?;
+            runtime::rootlesskit::flags::validate_cidr(node_cidr)?;
             let spec = pki.load_spec()?;
             let server = match (server, spec.as_ref().and_then(|s| s.host_ips.first())) {
                 (Some(s), _) => s.clone(),
@@ -531,22 +541,22 @@ fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
                     }
                     rec.config.k8s.clone()
                 }
-                _ => runtime::config::KubeSettings {
+                _ => runtime::session::config::KubeSettings {
                     flannel: true,
-                    pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
+                    pod_cidr: runtime::session::config::DEFAULT_FLANNEL_CIDR.into(),
                     ..Default::default()
                 },
             };
             let out = output
                 .clone()
                 .unwrap_or_else(|| format!("{node}.bundle.tar").into());
-            let req = runtime::bootstrap::NodeRequest {
+            let req = runtime::pki::join_bundle::NodeRequest {
                 name: node.clone(),
                 ips: ip.clone(),
                 server,
                 cidr: node_cidr.clone(),
             };
-            runtime::bootstrap::write_node_bundle(&pki, &req, &settings, &out)?;
+            runtime::pki::join_bundle::write_node_bundle(&pki, &req, &settings, &out)?;
             println!("{}", out.display());
             eprintln!(
                 "u7s: copy it to {node} (it holds private keys) and start there with `u7s up --join {}`",
@@ -578,7 +588,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Nsenter { command } => nsenter(&command),
         Cmd::Units(u) => units(&u),
         Cmd::Certs(c) => certs(&c),
-        Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),
+        Cmd::Child => Ok(ExitCode::from(
+            runtime::process::inside::run().clamp(0, 255) as u8,
+        )),
     }
 }
 
