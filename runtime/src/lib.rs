@@ -9,6 +9,7 @@
 //!
 //! | folder | owns |
 //! |---|---|
+//! | [`cli`], [`commands`] | the command line (clap) and one file per `u7s` command |
 //! | [`session`] | what a session is: its config, files, record, status; finding, stopping, resetting it |
 //! | [`process`] | the processes of a session by role: leader, detach, inside (`u7s __child`), nsprep |
 //! | [`supervisor`] | the components' lifecycle inside the namespaces: order, readiness, restarts, jobs, stop |
@@ -18,6 +19,8 @@
 //! | [`probe`] | readiness probes and the small HTTP client they use |
 //! | [`host`] | the machine outside: programs, /proc, host address, storage, files, systemd units |
 
+pub mod cli;
+pub mod commands;
 pub mod components;
 pub mod error;
 pub mod host;
