@@ -55,6 +55,7 @@ pub fn render(u7s: &Path, cfg: &SessionConfig) -> Vec<(&'static str, String)> {
          [Service]\n\
          Type=notify\n\
          NotifyAccess=all\n\
+         UnsetEnvironment={}\n\
          ExecStart={}\n\
          Delegate=yes\n\
          KillMode=mixed\n\
@@ -69,6 +70,7 @@ pub fn render(u7s: &Path, cfg: &SessionConfig) -> Vec<(&'static str, String)> {
          \n\
          [Install]\n\
          WantedBy={TARGET}\n",
+        crate::cli::UP_ENV.join(" "),
         exec.join(" ")
     );
     vec![(TARGET, target), (SERVICE, service)]
@@ -184,6 +186,99 @@ mod tests {
         }
         let (_, tgt) = u.iter().find(|(n, _)| *n == TARGET).unwrap();
         assert!(tgt.contains("WantedBy=default.target") && tgt.contains("Requires=u7s.service"));
+    }
+
+    /// The words of an `ExecStart=` line as systemd splits them: bare words, or double-quoted
+    /// words with `\\`, `\"`, `%%` and `$$` escaped.
+    fn unquote_words(line: &str) -> Vec<String> {
+        let mut words = vec![];
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                ' ' => {}
+                '"' => {
+                    let mut w = String::new();
+                    loop {
+                        match chars.next().unwrap() {
+                            '"' => break,
+                            '\\' => w.push(chars.next().unwrap()),
+                            c @ ('%' | '$') => {
+                                assert_eq!(chars.next(), Some(c), "{line}");
+                                w.push(c);
+                            }
+                            c => w.push(c),
+                        }
+                    }
+                    words.push(w);
+                }
+                c => {
+                    let mut w = c.to_string();
+                    while let Some(c) = chars.next_if(|c| *c != ' ') {
+                        assert!(!matches!(c, '"' | '\\' | '%' | '$'), "{line}");
+                        w.push(c);
+                    }
+                    words.push(w);
+                }
+            }
+        }
+        words
+    }
+
+    /// What the unit starts, parsed back through clap in the environment systemd gives it (the
+    /// user's, minus `UnsetEnvironment=`), is the session `u7s units install` was asked for:
+    /// `U7S_ROOTLESSKIT_FLAGS` used to be dropped, the environment's ports could come twice.
+    #[test]
+    fn the_unit_starts_the_same_session() {
+        use crate::cli::{Cli, Cmd, FLAGS_ENV, PORTS_ENV};
+        use clap::Parser;
+        let user_env = |k: &str| match k {
+            PORTS_ENV => Some("8080:80/tcp".to_string()),
+            FLAGS_ENV => Some("--debug --mtu=1500".to_string()),
+            _ => None,
+        };
+        let host = || "build-host".to_string();
+        let Some(Cmd::Units(crate::cli::UnitsCmd::Install { up, .. })) = Cli::try_parse_from([
+            "u7s",
+            "units",
+            "install",
+            "--cri",
+            "containerd",
+            "-p",
+            "2379:2379/tcp",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        let cfg = up.session_config_from(&user_env, &host).unwrap();
+        assert_eq!(cfg.rootlesskit_flags, ["--debug", "--mtu=1500"]);
+        let (_, svc) = render(Path::new("/x/u7s"), &cfg)
+            .into_iter()
+            .find(|(n, _)| *n == SERVICE)
+            .unwrap();
+        let line = |key: &str| {
+            svc.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {svc}"))
+                .to_string()
+        };
+        let unset: Vec<String> = line("UnsetEnvironment=")
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        let mut words = unquote_words(&line("ExecStart="));
+        assert_eq!(words[0], "/x/u7s");
+        words[0] = "u7s".into();
+        let Some(Cmd::Up(started)) = Cli::try_parse_from(&words).unwrap().command else {
+            panic!("{words:?}")
+        };
+        let unit_env = |k: &str| user_env(k).filter(|_| !unset.iter().any(|u| u == k));
+        assert_eq!(
+            started.session_config_from(&unit_env, &host).unwrap(),
+            cfg,
+            "{words:?}"
+        );
     }
 
     #[test]

@@ -19,6 +19,20 @@ use std::time::{Duration, Instant};
 /// The hidden flag that makes `u7s up` the background top process.
 pub const LEADER_FLAG: &str = "--detached-leader";
 
+/// The arguments of the background top process (after the program): `up`, every choice of
+/// `cfg`, no doctor (the foreground runs it), the hidden [`LEADER_FLAG`].
+pub fn leader_args(cfg: &SessionConfig) -> Vec<String> {
+    let mut a = vec!["up".to_string()];
+    a.extend(cfg.up_args());
+    a.push("--no-doctor".into());
+    a.push(LEADER_FLAG.into());
+    a
+}
+
+/// The environment variables the background top process does not inherit: its arguments carry
+/// every choice (ports and RootlessKit flags from the environment would come twice).
+pub const LEADER_ENV_REMOVED: &[&str] = crate::cli::UP_ENV;
+
 /// What a detached start produced.
 #[derive(Debug)]
 pub struct Started {
@@ -92,15 +106,12 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
     let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::os("locating the u7s executable", e))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("up")
-        .args(cfg.up_args())
-        .arg("--no-doctor")
-        .arg(LEADER_FLAG)
+    cmd.args(leader_args(cfg))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2));
-    if !cfg.rootlesskit_flags.is_empty() {
-        cmd.env("U7S_ROOTLESSKIT_FLAGS", cfg.rootlesskit_flags.join(" "));
+    for k in LEADER_ENV_REMOVED {
+        cmd.env_remove(k);
     }
     // SAFETY: setsid is async-signal-safe.
     unsafe {

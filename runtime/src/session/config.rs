@@ -48,7 +48,7 @@ pub struct SessionConfig {
     pub etcd: bool,
     pub publish: Vec<PortSpec>,
     pub cidr: String,
-    /// Extra RootlessKit flags (`U7S_ROOTLESSKIT_FLAGS`).
+    /// Extra RootlessKit flags (`--rootlesskit-flag`, `U7S_ROOTLESSKIT_FLAGS`).
     pub rootlesskit_flags: Vec<String>,
     /// Kubernetes settings (used when `kube` is on).
     #[serde(default)]
@@ -264,13 +264,15 @@ impl SessionConfig {
         all
     }
 
-    /// The arguments of `u7s up` that recreate this configuration (for `--detach` and units).
+    /// The arguments of `u7s up` that recreate this configuration (for `--detach` and units),
+    /// every choice included: run them without the environment variables `u7s up` reads
+    /// (`cli::UP_ENV`), or the environment's ports and flags come a second time.
     pub fn up_args(&self) -> Vec<String> {
         let mut a = vec!["--cri".to_string(), self.cri.name().to_string()];
         if !self.kube {
             a.push("--no-kube".into());
         }
-        if self.etcd && !self.kube {
+        if self.etcd {
             a.push("--etcd".into());
         }
         for p in &self.publish {
@@ -278,6 +280,9 @@ impl SessionConfig {
         }
         if self.cidr != crate::rootlesskit::flags::DEFAULT_CIDR {
             a.push(format!("--cidr={}", self.cidr));
+        }
+        for f in &self.rootlesskit_flags {
+            a.push(format!("--rootlesskit-flag={f}"));
         }
         if self.kube {
             a.push(format!("--node-name={}", self.k8s.node_name));
