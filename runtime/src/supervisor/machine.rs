@@ -10,19 +10,20 @@
 //! a failed job is retried with backoff up to [`JOB_MAX_ATTEMPTS`] times, then shown as failed
 //! in the status without stopping the session. A job with a marker writes it on success and is
 //! skipped while it exists. Jobs appear in the status beside the components.
+//!
+//! This file is the state machine; every effect (processes, signals, probes, clocks, files) goes
+//! through a [`Host`]: [`Linux`] in a session, a scripted fake in the unit tests.
 
+use super::host::{Host, Launch, Linux};
 use crate::components::{ComponentSpec, Job, Plan};
-use crate::error::{Error, Result};
-use crate::session::config::{CHILD_CONFIG_ENV, ChildConfig};
-use crate::session::status::{ComponentStatus, State, SupervisorStatus, write_json};
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use crate::error::Result;
+use crate::session::config::ChildConfig;
+use crate::session::status::{ComponentStatus, State, SupervisorStatus};
+use nix::sys::signal::Signal;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Consecutive failures (exits before ever being ready) after which a component is given up.
@@ -31,14 +32,6 @@ pub const MAX_FAILURES: u32 = 5;
 pub const JOB_MAX_ATTEMPTS: u32 = 4;
 /// How long a component may take to become ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// Environment variables never passed to components.
-const SCRUBBED_ENV: &[&str] = &[
-    CHILD_CONFIG_ENV,
-    "NOTIFY_SOCKET",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-];
 
 /// Backoff before restart number `n` (1-based): 250 ms doubling, at most 8 s.
 pub fn backoff(n: u32) -> Duration {
@@ -70,7 +63,8 @@ pub fn unix_now() -> f64 {
 struct Slot {
     spec: ComponentSpec,
     state: State,
-    child: Option<Child>,
+    /// The running process.
+    pid: Option<i32>,
     started: Option<Instant>,
     started_at: Option<f64>,
     ready_at: Option<f64>,
@@ -95,7 +89,8 @@ enum JobState {
 struct JobSlot {
     job: Job,
     state: JobState,
-    child: Option<Child>,
+    /// The running process.
+    pid: Option<i32>,
     attempts: u32,
     next_start: Instant,
     started_at: Option<f64>,
@@ -114,7 +109,7 @@ impl JobSlot {
                 JobState::Done => State::Stopped,
                 JobState::Failed => State::Failed,
             },
-            ns_pid: self.child.as_ref().map(|c| c.id() as i32),
+            ns_pid: self.pid,
             pid: None,
             restarts: self.attempts.saturating_sub(1),
             started_at: self.started_at,
@@ -129,80 +124,12 @@ impl JobSlot {
     }
 }
 
-/// Starts `program` with its output appended to `log` (after a header line), in its own
-/// process group, killed when the supervisor dies.
-fn launch(
-    name: &str,
-    attempt: u32,
-    program: &std::path::Path,
-    args: &[String],
-    env: &[(String, String)],
-    log: &std::path::Path,
-    path_env: &std::ffi::OsStr,
-) -> std::result::Result<Child, String> {
-    let mut out = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let _ = writeln!(
-        out,
-        "--- u7s: starting {name} (attempt {attempt}): {} {}",
-        program.display(),
-        args.join(" ")
-    );
-    let err = out.try_clone();
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(err.map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
-        .env("PATH", path_env)
-        .process_group(0);
-    for k in SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
-        .map_err(|e| format!("cannot start {}: {e}", program.display()))
-}
-
-/// Sends `READY=1` (and a status line) to systemd when it started us with `Type=notify`.
-fn sd_notify(msg: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
-        return;
-    };
-    let p = path.to_string_lossy();
-    if let Some(abs) = p.strip_prefix('@') {
-        use std::os::linux::net::SocketAddrExt;
-        if let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes()) {
-            let _ = sock.send_to_addr(msg.as_bytes(), &addr);
-        }
-    } else {
-        let _ = sock.send_to(msg.as_bytes(), &*p);
-    }
-}
-
 /// Runs the plan until a stop signal or a fatal failure; returns the exit code.
-pub struct Supervisor {
+pub struct Supervisor<H: Host = Linux> {
+    host: H,
     cfg: ChildConfig,
     slots: Vec<Slot>,
     jobs: Vec<JobSlot>,
-    stop: Arc<AtomicBool>,
     storage: String,
     rk_version: Option<String>,
     rk_ready: bool,
@@ -212,24 +139,23 @@ pub struct Supervisor {
     dirty: bool,
 }
 
-fn say(msg: &str) {
-    eprintln!("u7s: {msg}");
+impl Supervisor<Linux> {
+    /// A supervisor for `plan` on this machine; installs the stop-signal handlers.
+    pub fn new(cfg: ChildConfig, plan: Plan, storage: &str) -> Result<Supervisor> {
+        let host = Linux::new(&cfg)?;
+        Ok(Supervisor::with_host(host, cfg, plan, storage))
+    }
+
+    /// The flag that stops the supervision loop (set by the stop signals).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.host.stop_flag()
+    }
 }
 
-impl Supervisor {
-    /// A supervisor for `plan`; installs the stop-signal handlers.
-    pub fn new(cfg: ChildConfig, plan: Plan, storage: &str) -> Result<Supervisor> {
-        let stop = Arc::new(AtomicBool::new(false));
-        for sig in [
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGHUP,
-            signal_hook::consts::SIGQUIT,
-        ] {
-            signal_hook::flag::register(sig, Arc::clone(&stop))
-                .map_err(|e| Error::os("installing signal handlers", e))?;
-        }
-        let now = Instant::now();
+impl<H: Host> Supervisor<H> {
+    /// A supervisor for `plan` whose effects go through `host`.
+    pub fn with_host(mut host: H, cfg: ChildConfig, plan: Plan, storage: &str) -> Supervisor<H> {
+        let now = host.now();
         let slots = plan
             .components
             .into_iter()
@@ -237,7 +163,7 @@ impl Supervisor {
                 log: cfg.paths.log(&spec.name),
                 spec,
                 state: State::Waiting,
-                child: None,
+                pid: None,
                 started: None,
                 started_at: None,
                 ready_at: None,
@@ -250,13 +176,13 @@ impl Supervisor {
             })
             .collect();
         for n in &plan.notes {
-            say(n);
+            host.say(n);
         }
         let jobs = plan
             .jobs
             .into_iter()
             .map(|job| {
-                let skipped = job.once_marker.as_ref().filter(|m| m.exists());
+                let skipped = job.once_marker.as_ref().filter(|m| host.exists(m));
                 JobSlot {
                     log: cfg.paths.log(&job.name),
                     state: if skipped.is_some() {
@@ -266,7 +192,7 @@ impl Supervisor {
                     },
                     last_exit: skipped.map(|m| format!("skipped: done before ({})", m.display())),
                     job,
-                    child: None,
+                    pid: None,
                     attempts: 0,
                     next_start: now,
                     started_at: None,
@@ -274,11 +200,11 @@ impl Supervisor {
                 }
             })
             .collect();
-        Ok(Supervisor {
+        Supervisor {
+            host,
             cfg,
             slots,
             jobs,
-            stop,
             storage: storage.to_string(),
             rk_version: None,
             rk_ready: false,
@@ -286,7 +212,7 @@ impl Supervisor {
             state: State::Starting,
             error: None,
             dirty: true,
-        })
+        }
     }
 
     fn snapshot(&self) -> SupervisorStatus {
@@ -305,7 +231,7 @@ impl Supervisor {
                 .map(|s| ComponentStatus {
                     name: s.spec.name.clone(),
                     state: s.state,
-                    ns_pid: s.child.as_ref().map(|c| c.id() as i32),
+                    ns_pid: s.pid,
                     pid: None,
                     restarts: s.restarts,
                     started_at: s.started_at,
@@ -322,45 +248,48 @@ impl Supervisor {
         }
     }
 
-    /// The flag that stops the supervision loop (set by the stop signals).
-    pub fn stop_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.stop)
+    /// The host the supervisor runs on.
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    fn say(&mut self, msg: &str) {
+        self.host.say(msg);
     }
 
     fn flush(&mut self) {
         if self.dirty {
-            if let Err(e) = write_json(&self.cfg.paths.status_file(), &self.snapshot()) {
-                say(&format!("cannot write the status file: {e}"));
+            let st = self.snapshot();
+            if let Err(e) = self.host.write_status(&st) {
+                self.say(&format!("cannot write the status file: {e}"));
             }
             self.dirty = false;
         }
     }
 
     fn spawn(&mut self, i: usize) {
-        let path_env = self.cfg.bins.child_path();
         let slot = &mut self.slots[i];
         for f in &slot.spec.remove_before_start {
-            let _ = std::fs::remove_file(f);
+            self.host.remove_file(f);
         }
         let spec = &slot.spec;
-        match launch(
-            &spec.name,
-            slot.restarts + 1,
-            &spec.program,
-            &spec.args,
-            &spec.env,
-            &slot.log,
-            &path_env,
-        ) {
-            Ok(c) => {
-                slot.child = Some(c);
+        match self.host.spawn(&Launch {
+            name: &spec.name,
+            attempt: slot.restarts + 1,
+            program: &spec.program,
+            args: &spec.args,
+            env: &spec.env,
+            log: &slot.log,
+        }) {
+            Ok(pid) => {
+                slot.pid = Some(pid);
                 slot.state = if slot.restarts > 0 {
                     State::Restarting
                 } else {
                     State::Starting
                 };
-                slot.started = Some(Instant::now());
-                slot.started_at = Some(unix_now());
+                slot.started = Some(self.host.now());
+                slot.started_at = Some(self.host.unix_now());
                 slot.ready_at = None;
                 slot.last_probe = None;
             }
@@ -385,37 +314,34 @@ impl Supervisor {
 
     /// Starts, reaps and retries the one-shot jobs.
     fn tick_jobs(&mut self) {
-        let now = Instant::now();
-        let path_env = self.cfg.bins.child_path();
+        let now = self.host.now();
         for i in 0..self.jobs.len() {
-            let exited = match self.jobs[i].child.as_mut().map(|c| c.try_wait()) {
+            let exited = match self.jobs[i].pid.map(|p| self.host.try_wait(p)) {
                 Some(Ok(Some(st))) => Some(st),
                 _ => None,
             };
             if let Some(st) = exited {
+                let unix_now = self.host.unix_now();
                 let j = &mut self.jobs[i];
-                j.child = None;
+                j.pid = None;
                 j.last_exit = Some(describe_exit(st));
                 if st.success() {
                     j.state = JobState::Done;
-                    j.finished_at = Some(unix_now());
+                    j.finished_at = Some(unix_now);
                     if let Some(m) = &j.job.once_marker {
-                        let wrote = m
-                            .parent()
-                            .map_or(Ok(()), std::fs::create_dir_all)
-                            .and_then(|_| std::fs::write(m, format!("{}\n", unix_now())));
+                        let wrote = self.host.write_marker(m, &format!("{unix_now}\n"));
                         if let Err(e) = wrote {
-                            say(&format!(
+                            self.host.say(&format!(
                                 "{}: cannot write {}: {e}",
                                 j.job.name,
                                 m.display()
                             ));
                         }
                     }
-                    say(&format!("{} done", j.job.name));
+                    self.host.say(&format!("{} done", j.job.name));
                 } else if j.attempts >= JOB_MAX_ATTEMPTS {
                     j.state = JobState::Failed;
-                    say(&format!(
+                    self.host.say(&format!(
                         "{} failed {} times ({}); the session goes on without it, see `u7s logs {}`",
                         j.job.name,
                         j.attempts,
@@ -426,7 +352,7 @@ impl Supervisor {
                     let wait = backoff(j.attempts);
                     j.state = JobState::Waiting;
                     j.next_start = now + wait;
-                    say(&format!(
+                    self.host.say(&format!(
                         "{} {}; retrying in {:.2}s",
                         j.job.name,
                         describe_exit(st),
@@ -444,23 +370,22 @@ impl Supervisor {
             }
             let j = &mut self.jobs[i];
             j.attempts += 1;
-            match launch(
-                &j.job.name,
-                j.attempts,
-                &j.job.program,
-                &j.job.args,
-                &j.job.env,
-                &j.log,
-                &path_env,
-            ) {
-                Ok(c) => {
-                    j.child = Some(c);
+            match self.host.spawn(&Launch {
+                name: &j.job.name,
+                attempt: j.attempts,
+                program: &j.job.program,
+                args: &j.job.args,
+                env: &j.job.env,
+                log: &j.log,
+            }) {
+                Ok(pid) => {
+                    j.pid = Some(pid);
                     j.state = JobState::Running;
-                    j.started_at = Some(unix_now());
+                    j.started_at = Some(self.host.unix_now());
                 }
                 Err(e) => {
                     j.state = JobState::Failed;
-                    say(&format!("{}: {e}", j.job.name));
+                    self.host.say(&format!("{}: {e}", j.job.name));
                     j.last_exit = Some(e);
                 }
             }
@@ -473,8 +398,9 @@ impl Supervisor {
     }
 
     fn on_exit(&mut self, i: usize, st: ExitStatus) {
+        let now = self.host.now();
         let slot = &mut self.slots[i];
-        slot.child = None;
+        slot.pid = None;
         let how = describe_exit(st);
         let was_ready = slot.state == State::Ready;
         slot.last_exit = Some(how.clone());
@@ -485,15 +411,15 @@ impl Supervisor {
         slot.failures += 1;
         if slot.failures >= MAX_FAILURES {
             slot.state = State::Failed;
-            say(&format!(
+            self.host.say(&format!(
                 "{} failed {} times without getting ready ({how}); giving up, see `u7s logs {}`",
                 slot.spec.name, slot.failures, slot.spec.name
             ));
         } else {
             let wait = backoff(slot.failures);
             slot.state = State::Restarting;
-            slot.next_start = Instant::now() + wait;
-            say(&format!(
+            slot.next_start = now + wait;
+            self.host.say(&format!(
                 "{} {how}; restarting in {:.2}s (log: {})",
                 slot.spec.name,
                 wait.as_secs_f64(),
@@ -504,9 +430,9 @@ impl Supervisor {
     }
 
     fn tick(&mut self) {
-        let now = Instant::now();
+        let now = self.host.now();
         for i in 0..self.slots.len() {
-            let exited = match self.slots[i].child.as_mut().map(|c| c.try_wait()) {
+            let exited = match self.slots[i].pid.map(|p| self.host.try_wait(p)) {
                 Some(Ok(Some(st))) => Some(st),
                 _ => None,
             };
@@ -516,14 +442,14 @@ impl Supervisor {
         }
         for i in 0..self.slots.len() {
             let s = &self.slots[i];
-            let idle = s.child.is_none() && matches!(s.state, State::Waiting | State::Restarting);
+            let idle = s.pid.is_none() && matches!(s.state, State::Waiting | State::Restarting);
             if idle && s.next_start <= now && self.deps_ready(i) {
                 self.spawn(i);
             }
         }
         for slot in &mut self.slots {
             let probing =
-                matches!(slot.state, State::Starting | State::Restarting) && slot.child.is_some();
+                matches!(slot.state, State::Starting | State::Restarting) && slot.pid.is_some();
             let due = slot
                 .last_probe
                 .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(10));
@@ -531,41 +457,44 @@ impl Supervisor {
                 continue;
             }
             slot.last_probe = Some(now);
-            match crate::probe::check(&slot.spec.probe) {
+            match self.host.probe(&slot.spec.name, &slot.spec.probe) {
                 Ok(()) => {
                     slot.state = State::Ready;
-                    slot.ready_at = Some(unix_now());
+                    slot.ready_at = Some(self.host.unix_now());
                     slot.last_probe_error = None;
                     let took = slot
                         .started
-                        .map(|t| t.elapsed().as_secs_f64())
+                        .map(|t| now.saturating_duration_since(t).as_secs_f64())
                         .unwrap_or(0.0);
-                    say(&format!(
+                    self.host.say(&format!(
                         "{} ready in {took:.2}s ({})",
                         slot.spec.name, slot.spec.endpoint
                     ));
                     self.dirty = true;
                 }
                 Err(e) => {
-                    slot.last_probe_error = Some(e.to_string());
-                    if slot.started.is_some_and(|t| t.elapsed() > START_TIMEOUT) {
-                        say(&format!(
+                    if slot
+                        .started
+                        .is_some_and(|t| now.saturating_duration_since(t) > START_TIMEOUT)
+                    {
+                        self.host.say(&format!(
                             "{} not ready after {}s ({e}); killing it",
                             slot.spec.name,
                             START_TIMEOUT.as_secs()
                         ));
-                        if let Some(c) = &slot.child {
-                            let _ = killpg(Pid::from_raw(c.id() as i32), Signal::SIGKILL);
+                        if let Some(pid) = slot.pid {
+                            self.host.kill_group(pid);
                         }
                     }
+                    slot.last_probe_error = Some(e);
                 }
             }
         }
         self.tick_jobs();
         if !self.rk_ready {
-            if let Ok(info) = crate::probe::rootlesskit_api(&self.cfg.paths.api_sock()) {
+            if let Some(version) = self.host.rootlesskit_version() {
                 self.rk_ready = true;
-                self.rk_version = Some(info.version);
+                self.rk_version = Some(version);
                 self.dirty = true;
             }
         }
@@ -576,24 +505,32 @@ impl Supervisor {
     }
 
     /// The supervision loop; returns the exit code of the session.
-    pub fn run(mut self) -> i32 {
-        let t0 = Instant::now();
+    pub fn run(self) -> i32 {
+        self.run_to_end().0
+    }
+
+    /// [`Supervisor::run`], giving back the host too (the tests read what happened to it).
+    pub fn run_to_end(mut self) -> (i32, H) {
+        let t0 = self.host.now();
         let mut code = 0;
         self.flush();
-        while !self.stop.load(Ordering::Relaxed) {
+        while !self.host.stop_requested() {
             self.tick();
             if self.ready_at.is_none() && self.all_ready() {
-                self.ready_at = Some(unix_now());
+                let unix_now = self.host.unix_now();
+                self.ready_at = Some(unix_now);
                 self.state = State::Ready;
                 self.dirty = true;
                 let names: Vec<&str> = self.slots.iter().map(|s| s.spec.name.as_str()).collect();
-                say(&format!(
+                let msg = format!(
                     "session ready: {} ({:.2}s after `u7s up`, {:.2}s in the namespace)",
                     names.join(", "),
-                    unix_now() - self.cfg.started_at,
-                    t0.elapsed().as_secs_f64(),
-                ));
-                sd_notify(&format!("READY=1\nSTATUS=ready: {}", names.join(", ")));
+                    unix_now - self.cfg.started_at,
+                    self.host.now().saturating_duration_since(t0).as_secs_f64(),
+                );
+                let ready = format!("READY=1\nSTATUS=ready: {}", names.join(", "));
+                self.host.say(&msg);
+                self.host.notify(&ready);
             }
             if let Some(f) = self.slots.iter().find(|s| s.state == State::Failed) {
                 let detail = f
@@ -626,7 +563,7 @@ impl Supervisor {
             self.flush();
             let starting =
                 self.ready_at.is_none() || self.slots.iter().any(|s| s.state != State::Ready);
-            std::thread::sleep(if starting {
+            self.host.sleep(if starting {
                 Duration::from_millis(5)
             } else {
                 Duration::from_millis(100)
@@ -634,67 +571,64 @@ impl Supervisor {
         }
         if self.state != State::Failed {
             self.state = State::Stopping;
-            say("stopping (signal received)");
+            self.say("stopping (signal received)");
         }
         self.dirty = true;
         self.flush();
-        sd_notify("STOPPING=1");
-        let t_stop = Instant::now();
+        self.host.notify("STOPPING=1");
+        let t_stop = self.host.now();
         self.shutdown();
-        say(&format!(
-            "components stopped in {:.2}s",
-            t_stop.elapsed().as_secs_f64()
-        ));
+        let took = self.host.now().saturating_duration_since(t_stop);
+        self.say(&format!("components stopped in {:.2}s", took.as_secs_f64()));
         if code == 0 {
             self.state = State::Stopped;
         }
         self.dirty = true;
         self.flush();
-        code
+        (code, self.host)
     }
 
     /// Stops every component in reverse start order (running jobs first, killed).
     fn shutdown(&mut self) {
         for j in &mut self.jobs {
-            if let Some(mut c) = j.child.take() {
-                let _ = killpg(Pid::from_raw(c.id() as i32), Signal::SIGKILL);
-                j.last_exit = c.wait().ok().map(describe_exit);
+            if let Some(pid) = j.pid.take() {
+                self.host.kill_group(pid);
+                j.last_exit = self.host.wait(pid).map(describe_exit);
                 j.state = JobState::Waiting;
                 self.dirty = true;
             }
         }
         for i in (0..self.slots.len()).rev() {
             let slot = &mut self.slots[i];
-            let Some(mut child) = slot.child.take() else {
+            let Some(pid) = slot.pid.take() else {
                 if slot.state != State::Failed {
                     slot.state = State::Stopped;
                 }
                 continue;
             };
             slot.state = State::Stopping;
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + slot.spec.stop_timeout;
+            self.host.terminate(pid);
+            let deadline = self.host.now() + slot.spec.stop_timeout;
             let st = loop {
-                match child.try_wait() {
+                match self.host.try_wait(pid) {
                     Ok(Some(st)) => break Some(st),
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(2))
+                    Ok(None) if self.host.now() < deadline => {
+                        self.host.sleep(Duration::from_millis(2))
                     }
                     Ok(None) => {
-                        say(&format!(
+                        self.host.say(&format!(
                             "{} did not stop within {}s; killing it",
                             slot.spec.name,
                             slot.spec.stop_timeout.as_secs()
                         ));
-                        let _ = killpg(pid, Signal::SIGKILL);
-                        break child.wait().ok();
+                        self.host.kill_group(pid);
+                        break self.host.wait(pid);
                     }
                     Err(_) => break None,
                 }
             };
             // Whatever the component left in its process group goes too.
-            let _ = killpg(pid, Signal::SIGKILL);
+            self.host.kill_group(pid);
             slot.last_exit = st.map(describe_exit);
             slot.state = State::Stopped;
             self.dirty = true;
@@ -706,6 +640,7 @@ impl Supervisor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     #[test]
     fn backoff_doubles_up_to_a_cap() {
