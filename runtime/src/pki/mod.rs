@@ -6,6 +6,9 @@
 //! unparsable, not signed by the current CA, close to expiry, or no longer matches the
 //! [`PkiSpec`] (subject, SANs, usages: e.g. the host address changed). A joined node holds the
 //! CA certificate but never its key: it only checks, and asks for a new bundle when a check fails.
+//!
+//! Beside it: [`inventory`] (`u7s certs check|renew`: what is there, what is wrong, renewal),
+//! [`join_bundle`] (what a master hands a joining node, and its import) and [`kubeconfig`].
 
 pub mod inventory;
 pub mod join_bundle;

@@ -5,6 +5,8 @@
 //! Kubernetes the apiserver's `/readyz` (TLS verified against our CA, admin certificate), the
 //! controller-manager's and scheduler's loopback `/healthz` (self-signed, not verified), the
 //! kubelet's and kube-proxy's plain-HTTP healthz, and a file that appears (flannel).
+//!
+//! [`http`] is the small HTTP/1.1 client the probes and RootlessKit's API client speak.
 
 pub mod http;
 

@@ -2,6 +2,11 @@
 //! `STATE/session.lock`, so a crashed session never looks alive), the record of its pids, the
 //! detection and cleaning of a stale session, waiting until no process of a session remains
 //! (the top process, and every process carrying the session's `U7S_SESSION` marker), and stop.
+//!
+//! The folder owns what a session *is*, seen from outside its namespaces: what it runs
+//! ([`config`]), where its files live ([`paths`]), the records and status it writes
+//! ([`status`]), how `u7s status` assembles them ([`inspect`]), and `u7s reset` ([`reset`]).
+//! The processes that make a session are in [`crate::process`].
 
 pub mod config;
 pub mod inspect;
