@@ -303,9 +303,25 @@ fn restart_on_crash_and_kill_9_of_the_top_process_leaves_nothing() {
         "a killed session is not running: {}",
         st.stdout
     );
-    // The stale session is cleaned and a new one starts.
-    let out = sb.u7s_ok(&["up", "--no-kube", "--detach"]);
-    assert!(out.contains("ready"), "{out}");
+    // The stale session is cleaned and a new one starts. A port of U7S_ROOTLESSKIT_PORTS is
+    // published once: under --detach the background process used to add it a second time.
+    let env_port = free_port();
+    let env_spec = format!("U7S_ROOTLESSKIT_PORTS=127.0.0.1:{env_port}:{env_port}/tcp");
+    let up = sb.run_for(
+        std::path::Path::new("/usr/bin/env"),
+        &[&env_spec, "u7s", "up", "--no-kube", "--detach"],
+        Duration::from_secs(120),
+    );
+    assert!(up.success() && up.stdout.contains("ready"), "{up:?}");
+    let ls: serde_json::Value =
+        serde_json::from_str(&sb.u7s_ok(&["ports", "ls", "--json"])).unwrap();
+    let published = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["spec"]["parentPort"] == env_port)
+        .count();
+    assert_eq!(published, 1, "{env_spec}: {ls}");
     assert!(
         sb.u7s_ok(&["docker", "info", "--format", "{{.ServerVersion}}"])
             .trim()
