@@ -14,9 +14,9 @@
 //!    whose hash go.sum lacks, stops the fetch), and go itself refuses a hash that differs.
 //!    A marker `gomod/cache/u7s-verified/<sha256>` then lets later runs skip this step.
 //!
-//! Builds of Go-module recipes get `GOMODCACHE` (the cache's), `GOPROXY=off`, `GOSUMDB=off`,
-//! `GOWORK=off`, `GOFLAGS=-mod=readonly …`, `GOTOOLCHAIN` ([`toolchain_setting`]); `GOCACHE`
-//! stays Go's default. The go module cache's own design (temporary names, `.partial` files,
+//! Builds of Go-module recipes get `GOMODCACHE` (the cache's), `GOPROXY=off`, `GOWORK=off`,
+//! `GOFLAGS=-mod=readonly …` (so every module must be in go.sum and in the cache),
+//! `GOTOOLCHAIN` ([`toolchain_setting`]); `GOCACHE` stays Go's default. The go module cache's own design (temporary names, `.partial` files,
 //! `.ziphash`) keeps it consistent when a download is cut.
 
 use std::collections::BTreeSet;
@@ -93,10 +93,14 @@ fn toolchain_from_env() -> String {
     toolchain_setting(std::env::var("GOTOOLCHAIN").ok().as_deref())
 }
 
-/// `GOPROXY` and whether the checksum database is to be skipped, for a policy.
+/// `GOPROXY` and whether the checksum database is to be skipped, for a policy. Offline, the
+/// checksum database stays as configured: nothing is looked up for modules go.sum covers, and
+/// a toolchain selected by GOTOOLCHAIN is verified from the cached database tiles (go refuses
+/// a toolchain with GOSUMDB=off). With a mirror it is off: the pinned module is checked by its
+/// h1 (and commit) here, its dependencies by go.sum.
 pub fn proxy_setting(policy: &NetPolicy) -> (Option<String>, bool) {
     if policy.offline {
-        return (Some("off".into()), true);
+        return (Some("off".into()), false);
     }
     match &policy.mirror {
         Some(Mirror::Dir(d)) => {
@@ -144,8 +148,6 @@ pub fn build_env(
     vec![
         ("GOMODCACHE".into(), gomodcache.to_string()),
         ("GOPROXY".into(), "off".into()),
-        ("GOSUMDB".into(), "off".into()),
-        ("GONOSUMDB".into(), String::new()),
         ("GOPRIVATE".into(), String::new()),
         ("GOWORK".into(), "off".into()),
         ("GOFLAGS".into(), flags),
@@ -967,13 +969,17 @@ replace go.etcd.io/etcd/api/v3 => ../api
         };
         let e = fetch_env(Path::new("/c/gomod"), &off, "local");
         assert!(e.contains(&("GOPROXY".into(), "off".into())));
-        assert!(e.contains(&("GOSUMDB".into(), "off".into())));
+        assert!(
+            !e.iter().any(|(k, _)| k == "GOSUMDB"),
+            "a toolchain needs the database"
+        );
         let m = NetPolicy {
             offline: false,
             mirror: Some(Mirror::Dir("/srv/m".into())),
         };
         let e = fetch_env(Path::new("/c/gomod"), &m, "go1.27.3");
         assert!(e.contains(&("GOPROXY".into(), "file:///srv/m/go".into())));
+        assert!(e.contains(&("GOSUMDB".into(), "off".into())));
         assert!(e.contains(&("GOTOOLCHAIN".into(), "go1.27.3".into())));
         let online = fetch_env(Path::new("/c"), &NetPolicy::default(), "local");
         assert!(!online.iter().any(|(k, _)| k == "GOPROXY" || k == "GOSUMDB"));
