@@ -119,6 +119,10 @@ pub enum Error {
         msg: String,
     },
 
+    /// The `go` command cannot be run.
+    #[error("{0}")]
+    GoMissing(String),
+
     /// A host build lacks a library or command the recipe declares in `[build.needs]`.
     #[error(
         "{component}: needs the {what} '{name}', which this host lacks: install the Debian package {package} (apt-get install {package}), or build with a container --executor"

@@ -428,8 +428,8 @@ fn run_go(dir: &Path, args: &[&str], env: &[(String, String)]) -> Result<(bool, 
         .stdin(Stdio::null())
         .output()
         .map_err(|e| {
-            Error::Executor(format!(
-                "cannot run `go` ({e}): install Go (https://go.dev/dl/) and put it on PATH"
+            Error::GoMissing(format!(
+                "cannot run `go` ({e}): install Go (https://go.dev/dl/, or Debian's golang-go when it is new enough) and put it on PATH"
             ))
         })?;
     Ok((
@@ -458,6 +458,9 @@ pub fn too_old(msg: &str) -> Option<(String, String)> {
 
 /// Maps a failed download of `what` to the error people should see.
 fn download_error(pin: &GoPin, policy: &NetPolicy, what: &str, msg: &str) -> Error {
+    if crate::cancel::requested() {
+        return Error::Cancelled;
+    }
     if policy.offline && is_offline_miss(msg) {
         return Error::NotCached {
             component: pin.component.to_string(),
@@ -620,18 +623,18 @@ pub fn ensure(
     let marker = gomodcache
         .join("cache/u7s-verified")
         .join(main_sha256(&go_mod, &go_sum));
-    if !marker.is_file() {
+    if !still_verified(&marker, &gomodcache) {
         let task = progress.task(
             pin.component,
             "go deps",
             "go mod download (go.sum-verified)",
         );
-        fetch_deps(pin, policy, &env, work.path(), &go_mod, &go_sum)?;
+        let modules = fetch_deps(pin, policy, &env, work.path(), &go_mod, &go_sum)?;
         if let Some(p) = marker.parent() {
             fs::create_dir_all(p).at(p)?;
         }
-        crate::fsutil::write_atomic(&marker, what.as_bytes())?;
-        task.finish("verified");
+        crate::fsutil::write_atomic(&marker, modules.as_bytes())?;
+        task.finish(&format!("{} module(s) verified", modules.lines().count()));
     }
     Ok(GoFetched {
         zip,
@@ -738,7 +741,20 @@ fn check_go_version(
     Ok(())
 }
 
-/// Downloads every dependency of the main module and checks each against go.sum.
+/// Whether a marker of verified dependencies exists and every module it lists is still in the
+/// cache (so a module removed from the cache is fetched again, or named when offline).
+fn still_verified(marker: &Path, gomodcache: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(marker) else {
+        return false;
+    };
+    text.lines().all(|l| match l.split_once(' ') {
+        Some((m, v)) => download_file(gomodcache, m, v, "zip").is_file(),
+        None => false,
+    })
+}
+
+/// Downloads every dependency of the main module and checks each against go.sum; returns the
+/// modules as `path version` lines.
 fn fetch_deps(
     pin: &GoPin,
     policy: &NetPolicy,
@@ -746,7 +762,7 @@ fn fetch_deps(
     work: &Path,
     go_mod: &[u8],
     go_sum: &[u8],
-) -> Result<()> {
+) -> Result<String> {
     let dir = work.join("main");
     fs::create_dir_all(&dir).at(&dir)?;
     fs::write(dir.join("go.mod"), go_mod).at(dir.join("go.mod"))?;
@@ -804,7 +820,10 @@ fn fetch_deps(
             ),
         });
     }
-    Ok(())
+    Ok(downloads
+        .iter()
+        .map(|d| format!("{} {}\n", d.path, d.version))
+        .collect())
 }
 
 /// Unpacks the verified module zip as the source tree `dest` (created; files writable, 0644:

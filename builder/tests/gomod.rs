@@ -399,6 +399,23 @@ fn offline_with_an_empty_cache_names_the_module() {
     // The cache is usable afterwards: fetch, then the same offline release works.
     assert_ok(&w.run(&["fetch"]));
     assert_ok(&w.release(&["--offline"]));
+    // A dependency that left the cache is named, not a compiler error deep in a log.
+    fs::remove_dir_all(w.out()).unwrap();
+    fs::remove_file(
+        w.root()
+            .join("cache/gomod/cache/download/example.test/greet/@v/v1.0.0.zip"),
+    )
+    .unwrap();
+    let o = w.release(&["--offline"]);
+    assert_failed(
+        &o,
+        &[
+            "app: Go module example.test/greet@v1.0.0 is not in the cache and --offline forbids the network",
+        ],
+        &w.out(),
+    );
+    assert_ok(&w.run(&["fetch"]));
+    assert_ok(&w.release(&["--offline"]));
 }
 
 #[test]
