@@ -269,6 +269,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn go_and_deps_variables_follow_the_executor() {
+        let go = (PathBuf::from("/c/gomod"), "go1.27.3".to_string());
+        let host = extra_env(
+            &Executor::Host,
+            Some(&go),
+            Some("-trimpath"),
+            Some(Path::new("/t/deps")),
+        );
+        let get = |env: &[(String, String)], k: &str| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        };
+        assert_eq!(get(&host, "GOMODCACHE").as_deref(), Some("/c/gomod"));
+        assert_eq!(get(&host, "GOTOOLCHAIN").as_deref(), Some("go1.27.3"));
+        assert_eq!(
+            get(&host, "GOFLAGS").as_deref(),
+            Some("-mod=readonly -trimpath")
+        );
+        assert_eq!(get(&host, "GOPROXY").as_deref(), Some("off"));
+        assert_eq!(get(&host, "DEPS").as_deref(), Some("/t/deps"));
+        let container = Executor::Container {
+            engine: crate::executor::Engine::Docker,
+            image: "i".into(),
+            rootless: true,
+        };
+        let c = extra_env(&container, Some(&go), None, Some(Path::new("/t/deps")));
+        assert_eq!(get(&c, "GOMODCACHE").as_deref(), Some("/u7s/gomod"));
+        assert_eq!(
+            get(&c, "GOTOOLCHAIN").as_deref(),
+            Some("local"),
+            "the image's Go"
+        );
+        assert_eq!(get(&c, "DEPS").as_deref(), Some("/u7s/deps"));
+        assert!(extra_env(&Executor::Host, None, None, None).is_empty());
+    }
+
+    #[test]
     fn tail_keeps_the_last_lines() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("log");
