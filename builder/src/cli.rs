@@ -51,12 +51,13 @@ GO-MODULE SOURCES (recipes):
   the module (vendor.mod, vendor.sum): the main module's go.mod and go.sum (every dependency).
   [build] deps = [\"recipe\", …] (outputs at $DEPS/<name>, not shipped unless ship = true),
   [build.needs] pkg_config/commands = { name = \"debian-package\" } (checked on the host),
-  image = \"NAME@sha256:<digest>\" (images must be pinned by digest).
+  image = \"NAME@sha256:<digest>\" (a container build refuses an image not pinned by digest).
 
 ENVIRONMENT:
   SOURCE_DATE_EPOCH   mtime of every archive entry and the value given to build scripts;
                       default: per component, the newest of its pinned commit's date and its
-                      patches' dates (1980-01-01 for file and path sources); the archive gets
+                      patches' dates, for a Go module the version's time the proxy records
+                      (1980-01-01 for file and path sources); the archive gets
                       the newest of those
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY   honoured for downloads and git fetches
   GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE  honoured when fetching Go modules online

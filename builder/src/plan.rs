@@ -4,7 +4,8 @@
 //!
 //! `SOURCE_DATE_EPOCH`: when the variable is set in the environment, it is used for every
 //! component and for the archive. Otherwise each component gets the newest of its pinned
-//! commit's committer time and its patches' author dates (git sources), or
+//! commit's committer time and its patches' author dates (git sources), the version's time
+//! the module proxy records (Go-module sources), or
 //! [`DEFAULT_EPOCH`] (file and path sources, which carry no date); the archive's mtime is
 //! the newest of the selected components' values. All of these come from the pinned inputs,
 //! so they are the same on every machine.
