@@ -49,6 +49,8 @@ GO-MODULE SOURCES (recipes):
   commit = \"<40 hex>\" (the proxy's Origin.Hash; required when the proxy records one).
   [source.main] go_mod/go_sum = files beside the recipe, or go_mod_from/go_sum_from = files in
   the module (vendor.mod, vendor.sum): the main module's go.mod and go.sum (every dependency).
+  A git source may have [source.main] too (go_mod_from = \"go.mod\", go_sum_from = \"go.sum\"): its
+  Go dependencies are then fetched into the cache as well.
   [build] deps = [\"recipe\", …] (outputs at $DEPS/<name>, not shipped unless ship = true),
   [build.needs] pkg_config/commands = { name = \"debian-package\" } (checked on the host),
   image = \"NAME@sha256:<digest>\" (a container build refuses an image not pinned by digest).

@@ -14,6 +14,9 @@
 //!    whose hash go.sum lacks, stops the fetch), and go itself refuses a hash that differs.
 //!    A marker `gomod/cache/u7s-verified/<sha256>` then lets later runs skip this step.
 //!
+//! A git source with `[source.main]` is a main module as well: [`ensure_main`] does steps 2
+//! and 3 for its go.mod and go.sum (read from the pinned commit, or beside the recipe).
+//!
 //! Builds of Go-module recipes get `GOMODCACHE` (the cache's), `GOPROXY=off`, `GOWORK=off`,
 //! `GOFLAGS=-mod=readonly …` (so every module must be in go.sum and in the cache),
 //! `GOTOOLCHAIN` ([`toolchain_setting`]); `GOCACHE` stays Go's default. The go module cache's own design (temporary names, `.partial` files,
@@ -68,7 +71,8 @@ impl GoFetched {
     }
 }
 
-fn main_sha256(go_mod: &[u8], go_sum: &[u8]) -> String {
+/// sha256 over a go.mod and a go.sum (the pin of the dependencies).
+pub fn main_sha256(go_mod: &[u8], go_sum: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(format!("go.mod {}\n", go_mod.len()));
     h.update(go_mod);
@@ -457,19 +461,19 @@ pub fn too_old(msg: &str) -> Option<(String, String)> {
 }
 
 /// Maps a failed download of `what` to the error people should see.
-fn download_error(pin: &GoPin, policy: &NetPolicy, what: &str, msg: &str) -> Error {
+fn download_error(component: &str, policy: &NetPolicy, what: &str, msg: &str) -> Error {
     if crate::cancel::requested() {
         return Error::Cancelled;
     }
     if policy.offline && is_offline_miss(msg) {
         return Error::NotCached {
-            component: pin.component.to_string(),
+            component: component.to_string(),
             what: format!("Go module {what}"),
         };
     }
     if let Some((needed, found)) = too_old(msg) {
         return Error::GoTooOld {
-            component: pin.component.to_string(),
+            component: component.to_string(),
             needed,
             found,
             setting: toolchain_from_env(),
@@ -477,7 +481,7 @@ fn download_error(pin: &GoPin, policy: &NetPolicy, what: &str, msg: &str) -> Err
     }
     if msg.contains("checksum mismatch") || msg.contains("SECURITY ERROR") {
         return Error::GoSum {
-            component: pin.component.to_string(),
+            component: component.to_string(),
             msg: format!(
                 "{what}: {}\n(the download differs from go.sum, the pin of every dependency: if go.sum is right, the proxy serves altered code: do not build it; if upstream really re-published, check the new code, then regenerate go.sum with `go mod tidy` and pin it)",
                 msg.trim_end()
@@ -485,7 +489,7 @@ fn download_error(pin: &GoPin, policy: &NetPolicy, what: &str, msg: &str) -> Err
         };
     }
     Error::GoDownload {
-        component: pin.component.to_string(),
+        component: component.to_string(),
         what: what.to_string(),
         msg: msg.to_string(),
     }
@@ -524,7 +528,7 @@ pub fn ensure(
         .unwrap_or_default();
     if !ok || d.error.is_some() {
         let msg = d.error.clone().unwrap_or(stderr);
-        return Err(download_error(pin, policy, &what, &msg));
+        return Err(download_error(pin.component, policy, &what, &msg));
     }
     let found = d.sum.clone().unwrap_or_default();
     if found != src.h1 {
@@ -591,51 +595,18 @@ pub fn ensure(
                 .and_then(parse_rfc3339)
         });
 
-    // 2. The main module.
+    // 2. and 3. The main module and the dependencies.
     let (go_mod, go_sum) = main_files(pin, &zip)?;
-    let info = parse_go_mod(&String::from_utf8_lossy(&go_mod));
-    let origin_of_mod = match &src.main {
-        GoMain::Own => format!("the go.mod of {what}"),
-        GoMain::Files { go_mod, .. } => format!("[source.main] go_mod '{go_mod}'"),
-        GoMain::InModule { go_mod, .. } => format!("[source.main] go_mod_from '{go_mod}'"),
+    let main = MainModule {
+        component: pin.component,
+        file: pin.file,
+        label: what.clone(),
+        origin_of_mod: origin_of_mod(&src.main, &what),
+        expect_module: (!matches!(src.main, GoMain::Own)).then_some(src.module.as_str()),
+        go_mod: &go_mod,
+        go_sum: &go_sum,
     };
-    if !matches!(src.main, GoMain::Own) && info.module.as_deref() != Some(src.module.as_str()) {
-        return Err(Error::Recipe {
-            file: pin.file.to_path_buf(),
-            msg: format!(
-                "{origin_of_mod} declares module {}, but the source is {}: the main module must keep the module's path",
-                info.module.as_deref().unwrap_or("(none)"),
-                src.module
-            ),
-        });
-    }
-    if let Some((from, to)) = info.local_replaces.first() {
-        return Err(Error::Recipe {
-            file: pin.file.to_path_buf(),
-            msg: format!(
-                "{origin_of_mod} replaces {from} with the local path {to}, which a module zip does not hold: give the main module's go.mod and go.sum in [source.main] with `{from} => {from} <version>` instead"
-            ),
-        });
-    }
-    check_go_version(pin, &info, toolchain, &gomodcache, policy)?;
-
-    // 3. The dependencies.
-    let marker = gomodcache
-        .join("cache/u7s-verified")
-        .join(main_sha256(&go_mod, &go_sum));
-    if !still_verified(&marker, &gomodcache) {
-        let task = progress.task(
-            pin.component,
-            "go deps",
-            "go mod download (go.sum-verified)",
-        );
-        let modules = fetch_deps(pin, policy, &env, work.path(), &go_mod, &go_sum)?;
-        if let Some(p) = marker.parent() {
-            fs::create_dir_all(p).at(p)?;
-        }
-        crate::fsutil::write_atomic(&marker, modules.as_bytes())?;
-        task.finish(&format!("{} module(s) verified", modules.lines().count()));
-    }
+    ensure_main(cache, &main, policy, toolchain, progress)?;
     Ok(GoFetched {
         zip,
         go_mod,
@@ -643,6 +614,76 @@ pub fn ensure(
         time,
         transferred: !had_zip,
     })
+}
+
+/// The main module of a Go build: its go.mod and go.sum, and what errors name.
+#[derive(Debug, Clone)]
+pub struct MainModule<'a> {
+    pub component: &'a str,
+    /// The recipe file.
+    pub file: &'a Path,
+    /// The source, e.g. `example.test/app@v1.0.0` or `git <url> @ <rev>`.
+    pub label: String,
+    /// Where the go.mod comes from, for messages.
+    pub origin_of_mod: String,
+    /// The module path the go.mod must declare, when it replaces the source's own.
+    pub expect_module: Option<&'a str>,
+    pub go_mod: &'a [u8],
+    pub go_sum: &'a [u8],
+}
+
+/// Checks a main module (module path, no local-path replace, `go` line vs the toolchain) and
+/// makes every dependency present and go.sum-verified in the cache.
+pub fn ensure_main(
+    cache: &Cache,
+    main: &MainModule,
+    policy: &NetPolicy,
+    toolchain: &Toolchain,
+    progress: &Progress,
+) -> Result<()> {
+    let gomodcache = cache.gomod_dir();
+    fs::create_dir_all(&gomodcache).at(&gomodcache)?;
+    let info = parse_go_mod(&String::from_utf8_lossy(main.go_mod));
+    let origin_of_mod = &main.origin_of_mod;
+    if let Some(want) = main.expect_module
+        && info.module.as_deref() != Some(want)
+    {
+        return Err(Error::Recipe {
+            file: main.file.to_path_buf(),
+            msg: format!(
+                "{origin_of_mod} declares module {}, but the source is {want}: the main module must keep the module's path",
+                info.module.as_deref().unwrap_or("(none)"),
+            ),
+        });
+    }
+    if let Some((from, to)) = info.local_replaces.first() {
+        return Err(Error::Recipe {
+            file: main.file.to_path_buf(),
+            msg: format!(
+                "{origin_of_mod} replaces {from} with the local path {to}, which the source does not hold: give the main module's go.mod and go.sum in [source.main] with `{from} => {from} <version>` instead"
+            ),
+        });
+    }
+    check_go_version(main.component, &info, toolchain, &gomodcache, policy)?;
+    let marker = gomodcache
+        .join("cache/u7s-verified")
+        .join(main_sha256(main.go_mod, main.go_sum));
+    if !still_verified(&marker, &gomodcache) {
+        let task = progress.task(
+            main.component,
+            "go deps",
+            "go mod download (go.sum-verified)",
+        );
+        let env = fetch_env(&gomodcache, policy, toolchain.setting());
+        let work = cache.temp_dir("go-")?;
+        let modules = fetch_deps(main, policy, &env, work.path())?;
+        if let Some(p) = marker.parent() {
+            fs::create_dir_all(p).at(p)?;
+        }
+        crate::fsutil::write_atomic(&marker, modules.as_bytes())?;
+        task.finish(&format!("{} module(s) verified", modules.lines().count()));
+    }
+    Ok(())
 }
 
 /// Reads an entry `MODULE@VERSION/<rel>` of the module zip.
@@ -689,28 +730,44 @@ fn main_files(pin: &GoPin, zip: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
             zip_entry(zip, &prefix, go_sum)?
                 .ok_or_else(|| missing_in_module(go_sum, "go_sum_from"))?,
         )),
-        GoMain::Files {
-            go_mod,
-            go_sum,
-            go_mod_path,
-            go_sum_path,
-        } => {
-            let read = |p: &Path, field: &str, rel: &str| {
-                fs::read(p).map_err(|e| Error::Recipe {
-                    file: pin.file.to_path_buf(),
-                    msg: format!("[source.main]: {field} '{rel}' ({}): {e}", p.display()),
-                })
-            };
-            Ok((
-                read(go_mod_path, "go_mod", go_mod)?,
-                read(go_sum_path, "go_sum", go_sum)?,
-            ))
-        }
+        GoMain::Files { .. } => Ok(files_beside(pin.file, &src.main)?.expect("files")),
+    }
+}
+
+/// The go.mod and go.sum given beside the recipe (`GoMain::Files`), `None` for other kinds.
+pub fn files_beside(recipe_file: &Path, main: &GoMain) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let GoMain::Files {
+        go_mod,
+        go_sum,
+        go_mod_path,
+        go_sum_path,
+    } = main
+    else {
+        return Ok(None);
+    };
+    let read = |p: &Path, field: &str, rel: &str| {
+        fs::read(p).map_err(|e| Error::Recipe {
+            file: recipe_file.to_path_buf(),
+            msg: format!("[source.main]: {field} '{rel}' ({}): {e}", p.display()),
+        })
+    };
+    Ok(Some((
+        read(go_mod_path, "go_mod", go_mod)?,
+        read(go_sum_path, "go_sum", go_sum)?,
+    )))
+}
+
+/// How messages name where a main module's go.mod comes from.
+pub fn origin_of_mod(main: &GoMain, own: &str) -> String {
+    match main {
+        GoMain::Own => format!("the go.mod of {own}"),
+        GoMain::Files { go_mod, .. } => format!("[source.main] go_mod '{go_mod}'"),
+        GoMain::InModule { go_mod, .. } => format!("[source.main] go_mod_from '{go_mod}'"),
     }
 }
 
 fn check_go_version(
-    pin: &GoPin,
+    component: &str,
     info: &GoModInfo,
     toolchain: &Toolchain,
     gomodcache: &Path,
@@ -722,7 +779,7 @@ fn check_go_version(
     let found = toolchain
         .version(gomodcache, policy)
         .map_err(|msg| Error::GoTooOld {
-            component: pin.component.to_string(),
+            component: component.to_string(),
             needed: needed.to_string(),
             found: msg,
             setting: toolchain.setting().to_string(),
@@ -732,7 +789,7 @@ fn check_go_version(
     };
     if f < n {
         return Err(Error::GoTooOld {
-            component: pin.component.to_string(),
+            component: component.to_string(),
             needed: needed.to_string(),
             found: found.to_string(),
             setting: toolchain.setting().to_string(),
@@ -756,13 +813,12 @@ fn still_verified(marker: &Path, gomodcache: &Path) -> bool {
 /// Downloads every dependency of the main module and checks each against go.sum; returns the
 /// modules as `path version` lines.
 fn fetch_deps(
-    pin: &GoPin,
+    main: &MainModule,
     policy: &NetPolicy,
     env: &[(String, String)],
     work: &Path,
-    go_mod: &[u8],
-    go_sum: &[u8],
 ) -> Result<String> {
+    let (go_mod, go_sum) = (main.go_mod, main.go_sum);
     let dir = work.join("main");
     fs::create_dir_all(&dir).at(&dir)?;
     fs::write(dir.join("go.mod"), go_mod).at(dir.join("go.mod"))?;
@@ -772,15 +828,15 @@ fn fetch_deps(
     if let Some(d) = downloads.iter().find(|d| d.error.is_some()) {
         let what = format!("{}@{}", d.path, d.version);
         return Err(download_error(
-            pin,
+            main.component,
             policy,
             &what,
             d.error.as_deref().unwrap_or(""),
         ));
     }
     if !ok {
-        let what = format!("the dependencies of {}@{}", pin.src.module, pin.src.version);
-        return Err(download_error(pin, policy, &what, &stderr));
+        let what = format!("the dependencies of {}", main.label);
+        return Err(download_error(main.component, policy, &what, &stderr));
     }
     let before = parse_go_sum(&String::from_utf8_lossy(go_sum));
     let after_text = fs::read_to_string(dir.join("go.sum")).unwrap_or_default();
@@ -812,7 +868,7 @@ fn fetch_deps(
     }
     if !lacking.is_empty() {
         return Err(Error::GoSum {
-            component: pin.component.to_string(),
+            component: main.component.to_string(),
             msg: format!(
                 "go.sum lacks {} line(s) go needs, e.g. `{}`: regenerate the main module's go.sum (`go mod tidy`) and pin it",
                 lacking.len(),

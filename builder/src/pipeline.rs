@@ -61,6 +61,8 @@ struct Fetched {
     local: Option<PathBuf>,
     /// The verified module and main go.mod/go.sum (Go-module sources).
     go: Option<GoFetched>,
+    /// A git tree that is a Go main module: its go.mod and go.sum (dependencies verified).
+    git_go_main: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Fetched {
@@ -71,7 +73,7 @@ impl Fetched {
 
 fn git_pin(r: &Recipe) -> Option<GitPin<'_>> {
     match &r.source {
-        Source::Git { url, rev, tag } => Some(GitPin {
+        Source::Git { url, rev, tag, .. } => Some(GitPin {
             component: &r.name,
             file: &r.file,
             url,
@@ -189,9 +191,15 @@ fn fetch_one(
         dist: None,
         local: None,
         go: None,
+        git_go_main: None,
     };
     match &r.source {
-        Source::Git { url, rev, tag } => {
+        Source::Git {
+            url,
+            rev,
+            tag,
+            go_main,
+        } => {
             let pin = git_pin(r).expect("git");
             let task = progress.task(&r.name, "fetch", &r.source.describe());
             fetched.transferred = fetch_git::ensure(cache, &pin, &opts.policy, progress)?;
@@ -203,6 +211,37 @@ fn fetch_one(
             fetched.dates.push(fetch_git::commit_time(cache, &pin)?);
             fetched.dates.extend(&comp.patch_dates);
             fetched.pin = format!("git {url} {rev} {}", tag.as_deref().unwrap_or("-"));
+            if let Some(main) = go_main {
+                let (go_mod, go_sum) = git_go_main(cache, &pin, main)?;
+                let label = format!("git {url} @ {rev}");
+                let tree_mod = fetch_git::read_file(cache, &pin, "go.mod")?
+                    .map(|m| gomod::parse_go_mod(&String::from_utf8_lossy(&m)).module);
+                let expect = match main {
+                    recipe::GoMain::Files { .. } => tree_mod.flatten(),
+                    _ => None,
+                };
+                gomod::ensure_main(
+                    cache,
+                    &gomod::MainModule {
+                        component: &r.name,
+                        file: &r.file,
+                        origin_of_mod: gomod::origin_of_mod(main, &label),
+                        label,
+                        expect_module: expect.as_deref(),
+                        go_mod: &go_mod,
+                        go_sum: &go_sum,
+                    },
+                    &opts.policy,
+                    toolchain,
+                    progress,
+                )?;
+                fetched.pin.push_str(&format!(
+                    " go main {} toolchain {}",
+                    gomod::main_sha256(&go_mod, &go_sum),
+                    toolchain.setting()
+                ));
+                fetched.git_go_main = Some((go_mod, go_sum));
+            }
         }
         Source::Url { sha256, .. } => {
             let pin = file_pin(r).expect("url");
@@ -252,6 +291,27 @@ fn fetch_one(
         }
     }
     Ok(fetched)
+}
+
+/// The go.mod and go.sum of a git tree that is a Go main module.
+fn git_go_main(cache: &Cache, pin: &GitPin, main: &recipe::GoMain) -> Result<(Vec<u8>, Vec<u8>)> {
+    if let Some(files) = gomod::files_beside(pin.file, main)? {
+        return Ok(files);
+    }
+    let (go_mod, go_sum) = match main {
+        recipe::GoMain::InModule { go_mod, go_sum } => (go_mod.as_str(), go_sum.as_str()),
+        _ => ("go.mod", "go.sum"),
+    };
+    let read = |rel: &str, field: &str| -> Result<Vec<u8>> {
+        fetch_git::read_file(cache, pin, rel)?.ok_or_else(|| Error::Recipe {
+            file: pin.file.to_path_buf(),
+            msg: format!(
+                "[source.main]: {field} '{rel}' is not in {} at {}",
+                pin.url, pin.rev
+            ),
+        })
+    };
+    Ok((read(go_mod, "go_mod_from")?, read(go_sum, "go_sum_from")?))
 }
 
 /// What a local path source leaves out: besides git-ignored files, the builder's own cache and
@@ -311,6 +371,18 @@ fn prepare_source(
                     f.comp.patches.len()
                 ));
             }
+            // A go.mod/go.sum given beside the recipe replaces the tree's.
+            if matches!(
+                &r.source,
+                Source::Git {
+                    go_main: Some(recipe::GoMain::Files { .. }),
+                    ..
+                }
+            ) && let Some((go_mod, go_sum)) = &f.git_go_main
+            {
+                fs::write(dest.join("go.mod"), go_mod).at(dest.join("go.mod"))?;
+                fs::write(dest.join("go.sum"), go_sum).at(dest.join("go.sum"))?;
+            }
             Ok(Some(head))
         }
         Source::Url { .. } => {
@@ -340,7 +412,7 @@ fn prepare_source(
 
 fn manifest_source(r: &Recipe) -> bundle::manifest::Source {
     match &r.source {
-        Source::Git { url, rev, tag } => bundle::manifest::Source::Git {
+        Source::Git { url, rev, tag, .. } => bundle::manifest::Source::Git {
             url: url.clone(),
             rev: rev.clone(),
             tag: tag.clone(),
@@ -556,7 +628,7 @@ fn build_one(
             source_date_epoch: p.epoch,
             jobs: opts.jobs,
             offline: opts.policy.offline,
-            go: p.fetched.go.as_ref().map(|_| {
+            go: (p.fetched.go.is_some() || p.fetched.git_go_main.is_some()).then(|| {
                 (
                     cache.gomod_dir(),
                     Toolchain::default().setting().to_string(),

@@ -47,10 +47,13 @@ pub struct Recipe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A git repository at a full commit id; `tag`, when given, must resolve to `rev`.
+    /// `go_main` (`[source.main]`): the tree is a Go main module whose dependencies are
+    /// fetched into the cache like a Go-module source's.
     Git {
         url: String,
         rev: String,
         tag: Option<String>,
+        go_main: Option<GoMain>,
     },
     /// A file (archive or not) with its sha256.
     Url { url: String, sha256: String },
@@ -85,7 +88,8 @@ pub enum GoMain {
         go_mod_path: PathBuf,
         go_sum_path: PathBuf,
     },
-    /// Files inside the module (`go_mod_from`, `go_sum_from`, e.g. vendor.mod, vendor.sum).
+    /// Files inside the module or git tree (`go_mod_from`, `go_sum_from`, e.g. vendor.mod,
+    /// vendor.sum; go.mod, go.sum).
     InModule { go_mod: String, go_sum: String },
 }
 
@@ -93,7 +97,7 @@ impl Source {
     /// A short human description of the pin, e.g. `git <url> @ <rev> (v1.2.3)`.
     pub fn describe(&self) -> String {
         match self {
-            Source::Git { url, rev, tag } => match tag {
+            Source::Git { url, rev, tag, .. } => match tag {
                 Some(t) => format!("git {url} @ {rev} ({t})"),
                 None => format!("git {url} @ {rev}"),
             },
@@ -277,9 +281,11 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
             ("version", s.version.is_some()),
             ("h1", s.h1.is_some()),
             ("commit", s.commit.is_some()),
-            ("[source.main]", s.main.is_some()),
         ] {
             only_with(field, present, "go")?;
+        }
+        if s.git.is_none() {
+            only_with("[source.main]", s.main.is_some(), "go or git")?;
         }
     }
     if let Some(module) = s.go {
@@ -300,10 +306,15 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
         if let Some(tag) = &s.tag {
             check_text(tag).map_err(|m| format!("tag: {m}"))?;
         }
+        let go_main = match s.main {
+            Some(m) => Some(validate_main(m, dir)?),
+            None => None,
+        };
         Ok(Source::Git {
             url,
             rev,
             tag: s.tag,
+            go_main,
         })
     } else if let Some(url) = s.url {
         only_with("rev", s.rev.is_some(), "git")?;
@@ -366,26 +377,7 @@ fn validate_go(
     }
     let main = match main {
         None => GoMain::Own,
-        Some(m) => match (m.go_mod, m.go_sum, m.go_mod_from, m.go_sum_from) {
-            (Some(go_mod), Some(go_sum), None, None) => {
-                check_rel_path(&go_mod).map_err(|e| format!("[source.main]: go_mod: {e}"))?;
-                check_rel_path(&go_sum).map_err(|e| format!("[source.main]: go_sum: {e}"))?;
-                GoMain::Files {
-                    go_mod_path: dir.join(&go_mod),
-                    go_sum_path: dir.join(&go_sum),
-                    go_mod,
-                    go_sum,
-                }
-            }
-            (None, None, Some(go_mod), Some(go_sum)) => {
-                check_rel_path(&go_mod).map_err(|e| format!("[source.main]: go_mod_from: {e}"))?;
-                check_rel_path(&go_sum).map_err(|e| format!("[source.main]: go_sum_from: {e}"))?;
-                GoMain::InModule { go_mod, go_sum }
-            }
-            _ => {
-                return Err("[source.main]: give go_mod and go_sum (files beside the recipe), or go_mod_from and go_sum_from (files inside the module), as a pair".into());
-            }
-        },
+        Some(m) => validate_main(m, dir)?,
     };
     Ok(GoSource {
         module,
@@ -394,6 +386,27 @@ fn validate_go(
         commit,
         main,
     })
+}
+
+fn validate_main(m: RawMain, dir: &Path) -> std::result::Result<GoMain, String> {
+    match (m.go_mod, m.go_sum, m.go_mod_from, m.go_sum_from) {
+        (Some(go_mod), Some(go_sum), None, None) => {
+            check_rel_path(&go_mod).map_err(|e| format!("[source.main]: go_mod: {e}"))?;
+            check_rel_path(&go_sum).map_err(|e| format!("[source.main]: go_sum: {e}"))?;
+            Ok(GoMain::Files {
+                go_mod_path: dir.join(&go_mod),
+                go_sum_path: dir.join(&go_sum),
+                go_mod,
+                go_sum,
+            })
+        }
+        (None, None, Some(go_mod), Some(go_sum)) => {
+            check_rel_path(&go_mod).map_err(|e| format!("[source.main]: go_mod_from: {e}"))?;
+            check_rel_path(&go_sum).map_err(|e| format!("[source.main]: go_sum_from: {e}"))?;
+            Ok(GoMain::InModule { go_mod, go_sum })
+        }
+        _ => Err("[source.main]: give go_mod and go_sum (files beside the recipe), or go_mod_from and go_sum_from (files inside the source), as a pair".into()),
+    }
 }
 
 /// A Go module path: slash-separated elements of letters, digits and `-._~`, the first with a dot.
@@ -506,7 +519,15 @@ fn validate_build(b: RawBuild, source: &Source) -> std::result::Result<Build, St
                 "env: {k} is set by the builder and cannot be overridden"
             ));
         }
-        if matches!(source, Source::Go(_)) && RESERVED_GO_ENV.contains(&k.as_str()) {
+        let go_build = matches!(
+            source,
+            Source::Go(_)
+                | Source::Git {
+                    go_main: Some(_),
+                    ..
+                }
+        );
+        if go_build && RESERVED_GO_ENV.contains(&k.as_str()) {
             return Err(format!(
                 "env: {k} is set by the builder for Go-module sources (the dependencies come from the cache) and cannot be overridden"
             ));
@@ -794,6 +815,11 @@ mod tests {
                 format!("path = \".\"\nh1 = \"{H1}\""),
                 "[source]: h1 is only valid with go",
             ),
+            (
+                "path = \".\"\n[source.main]\ngo_mod_from = \"go.mod\"\ngo_sum_from = \"go.sum\""
+                    .to_string(),
+                "[source]: [source.main] is only valid with go or git",
+            ),
         ] {
             let e = err(&go_recipe(&src));
             assert!(e.contains(want), "{src}: {e}");
@@ -806,6 +832,26 @@ mod tests {
         assert!(
             err(&text)
                 .contains("[build]: env: GOPROXY is set by the builder for Go-module sources")
+        );
+    }
+
+    #[test]
+    fn a_git_tree_can_be_a_go_main_module() {
+        let text = good().replace(
+            "[build]",
+            "[source.main]\ngo_mod_from = \"go.mod\"\ngo_sum_from = \"go.sum\"\n\n[build]",
+        );
+        let r = parse(&text).unwrap();
+        assert!(matches!(
+            r.source,
+            Source::Git {
+                go_main: Some(GoMain::InModule { .. }),
+                ..
+            }
+        ));
+        let reserved = text.replace("GOFLAGS", "GOPROXY");
+        assert!(
+            err(&reserved).contains("env: GOPROXY is set by the builder for Go-module sources")
         );
     }
 
@@ -913,7 +959,8 @@ outputs = ["bin/containerd"]
             Source::Git {
                 url: "https://github.com/containerd/containerd.git".into(),
                 rev: REV.into(),
-                tag: Some("v2.1.4".into())
+                tag: Some("v2.1.4".into()),
+                go_main: None,
             }
         );
         assert_eq!(r.build.outputs, vec!["bin/containerd"]);

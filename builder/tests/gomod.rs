@@ -636,6 +636,73 @@ fn a_wrapper_go_mod_beside_the_recipe_and_vendor_mod_in_the_module() {
     assert_failed(&o, &["kube: go.sum lacks"], &w.out());
 }
 
+/// A git source whose tree is a Go main module (`[source.main]`): its dependencies are fetched
+/// into the cache too, so `--offline` builds it.
+#[test]
+fn a_git_tree_as_a_go_main_module() {
+    have_go();
+    let w = World::new();
+    fs::remove_file(w.repo().join("recipes/app.toml")).unwrap();
+    let up = w.root().join("upstream-app");
+    let repo = git2::Repository::init(&up).unwrap();
+    for (rel, text) in [
+        (
+            "go.mod",
+            "module example.test/gitapp\n\ngo 1.21\n\nrequire example.test/greet v1.0.0\n",
+        ),
+        ("go.sum", w.greet_sum.as_str()),
+        ("main.go", APP_MAIN),
+        ("LICENSE", "gitapp licence\n"),
+    ] {
+        fs::write(up.join(rel), text).unwrap();
+    }
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig =
+        git2::Signature::new("U", "u@example.org", &git2::Time::new(1_700_000_000, 0)).unwrap();
+    let rev = repo
+        .commit(Some("HEAD"), &sig, &sig, "gitapp", &tree, &[])
+        .unwrap()
+        .to_string();
+    w.write_recipe(
+        "gitapp",
+        &format!(
+            r#"name = "gitapp"
+version = "v1"
+license = "MIT"
+license_files = ["LICENSE"]
+
+[source]
+git = "file://{}"
+rev = "{rev}"
+
+[source.main]
+go_mod_from = "go.mod"
+go_sum_from = "go.sum"
+
+[build]
+env = {{ CGO_ENABLED = "0" }}
+script = 'test "$GOPROXY" = off && go build -o "$OUT/bin/gitapp" .'
+outputs = ["bin/gitapp"]
+"#,
+            up.display()
+        ),
+    );
+    assert_ok(&w.run(&["fetch"]));
+    assert!(
+        w.root()
+            .join("cache/gomod/cache/download/example.test/greet/@v/v1.0.0.zip")
+            .is_file()
+    );
+    assert_ok(&w.release(&["--offline"]));
+    let (_, said) = w.unpack_and_run("gitapp");
+    assert_eq!(said.trim(), "hello from greet");
+}
+
 #[test]
 fn a_go_too_old_for_the_module() {
     have_go();
