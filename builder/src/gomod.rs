@@ -103,16 +103,15 @@ fn toolchain_from_env() -> String {
 /// a toolchain with GOSUMDB=off). With a mirror it is off: the pinned module is checked by its
 /// h1 (and commit) here, its dependencies by go.sum.
 pub fn proxy_setting(policy: &NetPolicy) -> (Option<String>, bool) {
-    if policy.offline {
-        return (Some("off".into()), false);
-    }
-    match &policy.mirror {
-        Some(Mirror::Dir(d)) => {
+    match (&policy.mirror, policy.offline) {
+        // A folder mirror needs no network, so `--offline` may use it.
+        (Some(Mirror::Dir(d)), _) => {
             let abs = crate::fsutil::absolute(d).join(MIRROR_SUBDIR);
             (Some(format!("file://{}", abs.display())), true)
         }
-        Some(Mirror::Url(u)) => (Some(format!("{u}/{MIRROR_SUBDIR}")), true),
-        None => (None, false),
+        (_, true) => (Some("off".into()), false),
+        (Some(Mirror::Url(u)), false) => (Some(format!("{u}/{MIRROR_SUBDIR}")), true),
+        (None, false) => (None, false),
     }
 }
 
@@ -1056,6 +1055,15 @@ replace go.etcd.io/etcd/api/v3 => ../api
         assert!(e.contains(&("GOPROXY".into(), "file:///srv/m/go".into())));
         assert!(e.contains(&("GOSUMDB".into(), "off".into())));
         assert!(e.contains(&("GOTOOLCHAIN".into(), "go1.27.3".into())));
+        let both = NetPolicy {
+            offline: true,
+            mirror: Some(Mirror::Dir("/srv/m".into())),
+        };
+        let e = fetch_env(Path::new("/c/gomod"), &both, "local");
+        assert!(
+            e.contains(&("GOPROXY".into(), "file:///srv/m/go".into())),
+            "--offline may use a folder mirror"
+        );
         let online = fetch_env(Path::new("/c"), &NetPolicy::default(), "local");
         assert!(!online.iter().any(|(k, _)| k == "GOPROXY" || k == "GOSUMDB"));
         let b = build_env("/c/gomod", "local", Some("-trimpath"));

@@ -448,6 +448,14 @@ fn a_mirror_folder_serves_go_modules() {
             .join("cache2/gomod/cache/download/example.test/greet/@v/v1.0.0.zip")
             .is_file()
     );
+    // --offline may use a folder mirror (an air-gapped first build).
+    let o = w.run_with(
+        "cache3",
+        "http://127.0.0.1:9/unreachable",
+        &["release", "--offline", &m, &out],
+        &[],
+    );
+    assert_ok(&o);
 }
 
 #[test]
