@@ -579,6 +579,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Units(u) => units(&u),
         Cmd::Certs(c) => certs(&c),
         Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),
+        Cmd::OciRuntime { runc, args } => {
+            runtime::oci_runtime::run(&runc, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::ImportImages {
+            pause,
+            ctr,
+            address,
+            snapshotter,
+            archive,
+        } => {
+            let spec = runtime::images::ImportSpec {
+                pause,
+                ctr,
+                address,
+                snapshotter,
+                archive,
+            };
+            runtime::images::import_pause(&spec, runtime::components::containerd::SANDBOX_IMAGE)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

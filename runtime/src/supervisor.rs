@@ -299,6 +299,7 @@ impl Supervisor {
             storage: self.storage.clone(),
             error: self.error.clone(),
             rootlesskit_version: self.rk_version.clone(),
+            cgroups: Some(crate::cgroups::CgroupMode::from_delegated(self.cfg.cgroup2)),
             components: self
                 .slots
                 .iter()
