@@ -132,6 +132,17 @@ fn tag_of(reference: &str) -> &str {
     last.split_once(':').map_or("latest", |(_, t)| t)
 }
 
+/// A reference as containerd names images (Docker's normalisation): `busybox:1` →
+/// `docker.io/library/busybox:1`, `a/b:1` → `docker.io/a/b:1`; a first part with a dot, a port
+/// or `localhost` is a registry and stays.
+pub fn full_reference(name: &str) -> String {
+    match name.split_once('/') {
+        None => format!("docker.io/library/{name}"),
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => name.into(),
+        Some(_) => format!("docker.io/{name}"),
+    }
+}
+
 /// The files of the archive, in the order they are written: (name, bytes).
 pub fn archive_files(image: &Image) -> Vec<(String, Vec<u8>)> {
     let layer_hex = sha256(image.layer);
@@ -172,7 +183,7 @@ pub fn archive_files(image: &Image) -> Vec<(String, Vec<u8>)> {
             let mut d = descriptor("application/vnd.oci.image.manifest.v1+json", &manifest);
             d["platform"] = json!({"architecture": image.architecture, "os": "linux"});
             d["annotations"] = json!({
-                "io.containerd.image.name": name,
+                "io.containerd.image.name": full_reference(name),
                 "org.opencontainers.image.ref.name": tag_of(name),
             });
             d
@@ -373,6 +384,32 @@ mod tests {
                 ("bin/sh".into(), 0, 0o777, Some("pause".into())),
                 ("owned".into(), 1000, 0o600, None),
             ]
+        );
+    }
+
+    #[test]
+    fn containerd_gets_full_references() {
+        assert_eq!(full_reference("busybox:1"), "docker.io/library/busybox:1");
+        assert_eq!(
+            full_reference("u7s-e2e/busybox:1"),
+            "docker.io/u7s-e2e/busybox:1"
+        );
+        assert_eq!(
+            full_reference("registry.k8s.io/pause:3.10.2"),
+            "registry.k8s.io/pause:3.10.2"
+        );
+        assert_eq!(full_reference("localhost/x:1"), "localhost/x:1");
+        assert_eq!(full_reference("host:5000/x"), "host:5000/x");
+        let (bytes, _) = image_bytes(&["u7s/b:1"]);
+        let index = json_of(&entries(&bytes), "index.json");
+        assert_eq!(
+            index["manifests"][0]["annotations"]["io.containerd.image.name"],
+            "docker.io/u7s/b:1"
+        );
+        let docker = json_of(&entries(&bytes), "manifest.json");
+        assert_eq!(
+            docker[0]["RepoTags"][0], "u7s/b:1",
+            "docker normalises by itself"
         );
     }
 

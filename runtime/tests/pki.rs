@@ -6,9 +6,9 @@
 //! folder gives kubeconfigs that work the same way. The tools must be on PATH; when one is
 //! missing the test fails under CI=true and is skipped with a reason otherwise.
 
-use runtime::bootstrap::{NodeRequest, import_node_bundle, write_node_bundle};
-use runtime::config::{KubeSettings, SessionConfig};
+use runtime::pki::join_bundle::{NodeRequest, import_node_bundle, write_node_bundle};
 use runtime::pki::{Kubeconfig, Leaf, Pki, PkiSpec};
+use runtime::session::config::{KubeSettings, SessionConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -663,7 +663,7 @@ fn a_node_bundle_gives_working_kubeconfigs_and_no_ca_key() {
     let file = d.path().join("node-b.tar");
     let settings = KubeSettings {
         flannel: true,
-        pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
+        pod_cidr: runtime::session::config::DEFAULT_FLANNEL_CIDR.into(),
         ..Default::default()
     };
     let req = NodeRequest {

@@ -6,10 +6,10 @@
 //! `containerd-fuse-overlayfs-grpc` snapshotter plugin.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::{Error, Result};
-use crate::paths::Paths;
-use crate::storage::Storage;
+use crate::host::storage::Storage;
+use crate::session::config::ChildConfig;
+use crate::session::paths::Paths;
 use std::time::Duration;
 use toml::{Table, Value};
 
@@ -60,7 +60,7 @@ pub struct Flavor {
 }
 
 /// containerd 2.x without writable cgroups: runc is reached through our OCI runtime wrapper
-/// ([`crate::cgroups::wrapper_script`]), `BinaryName` of the runc runtime. containerd 1.x has
+/// ([`crate::host::cgroups::wrapper_script`]), `BinaryName` of the runc runtime. containerd 1.x has
 /// `disable_cgroup` instead (removed in 2.0).
 pub fn needs_wrapper(f: &Flavor) -> bool {
     f.major >= 2 && !f.cgroup2 && !f.for_docker
@@ -78,7 +78,7 @@ pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
     if needs_wrapper(&f) {
         runc_options.insert(
             "BinaryName".into(),
-            s(crate::cgroups::wrapper_path(p).display()),
+            s(crate::host::cgroups::wrapper_path(p).display()),
         );
     }
     let runc = table(vec![
@@ -204,8 +204,8 @@ pub fn add(
         let u7s = need(find, "u7s", "containerd without writable cgroups", hint)?;
         let runc = need(find, "runc", "containerd", hint)?;
         plan.files.push((
-            crate::cgroups::wrapper_path(p),
-            crate::cgroups::wrapper_script(&u7s, &runc),
+            crate::host::cgroups::wrapper_path(p),
+            crate::host::cgroups::wrapper_script(&u7s, &runc),
             0o700,
         ));
     }
@@ -253,7 +253,7 @@ pub fn add(
     Ok(())
 }
 
-/// The job importing the pause image (see [`crate::images`]); required with Kubernetes, a note
+/// The job importing the pause image (see [`crate::process::images`]); required with Kubernetes, a note
 /// without (CRI clients then bring their own sandbox image).
 fn add_pause_image(
     plan: &mut Plan,
@@ -277,7 +277,7 @@ fn add_pause_image(
             return Ok(());
         }
     };
-    let spec = crate::images::ImportSpec {
+    let spec = crate::process::images::ImportSpec {
         pause,
         ctr: need(find, "ctr", "the pause image import", hint)?,
         address: cfg.paths.containerd_sock(),
@@ -287,7 +287,7 @@ fn add_pause_image(
     let mut args = vec!["__import-images".to_string()];
     args.extend(spec.to_args());
     plan.jobs.push(super::Job {
-        name: crate::images::JOB.into(),
+        name: crate::process::images::JOB.into(),
         program: need(find, "u7s", "the pause image import", hint)?,
         args,
         env: vec![],
@@ -301,7 +301,7 @@ fn add_pause_image(
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     fn fl(major: u32, cgroup2: bool, fuse_plugin: bool) -> Flavor {
         Flavor {
@@ -459,7 +459,7 @@ mod tests {
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all, false).unwrap();
-        let wrapper = crate::cgroups::wrapper_path(&c.paths);
+        let wrapper = crate::host::cgroups::wrapper_path(&c.paths);
         let (_, script, mode) = p.files.iter().find(|(f, _, _)| *f == wrapper).unwrap();
         assert_eq!(*mode, 0o700);
         assert!(
@@ -484,7 +484,7 @@ mod tests {
         assert_eq!(opts["BinaryName"].as_str(), Some(wrapper.to_str().unwrap()));
         // The pause image job: after containerd, importing into the snapshotter in use.
         let job = &p.jobs[0];
-        assert_eq!(job.name, crate::images::JOB);
+        assert_eq!(job.name, crate::process::images::JOB);
         assert_eq!(job.after, ["containerd"]);
         assert_eq!(job.args[0], "__import-images");
         assert!(job.args.contains(&"--snapshotter=overlayfs".to_string()));

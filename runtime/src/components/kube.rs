@@ -7,8 +7,8 @@
 //! to the server through the kubeconfigs and etcd endpoint of its bootstrap bundle.
 
 use super::{Facts, Finder, Plan};
-use crate::config::{ChildConfig, Cri, Role};
 use crate::error::Result;
+use crate::session::config::{ChildConfig, Cri, Role};
 
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
@@ -70,8 +70,12 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> 
     }
     let mut kubelet_after = vec![super::kubelet::cri(cfg).0.to_string()];
     // Pods need the sandbox image first (containerd would try to pull it).
-    if plan.jobs.iter().any(|j| j.name == crate::images::JOB) {
-        kubelet_after.push(crate::images::JOB.into());
+    if plan
+        .jobs
+        .iter()
+        .any(|j| j.name == crate::process::images::JOB)
+    {
+        kubelet_after.push(crate::process::images::JOB.into());
     }
     if cfg.session.k8s.flannel {
         super::flannel::add(plan, cfg, find)?;
@@ -91,8 +95,8 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{Probe, plan};
     use super::*;
-    use crate::config::DEFAULT_FLANNEL_CIDR;
-    use crate::storage::Storage;
+    use crate::host::storage::Storage;
+    use crate::session::config::DEFAULT_FLANNEL_CIDR;
 
     fn facts() -> Facts {
         Facts {

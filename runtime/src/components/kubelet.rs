@@ -4,14 +4,14 @@
 //! node-allocatable enforcement, no local-storage isolation, relaxed disk eviction), x509 +
 //! webhook authentication and webhook authorization, its serving certificate from our PKI, the
 //! CRI socket of the session's runtime, and its folders under our data folder. Without writable
-//! cgroups ([`crate::cgroups`]) it runs without QoS cgroups and accepts cgroup v1. Readiness is
+//! cgroups ([`crate::host::cgroups`]) it runs without QoS cgroups and accepts cgroup v1. Readiness is
 //! its healthz on loopback (`GET http://127.0.0.1:10248/healthz` says `ok`).
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
-use crate::cgroups::CgroupMode;
-use crate::config::{ChildConfig, Cri};
 use crate::error::Result;
+use crate::host::cgroups::CgroupMode;
 use crate::pki::{Kubeconfig, Leaf, Pki};
+use crate::session::config::{ChildConfig, Cri};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,7 +71,7 @@ pub fn config(cfg: &ChildConfig) -> String {
         "resolvConf": "/etc/resolv.conf",
     });
     if CgroupMode::from_delegated(cfg.cgroup2) == CgroupMode::Unenforced {
-        // No writable cgroups (crate::cgroups): no QoS or pod cgroups, nothing enforced, and
+        // No writable cgroups (crate::host::cgroups): no QoS or pod cgroups, nothing enforced, and
         // on cgroup v1 the start the kubelet refuses by default since 1.35 (KEP-5573).
         v["failCgroupV1"] = json!(false);
         v["cgroupsPerQOS"] = json!(false);
