@@ -57,11 +57,14 @@ fn every_distro_healthy_tree_passes() {
 }
 
 #[test]
-fn kubernetes_needs_cgroup_v2_on_cgroup_v1_distros() {
+fn kubernetes_runs_unenforced_on_cgroup_v1_distros() {
     for d in [D::Debian10, D::Sles15, D::Centos7, D::Rocky8] {
         let o = healthy(d).run(&args("kubernetes"));
-        assert_eq!(o.code, 1, "{d:?}");
-        o.expect("cgroup.v2", Fail, &["rootless Kubernetes needs cgroup v2"]);
+        o.expect(
+            "cgroup.v2",
+            Warn,
+            &["Kubernetes runs without enforcing resource limits"],
+        );
         let fix = o.fix("cgroup.v2");
         let want = match d {
             D::Debian10 => "update-grub",
@@ -82,7 +85,7 @@ fn kubernetes_needs_cgroup_v2_on_cgroup_v1_distros() {
     let o = t.run(&args("kubernetes"));
     o.expect(
         "cgroup.v2",
-        Fail,
+        Warn,
         &["rc_cgroup_mode=\"unified\"", "/etc/rc.conf"],
     );
 }
@@ -625,14 +628,14 @@ fn cgroup_delegation_is_read_as_words() {
     let o = t.run(ALICE);
     o.expect(
         "cgroup.delegation",
-        Fail,
+        Warn,
         &[
             "lacking cpu, io",
+            "without enforcing resource limits",
             "Delegate=cpu cpuset io memory pids",
             "systemctl daemon-reload",
         ],
     );
-    assert_eq!(o.code, 1);
     assert_eq!(t.run(&args("docker")).status("cgroup.delegation"), Warn);
     // Only the wanted ones missing: warning.
     t.write(&format!("{dir}/cgroup.controllers"), "cpu memory pids\n");
@@ -640,8 +643,14 @@ fn cgroup_delegation_is_read_as_words() {
         .expect("cgroup.delegation", Warn, &["lacking cpuset, io"]);
     // No user manager cgroup.
     t.rm(dir);
-    t.run(ALICE)
-        .expect("cgroup.delegation", Fail, &["loginctl enable-linger alice"]);
+    t.run(ALICE).expect(
+        "cgroup.delegation",
+        Warn,
+        &[
+            "loginctl enable-linger alice",
+            "without enforcing resource limits",
+        ],
+    );
     // Old systemd.
     let mut t = healthy(D::Debian12);
     t.rm("/usr/lib/systemd/libsystemd-shared-255.so")

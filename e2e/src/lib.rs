@@ -2,7 +2,8 @@
 //! world-readable sandbox (release tree, HOME, XDG_RUNTIME_DIR) that user can use, commands run
 //! as that user with a clean environment and a timeout, polling with deadlines, the user's
 //! processes, free ports, plain HTTP from the host, a busybox rootfs tarball and an image archive
-//! of it; [`cri`] is a CRI v1 client.
+//! of it, a release tree of the real Kubernetes binaries ([`kube_release_tree`]); [`cri`] is a
+//! CRI v1 client.
 
 pub mod cri;
 
@@ -233,48 +234,25 @@ pub fn busybox_rootfs_tar(out: &Path, index_html: &str) {
     t.finish().unwrap();
 }
 
-/// An image archive in the `docker save` layout (`manifest.json`, a config, one layer) for
+/// An image archive (`bundle::oci_image`: OCI layout plus Docker's `manifest.json`) for
 /// `ctr images import` / `docker load`: the rootfs tarball `rootfs` as its only layer, every name
 /// of `tags` on it, `entrypoint` as its entrypoint, for this machine's architecture.
 pub fn image_archive(out: &Path, rootfs: &Path, tags: &[&str], entrypoint: &[&str]) {
-    use sha2::{Digest, Sha256};
+    use bundle::oci_image::{Image, RunConfig, oci_arch, write_archive};
     let layer = std::fs::read(rootfs).expect("read the rootfs tarball");
-    let diff_id = format!("{:x}", Sha256::digest(&layer));
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
+    let image = Image {
+        names: tags,
+        layer: &layer,
+        run: RunConfig {
+            entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
+            env: vec!["PATH=/bin".into()],
+            working_dir: "/".into(),
+            ..Default::default()
+        },
+        architecture: oci_arch(),
     };
-    let config = serde_json::json!({
-        "architecture": arch,
-        "os": "linux",
-        "created": "2024-01-01T00:00:00Z",
-        "config": { "Entrypoint": entrypoint, "Env": ["PATH=/bin"], "WorkingDir": "/" },
-        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{diff_id}")] },
-        "history": [{ "created": "2024-01-01T00:00:00Z", "created_by": "u7s e2e test" }],
-    })
-    .to_string();
-    let config_name = format!("{:x}.json", Sha256::digest(config.as_bytes()));
-    let layer_name = format!("{diff_id}/layer.tar");
-    let manifest = serde_json::json!([{
-        "Config": config_name,
-        "RepoTags": tags,
-        "Layers": [layer_name],
-    }])
-    .to_string();
     let f = std::fs::File::create(out).expect("create the image archive");
-    let mut t = tar::Builder::new(f);
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        t.append_data(&mut h, name, data)
-            .expect("write the image archive");
-    };
-    add(&layer_name, &layer);
-    add(&config_name, config.as_bytes());
-    add("manifest.json", manifest.as_bytes());
-    t.finish().expect("finish the image archive");
+    write_archive(f, &image).expect("write the image archive");
 }
 
 /// Files under `dir` whose owner is at least `min_uid` (sub-UIDs).
@@ -430,6 +408,108 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
 
 fn remove_tree(p: &Path) -> std::io::Result<()> {
     std::fs::remove_dir_all(p)
+}
+
+/// The environment variable naming the folder of real release binaries for the Kubernetes
+/// test (a `bin/` of a release built from the recipes, or the build outputs laid out the same).
+pub const KUBE_BIN_ENV: &str = "U7S_E2E_KUBE_BIN";
+
+/// What the Kubernetes test needs in `$U7S_E2E_KUBE_BIN` (paths relative to it).
+pub const KUBE_BINARIES: &[&str] = &[
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "runc",
+    "etcd",
+    "pause",
+    "cni/bridge",
+    "cni/host-local",
+    "cni/loopback",
+    "cni/portmap",
+];
+
+/// Taken from `$U7S_E2E_KUBE_BIN` when there, else from the host (Debian's packages).
+pub const KUBE_HOST_FALLBACK: &[&str] = &["rootlesskit", "rootlessctl", "slirp4netns"];
+
+/// A release tree for Kubernetes at `dir/usernetes` (`bin/`, `bin/cni/`): a copy of the
+/// workspace's `u7s` (the session finds its programs beside it) and symlinks to the real
+/// binaries of `$U7S_E2E_KUBE_BIN`. `None` (skip) or a panic (CI) naming what is missing.
+pub fn kube_release_tree(dir: &Path) -> Option<PathBuf> {
+    let src = std::env::var_os(KUBE_BIN_ENV).map(PathBuf::from);
+    let src = prerequisite(
+        src,
+        &format!(
+            "{KUBE_BIN_ENV} is not set: it names a folder with the real release binaries ({})",
+            KUBE_BINARIES.join(", ")
+        ),
+    )?;
+    let missing: Vec<&str> = KUBE_BINARIES
+        .iter()
+        .copied()
+        .filter(|b| !src.join(b).is_file())
+        .collect();
+    prerequisite(
+        missing.is_empty().then_some(()),
+        &format!(
+            "{KUBE_BIN_ENV}={}: missing {}",
+            src.display(),
+            missing.join(", ")
+        ),
+    )?;
+    let unreadable: Vec<&str> = KUBE_BINARIES
+        .iter()
+        .copied()
+        .filter(|b| std::fs::metadata(src.join(b)).is_ok_and(|m| m.mode() & 0o005 != 0o005))
+        .collect();
+    prerequisite(
+        unreadable.is_empty().then_some(()),
+        &format!(
+            "{KUBE_BIN_ENV}={}: not readable and executable by the test user (chmod a+rx): {}",
+            src.display(),
+            unreadable.join(", ")
+        ),
+    )?;
+    let root = dir.join("usernetes");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(bin.join("cni")).unwrap();
+    for d in [&root, &bin, &bin.join("cni")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let link = |from: &Path, name: &str| {
+        std::os::unix::fs::symlink(from, bin.join(name))
+            .unwrap_or_else(|e| panic!("link {}: {e}", from.display()));
+    };
+    for b in KUBE_BINARIES {
+        link(&src.join(b), b);
+    }
+    for b in KUBE_HOST_FALLBACK {
+        let from = Some(src.join(b))
+            .filter(|p| p.is_file())
+            .or_else(|| host_binary(b));
+        let from = prerequisite(
+            from,
+            &format!("{b} is neither in {KUBE_BIN_ENV} nor installed (see scripts/ci-setup.sh)"),
+        )?;
+        link(&from, b);
+    }
+    let u7s = bin.join("u7s");
+    let stripped = Command::new("strip")
+        .arg("-o")
+        .arg(&u7s)
+        .arg(workspace_binary("u7s"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        std::fs::copy(workspace_binary("u7s"), &u7s).unwrap();
+    }
+    std::fs::set_permissions(&u7s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Some(root)
 }
 
 /// The result of a command.
@@ -697,7 +777,7 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn image_archive_names_its_config_and_layer_by_digest() {
+    fn image_archive_carries_the_rootfs_names_and_entrypoint() {
         let dir = tempfile::tempdir().unwrap();
         let rootfs = dir.path().join("rootfs.tar");
         std::fs::write(&rootfs, b"not really a tar, only bytes to hash").unwrap();
@@ -716,16 +796,10 @@ mod tests {
             serde_json::from_slice(&entries["manifest.json"]).unwrap();
         let m = &manifest[0];
         assert_eq!(m["RepoTags"], serde_json::json!(["a/b:1", "c/d:2"]));
-        let config_name = m["Config"].as_str().unwrap();
-        let config = &entries[config_name];
-        assert_eq!(
-            config_name,
-            format!("{:x}.json", Sha256::digest(config)),
-            "the config is named by its digest"
-        );
         let layer = &entries[m["Layers"][0].as_str().unwrap()];
         assert_eq!(layer, &std::fs::read(&rootfs).unwrap());
-        let config: serde_json::Value = serde_json::from_slice(config).unwrap();
+        let config: serde_json::Value =
+            serde_json::from_slice(&entries[m["Config"].as_str().unwrap()]).unwrap();
         assert_eq!(
             config["rootfs"]["diff_ids"][0].as_str().unwrap(),
             format!("sha256:{:x}", Sha256::digest(layer))
@@ -734,5 +808,6 @@ mod tests {
             config["config"]["Entrypoint"],
             serde_json::json!(["/bin/sleep", "1"])
         );
+        assert!(entries.contains_key("index.json") && entries.contains_key("oci-layout"));
     }
 }

@@ -273,6 +273,33 @@ pub enum Cmd {
     /// (internal) the supervisor inside the namespaces
     #[command(name = "__child", hide = true)]
     Child,
+
+    /// (internal) the OCI runtime of a session without writable cgroups: runc without the
+    /// bundle's cgroup settings
+    #[command(name = "__oci-runtime", hide = true)]
+    OciRuntime {
+        /// The real runc
+        #[arg(long)]
+        runc: std::path::PathBuf,
+        /// runc's arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+
+    /// (internal) the job importing the pod sandbox image into containerd
+    #[command(name = "__import-images", hide = true)]
+    ImportImages {
+        #[arg(long)]
+        pause: std::path::PathBuf,
+        #[arg(long)]
+        ctr: std::path::PathBuf,
+        #[arg(long)]
+        address: std::path::PathBuf,
+        #[arg(long)]
+        snapshotter: String,
+        #[arg(long)]
+        archive: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

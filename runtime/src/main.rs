@@ -27,6 +27,30 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
         Cmd::Units(u) => commands::units::run(&u),
         Cmd::Certs(c) => commands::certs::run(&c),
         Cmd::Child => Ok(ExitStatus::from_code(runtime::process::inside::run())),
+        Cmd::OciRuntime { runc, args } => {
+            runtime::process::oci_runtime::run(&runc, &args)?;
+            Ok(ExitStatus::Success)
+        }
+        Cmd::ImportImages {
+            pause,
+            ctr,
+            address,
+            snapshotter,
+            archive,
+        } => {
+            let spec = runtime::process::images::ImportSpec {
+                pause,
+                ctr,
+                address,
+                snapshotter,
+                archive,
+            };
+            runtime::process::images::import_pause(
+                &spec,
+                runtime::components::containerd::SANDBOX_IMAGE,
+            )?;
+            Ok(ExitStatus::Success)
+        }
     }
 }
 

@@ -92,6 +92,9 @@ pub fn run() -> i32 {
         components: vec![],
         error: Some(e.to_string()),
         rootlesskit_version: None,
+        cgroups: Some(crate::host::cgroups::CgroupMode::from_delegated(
+            cfg.cgroup2,
+        )),
     };
     let keep = cfg.clone();
     match prepare_and_run(cfg) {

@@ -107,6 +107,7 @@ pub fn report(paths: &Paths) -> Result<Report> {
             .as_ref()
             .map(|s| s.storage.clone())
             .filter(|s| !s.is_empty()),
+        cgroups: sup.as_ref().and_then(|s| s.cgroups),
         rootlesskit_version: sup.as_ref().and_then(|s| s.rootlesskit_version.clone()),
         error: sup.as_ref().and_then(|s| s.error.clone()),
         docker_host: (cfg.cri == crate::session::config::Cri::Docker).then(|| paths.docker_host()),

@@ -3,6 +3,7 @@
 //! ([`SessionFile`]), and what `u7s status [--json]` prints ([`Report`]), with its text form.
 
 use crate::error::{Error, Result};
+use crate::host::cgroups::CgroupMode;
 use crate::rootlesskit::portspec::PortStatus;
 use crate::session::config::SessionConfig;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,9 @@ pub struct SupervisorStatus {
     pub error: Option<String>,
     /// RootlessKit's version (from its API).
     pub rootlesskit_version: Option<String>,
+    /// Whether resource limits are enforced (decided at `u7s up`).
+    #[serde(default)]
+    pub cgroups: Option<CgroupMode>,
 }
 
 /// The top process's record, in `STATE/session.json`.
@@ -106,6 +110,9 @@ pub struct SessionReport {
     pub kube: bool,
     pub etcd: bool,
     pub storage: Option<String>,
+    /// Whether resource limits are enforced ([`CgroupMode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups: Option<CgroupMode>,
     pub rootlesskit_version: Option<String>,
     pub error: Option<String>,
     pub docker_host: Option<String>,
@@ -201,6 +208,9 @@ impl Report {
         ));
         if let Some(st) = &s.storage {
             out.push_str(&format!("  storage: {st}\n"));
+        }
+        if let Some(c) = s.cgroups {
+            out.push_str(&format!("  cgroups: {}\n", c.describe()));
         }
         if let Some(e) = &s.error {
             out.push_str(&format!("  error: {e}\n"));
@@ -304,6 +314,7 @@ mod tests {
                 kube: false,
                 etcd: true,
                 storage: Some("overlay".into()),
+                cgroups: Some(CgroupMode::Unenforced),
                 rootlesskit_version: Some("1.1.0".into()),
                 error: None,
                 docker_host: Some("unix:///run/user/1000/docker.sock".into()),
@@ -341,6 +352,10 @@ mod tests {
         assert!(t.contains("dockerd    starting  4242"), "{t}");
         assert!(t.contains("127.0.0.1"), "{t}");
         assert!(t.contains("RootlessKit 1.1.0"));
+        assert!(
+            t.contains("cgroups: no writable cgroups") && t.contains("without resource limits"),
+            "{t}"
+        );
         assert!(
             t.contains("first to expire is etcd-server in 12 days — renew: u7s certs renew"),
             "{t}"

@@ -225,6 +225,9 @@ impl<H: Host> Supervisor<H> {
             storage: self.storage.clone(),
             error: self.error.clone(),
             rootlesskit_version: self.rk_version.clone(),
+            cgroups: Some(crate::host::cgroups::CgroupMode::from_delegated(
+                self.cfg.cgroup2,
+            )),
             components: self
                 .slots
                 .iter()
