@@ -314,18 +314,18 @@ pub fn remove_at_exit_of(dir: &Path) {
 }
 
 /// The e2e release of this test binary: the pinned components of `e2e/components.txt` (from
-/// `recipes/`), the workspace's `u7s` (`e2e/recipes/u7s.toml`) and `release/`, built once with
+/// `recipes/`, or the folder `U7S_E2E_RECIPES` names), the workspace's `u7s` (`e2e/recipes/u7s.toml`) and `release/`, built once with
 /// [`build_release`] and kept for the binary's life.
 pub fn release() -> Option<&'static ReleaseArchive> {
     static RELEASE: std::sync::OnceLock<Option<ReleaseArchive>> = std::sync::OnceLock::new();
     RELEASE
         .get_or_init(|| {
             let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            build_release(
-                &here.join("../recipes"),
-                &here.join("recipes"),
-                &here.join("../release"),
-            )
+            // U7S_E2E_RECIPES: another folder to take the components' recipes from.
+            let recipes = std::env::var_os("U7S_E2E_RECIPES")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| here.join("../recipes"));
+            build_release(&recipes, &here.join("recipes"), &here.join("../release"))
         })
         .as_ref()
 }
