@@ -11,6 +11,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::executor::{Executor, ExecutorChoice, Resolver};
 use crate::fetch_git::{self, GitPin};
 use crate::fetch_url::{self, FilePin};
+use crate::gomod::{self, GoFetched, GoPin, Toolchain};
 use crate::mirror::NetPolicy;
 use crate::patch::{self, PatchFile};
 use crate::plan;
@@ -58,6 +59,8 @@ struct Fetched {
     dist: Option<PathBuf>,
     /// The resolved folder (path sources).
     local: Option<PathBuf>,
+    /// The verified module and main go.mod/go.sum (Go-module sources).
+    go: Option<GoFetched>,
 }
 
 impl Fetched {
@@ -74,6 +77,17 @@ fn git_pin(r: &Recipe) -> Option<GitPin<'_>> {
             url,
             rev,
             tag: tag.as_deref(),
+        }),
+        _ => None,
+    }
+}
+
+fn go_pin(r: &Recipe) -> Option<GoPin<'_>> {
+    match &r.source {
+        Source::Go(src) => Some(GoPin {
+            component: &r.name,
+            file: &r.file,
+            src,
         }),
         _ => None,
     }
@@ -163,6 +177,7 @@ fn fetch_one(
     cache: &Cache,
     comp: &Component,
     opts: &Options,
+    toolchain: &Toolchain,
     progress: &Progress,
 ) -> Result<Fetched> {
     let r = &comp.recipe;
@@ -173,6 +188,7 @@ fn fetch_one(
         transferred: false,
         dist: None,
         local: None,
+        go: None,
     };
     match &r.source {
         Source::Git { url, rev, tag } => {
@@ -212,6 +228,28 @@ fn fetch_one(
             fetched.pin = format!("path {}", crate::fsutil::hash_tree(&dir, &filter)?);
             fetched.local = Some(dir);
         }
+        Source::Go(src) => {
+            let pin = go_pin(r).expect("go");
+            let task = progress.task(&r.name, "fetch", &r.source.describe());
+            let g = gomod::ensure(cache, &pin, &opts.policy, toolchain, progress)?;
+            task.finish(if g.transferred {
+                "downloaded"
+            } else {
+                "cached"
+            });
+            fetched.transferred = g.transferred;
+            fetched.dates.extend(g.time);
+            fetched.pin = format!(
+                "go {} {} {} {} main {} toolchain {}",
+                src.module,
+                src.version,
+                src.h1,
+                src.commit.as_deref().unwrap_or("-"),
+                g.main_sha256(),
+                toolchain.setting()
+            );
+            fetched.go = Some(g);
+        }
     }
     Ok(fetched)
 }
@@ -238,8 +276,9 @@ fn fetch_all(
 ) -> Result<Vec<Fetched>> {
     // Fetches are mostly waiting on the network: allow a few more than --jobs.
     let jobs = opts.jobs.max(4);
+    let toolchain = Toolchain::default();
     first_error(plan::run_parallel(comps, jobs, |c| {
-        fetch_one(cache, c, opts, progress)
+        fetch_one(cache, c, opts, &toolchain, progress)
     }))
 }
 
@@ -288,6 +327,14 @@ fn prepare_source(
             crate::fsutil::copy_tree(dir, dest, Some(&source_filter(dir, opts)))?;
             Ok(None)
         }
+        Source::Go(_) => {
+            let pin = go_pin(r).expect("go");
+            let g = f.go.as_ref().expect("fetched go source has its module");
+            let task = progress.task(&r.name, "unpack", &r.source.describe());
+            gomod::unpack(&pin, g, dest)?;
+            task.finish("done");
+            Ok(None)
+        }
     }
 }
 
@@ -303,6 +350,12 @@ fn manifest_source(r: &Recipe) -> bundle::manifest::Source {
             sha256: sha256.clone(),
         },
         Source::Path { path, .. } => bundle::manifest::Source::Path { path: path.clone() },
+        Source::Go(g) => bundle::manifest::Source::Go {
+            module: g.module.clone(),
+            version: g.version.clone(),
+            h1: g.h1.clone(),
+            commit: g.commit.clone(),
+        },
     }
 }
 
@@ -406,16 +459,41 @@ fn resolve_executors(comps: &[Component], opts: &Options) -> Result<Vec<Executor
     comps.iter().map(|c| resolver.resolve(&c.recipe)).collect()
 }
 
-fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) -> Vec<Planned> {
+/// Indexes of each component's dependencies among `fetched`.
+fn dep_indexes(fetched: &[Fetched]) -> Vec<Vec<usize>> {
     fetched
-        .into_iter()
-        .zip(executors)
-        .map(|(f, executor)| {
-            let epoch = f.epoch(opts);
-            let key = plan::cache_key(&plan::KeyInputs {
+        .iter()
+        .map(|f| {
+            f.comp
+                .recipe
+                .build
+                .deps
+                .iter()
+                .filter_map(|d| fetched.iter().position(|o| &o.comp.recipe.name == d))
+                .collect()
+        })
+        .collect()
+}
+
+fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) -> Vec<Planned> {
+    let deps = dep_indexes(&fetched);
+    let mut keys: Vec<Option<String>> = vec![None; fetched.len()];
+    for wave in plan::waves(&deps) {
+        for i in wave {
+            let f = &fetched[i];
+            let executor = &executors[i];
+            let mut pin = f.pin.clone();
+            for &d in &deps[i] {
+                pin.push_str(&format!(
+                    " dep {} {}",
+                    fetched[d].comp.recipe.name,
+                    keys[d].as_deref().unwrap_or("-")
+                ));
+            }
+            keys[i] = Some(plan::cache_key(&plan::KeyInputs {
                 name: &f.comp.recipe.name,
                 recipe_sha256: &f.comp.recipe.content_sha256,
-                pin: f.pin.clone(),
+                pin,
                 patches: f
                     .comp
                     .patches
@@ -424,14 +502,19 @@ fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) 
                     .collect(),
                 executor: executor.kind(),
                 image: executor.image(),
-                source_date_epoch: epoch,
-            });
-            Planned {
-                fetched: f,
-                executor,
-                key,
-                epoch,
-            }
+                source_date_epoch: f.epoch(opts),
+            }));
+        }
+    }
+    fetched
+        .into_iter()
+        .zip(executors)
+        .zip(keys)
+        .map(|((f, executor), key)| Planned {
+            epoch: f.epoch(opts),
+            fetched: f,
+            executor,
+            key: key.expect("every component is in a wave"),
         })
         .collect()
 }
@@ -439,6 +522,7 @@ fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) 
 fn build_one(
     cache: &Cache,
     p: &Planned,
+    deps: Vec<(String, PathBuf)>,
     opts: &Options,
     progress: &Progress,
 ) -> Result<(Built, bool)> {
@@ -472,6 +556,13 @@ fn build_one(
             source_date_epoch: p.epoch,
             jobs: opts.jobs,
             offline: opts.policy.offline,
+            go: p.fetched.go.as_ref().map(|_| {
+                (
+                    cache.gomod_dir(),
+                    Toolchain::default().setting().to_string(),
+                )
+            }),
+            deps,
         },
     )?;
     task.finish(&format!("done ({})", p.key));
@@ -501,9 +592,39 @@ fn build_all(opts: &Options, progress: &Progress) -> Result<BuildOutcome> {
     let cache = open_cache(opts, progress)?;
     let fetched = fetch_all(&cache, &comps, opts, progress)?;
     let planned = plan_builds(fetched, executors, opts);
-    let built = first_error(plan::run_parallel(&planned, opts.jobs, |p| {
-        build_one(&cache, p, opts, progress)
-    }))?;
+    // Dependencies first: wave by wave, each wave in parallel.
+    let deps = dep_indexes(
+        &planned
+            .iter()
+            .map(|p| p.fetched.clone())
+            .collect::<Vec<_>>(),
+    );
+    let mut built: Vec<Option<(Built, bool)>> = vec![None; planned.len()];
+    for wave in plan::waves(&deps) {
+        let items: Vec<(usize, Vec<(String, PathBuf)>)> = wave
+            .iter()
+            .map(|&i| {
+                let inputs = deps[i]
+                    .iter()
+                    .map(|&d| {
+                        let b = built[d].as_ref().expect("dependencies are built first");
+                        (planned[d].fetched.comp.recipe.name.clone(), b.0.out())
+                    })
+                    .collect();
+                (i, inputs)
+            })
+            .collect();
+        let results = first_error(plan::run_parallel(&items, opts.jobs, |(i, inputs)| {
+            build_one(&cache, &planned[*i], inputs.clone(), opts, progress)
+        }))?;
+        for ((i, _), r) in items.into_iter().zip(results) {
+            built[i] = Some(r);
+        }
+    }
+    let built = built
+        .into_iter()
+        .map(|b| b.expect("every component is in a wave"))
+        .collect();
     Ok((cache, planned, built))
 }
 
@@ -547,10 +668,14 @@ pub fn release(opts: &Options, progress: &Progress) -> Result<Summary> {
     let stage_dir = cache.temp_dir("stage-")?;
     let root = stage_dir.path().join(TOP_DIR);
     fs::create_dir(&root).at(&root)?;
-    let pairs: Vec<(&Recipe, &Built)> = planned
+    let recipes: Vec<&Recipe> = planned.iter().map(|p| &p.fetched.comp.recipe).collect();
+    let pairs: Vec<(&Recipe, &Built, bool)> = planned
         .iter()
         .zip(&built)
-        .map(|(p, (b, _))| (&p.fetched.comp.recipe, b))
+        .map(|(p, (b, _))| {
+            let r = &p.fetched.comp.recipe;
+            (r, b, plan::ships(r, &recipes))
+        })
         .collect();
     crate::stage::assemble(&root, opts.payload_dir.as_deref(), &pairs)?;
     let components = planned
@@ -639,6 +764,7 @@ pub fn list(opts: &Options) -> Result<Summary> {
     let comps = load(opts)?;
     let cache = Cache::open_read_only(&opts.cache_dir);
     let resolver = Resolver::new(opts.executor);
+    let toolchain = Toolchain::default();
     let mut rows = Vec::new();
     for c in comps {
         let r = &c.recipe;
@@ -646,6 +772,9 @@ pub fn list(opts: &Options) -> Result<Summary> {
             Source::Git { .. } => fetch_git::is_cached(&cache, &git_pin(r).expect("git")),
             Source::Url { .. } => fetch_url::is_cached(&cache, &file_pin(r).expect("url")),
             Source::Path { resolved, .. } => resolved.is_dir(),
+            Source::Go(g) => {
+                gomod::download_file(&cache.gomod_dir(), &g.module, &g.version, "zip").is_file()
+            }
         };
         let mut row = base_summary(&c, source_cached);
         // The key needs the pinned commit's date (git) and an executor.
@@ -658,7 +787,7 @@ pub fn list(opts: &Options) -> Result<Summary> {
         };
         if source_cached
             && let Ok(exec) = resolver.resolve(r)
-            && let Ok(f) = fetch_one(&cache, &c, &offline, &Progress::plain(true))
+            && let Ok(f) = fetch_one(&cache, &c, &offline, &toolchain, &Progress::plain(true))
         {
             let p = plan_builds(vec![f], vec![exec], opts).pop().expect("one");
             row.cache_key = Some(p.key.clone());
