@@ -3,7 +3,8 @@
 #  - installs the packages the tests run for real (busybox, uidmap, iptables, bzip2 tools,
 #    kubectl, a C toolchain, the rootful docker.io below) and the C libraries and tools the host
 #    executor builds the pinned components with (scripts/ci-components.sh: RootlessKit,
-#    slirp4netns, dockerd, containerd, runc, etcd and the CNI plugins come from their pins);
+#    slirp4netns, dockerd, runc, etcd and the CNI plugins come from their pins; containerd is
+#    Debian's for now, see e2e/recipes/host-containerd.toml);
 #  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
 #    runtime directory, lets it open /dev/net/tun, and adds it to the docker group;
 #  - starts a rootful dockerd for the builder's container-executor test when none answers.
@@ -19,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(
-  uidmap docker.io busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps
+  uidmap docker.io containerd busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps
   psmisc time git pkg-config libssl-dev openssl ca-certificates curl build-essential
   conntrack iputils-ping jq bc
   # what the host executor needs to build the e2e components from their pins

@@ -4,7 +4,7 @@
 #
 #   1. build       u7s-build release (its --json summary is kept)
 #   2. checksums   sha256sum -c SHA256SUMS
-#   3. archive     bzip2 -t; list it; one top folder usernetes/; manifest.json and every output
+#   3. archive     unpacks (bzip2 CRCs, tar); one top folder usernetes/; manifest.json and every output
 #                  of every built component present; binaries executable
 #   4. versions    every shipped binary's --version reports its component's pinned version
 #                  (scripts/lib/versions.sh)
@@ -42,7 +42,7 @@ done
 
 log() { echo "release.sh: $*" >&2; }
 fail() { log "FAILED at $1: $2"; exit 1; }
-for tool in jq sha256sum bzip2 tar; do
+for tool in jq sha256sum bzip2 tar bc; do
   command -v "$tool" >/dev/null || fail setup "$tool is not installed (Debian: apt-get install $tool)"
 done
 if [ -z "$u7s_build" ]; then
@@ -74,18 +74,25 @@ log "build: $(jq '.components | length' "$summary") components in ${t_build%.*}s
 log "checksums: SHA256SUMS verified"
 
 # 3. archive
-bzip2 -t "$archive" || fail archive "$archive is not a valid bzip2 stream"
-tar -tjf "$archive" >"$work/list" || fail archive "tar cannot list $archive"
+# One pass: tar runs bzip2 -d, which checks every block's CRC; -v lists what it unpacks.
+mkdir "$work/x"
+tar -xvjf "$archive" -C "$work/x" >"$work/list" || fail archive "$archive does not unpack (bad bzip2 or tar data)"
 tops=$(cut -d/ -f1 "$work/list" | sort -u)
 [ "$tops" = usernetes ] || fail archive "top folders are '$(echo "$tops" | tr '\n' ' ')', expected only usernetes/"
 grep -qx 'usernetes/manifest.json' "$work/list" || fail archive "usernetes/manifest.json is missing"
+# A component none of whose outputs is in the archive is a build dependency (a recipe another
+# one lists in deps, not shipped, e.g. libslirp); any other must have all of them.
 missing=0
-while read -r path; do
-  grep -qx "usernetes/$path" "$work/list" || { log "archive: missing output usernetes/$path"; missing=1; }
-done < <(jq -r '.components[] | select(.outputs != null) | .outputs[]' "$summary")
+while IFS=$'\t' read -r name outputs; do
+  present=0 absent=()
+  for path in $outputs; do
+    if grep -qx "usernetes/$path" "$work/list"; then present=1; else absent+=("$path"); fi
+  done
+  if [ "$present" = 1 ] && [ ${#absent[@]} -gt 0 ]; then
+    log "archive: $name: missing ${absent[*]}"; missing=1
+  fi
+done < <(jq -r '.components[] | [.name, ((.outputs // []) | join(" "))] | @tsv' "$summary")
 [ "$missing" = 0 ] || fail archive "outputs listed in the summary are missing from the archive"
-mkdir "$work/x"
-tar -xjf "$archive" -C "$work/x"
 manifest="$work/x/usernetes/manifest.json"
 jq -e '.components | length > 0' "$manifest" >/dev/null || fail archive "manifest.json lists no component"
 nonexec=$(find "$work/x/usernetes/bin" -type f ! -perm -0100 2>/dev/null | sed "s|$work/x/||")

@@ -22,10 +22,11 @@ cargo build --workspace --all-targets --locked
 # u7s-build cache; a warm cache (~/.cache/usernetes, Go's caches) makes this a no-op.
 scripts/ci-components.sh --u7s-build target/debug/u7s-build
 # The release pipeline (.github/workflows/release.yml runs the same script) on a small
-# selection, packed from the builds above.
+# selection, packed from the builds above (containerd is built here: the e2e tests still run
+# Debian's, see e2e/recipes/host-containerd.toml).
 release_out=$(mktemp -d)
 scripts/release.sh --u7s-build target/debug/u7s-build --executor host --out "$release_out" \
-  --only rootlesskit,runc,etcd,cni-plugins --release-version 0.0.0-ci --json >"$release_out/pipeline.json"
+  --only rootlesskit,runc,etcd,cni-plugins,containerd --release-version 0.0.0-ci --json >"$release_out/pipeline.json"
 rm -rf "$release_out"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
