@@ -17,33 +17,14 @@ use std::time::{Duration, Instant};
 
 pub use nix::unistd::User;
 
-/// Binaries the e2e release takes from the host (Debian packages), beside `u7s`.
-pub const HOST_BINARIES: &[&str] = &[
-    "rootlesskit",
-    "rootlessctl",
-    "rootlesskit-docker-proxy",
-    "slirp4netns",
-    "dockerd",
-    "docker",
-    "docker-init",
-    "docker-proxy",
-    "containerd",
-    "containerd-shim-runc-v2",
-    "ctr",
-    "runc",
-    "etcd",
-    "etcdctl",
-];
-
-/// CNI plugins the e2e release takes from the host (Debian's `containernetworking-plugins`).
-pub const HOST_CNI_PLUGINS: &[&str] = &["bridge", "host-local", "loopback", "portmap"];
-
-/// A CNI plugin of the host (`/usr/lib/cni` on Debian, `/opt/cni/bin` elsewhere).
-pub fn host_cni_plugin(name: &str) -> Option<PathBuf> {
-    ["/usr/lib/cni", "/opt/cni/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+/// The recipes (`recipes/`) the e2e release ships beside the workspace's `u7s`: the components
+/// the end-to-end tests run, built from their pins (`e2e/components.txt`, one name a line).
+pub fn e2e_components() -> Vec<&'static str> {
+    include_str!("../components.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
 }
 
 /// Whether prerequisites must be there (CI) or may be skipped (a developer machine).
@@ -278,8 +259,8 @@ pub fn files_owned_from(dir: &Path, min_uid: u32) -> Vec<PathBuf> {
     out
 }
 
-/// A release archive built by `u7s-build` from the test recipes (`e2e/recipes`: the host's
-/// Debian binaries and the workspace's `u7s`) and the repository's `release/` payload, with the
+/// A release archive built by `u7s-build` from the pinned components of `e2e/components.txt`,
+/// the workspace's `u7s` (`e2e/recipes`) and the repository's `release/` payload, with the
 /// installer beside it; all world-readable for the test user.
 pub struct ReleaseArchive {
     _dir: tempfile::TempDir,
@@ -310,41 +291,67 @@ pub fn remove_at_exit_of(dir: &Path) {
     dirs.push(dir.to_path_buf());
 }
 
-/// The e2e release of this test binary: `e2e/recipes` + `release/`, built once with
+/// The e2e release of this test binary: the pinned components of `e2e/components.txt` (from
+/// `recipes/`, or the folder `U7S_E2E_RECIPES` names), the workspace's `u7s` (`e2e/recipes/u7s.toml`) and `release/`, built once with
 /// [`build_release`] and kept for the binary's life.
 pub fn release() -> Option<&'static ReleaseArchive> {
     static RELEASE: std::sync::OnceLock<Option<ReleaseArchive>> = std::sync::OnceLock::new();
     RELEASE
         .get_or_init(|| {
             let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            build_release(&here.join("recipes"), &here.join("../release"))
+            // U7S_E2E_RECIPES: another folder to take the components' recipes from.
+            let recipes = std::env::var_os("U7S_E2E_RECIPES")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| here.join("../recipes"));
+            build_release(&recipes, &here.join("recipes"), &here.join("../release"))
         })
         .as_ref()
 }
 
-/// Builds the e2e release (host executor, offline, a fresh cache). `None` (skip) or panic (CI)
-/// when a host binary is missing. Kept in a static by the tests, its folder goes at exit.
-pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
-    for name in HOST_BINARIES {
-        prerequisite(
-            host_binary(name),
-            &format!("{name} is not installed (see scripts/ci-setup.sh)"),
-        )?;
+/// Copies into `dir` the recipes the e2e release is made of: `components` from `recipes` (with
+/// the go.mod/go.sum files beside them that a `[source.main]` may name) and every file of
+/// `test_recipes` (the workspace's `u7s`).
+fn assemble_recipes(dir: &Path, recipes: &Path, test_recipes: &Path, components: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in components {
+        let file = format!("{name}.toml");
+        std::fs::copy(recipes.join(&file), dir.join(&file))
+            .unwrap_or_else(|e| panic!("recipes/{file}: {e}"));
     }
-    for name in HOST_CNI_PLUGINS {
-        prerequisite(
-            host_cni_plugin(name),
-            &format!(
-                "the CNI plugin {name} is not installed (Debian: containernetworking-plugins)"
-            ),
-        )?;
+    for entry in std::fs::read_dir(recipes).unwrap() {
+        let p = entry.unwrap().path();
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        if n.ends_with(".go.mod") || n.ends_with(".go.sum") {
+            std::fs::copy(&p, dir.join(&n)).unwrap();
+        }
     }
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", test_recipes.display()))
+        .arg(dir)
+        .status()
+        .expect("cp");
+    assert!(status.success(), "copying {}", test_recipes.display());
+}
+
+/// Builds the e2e release (host executor, offline) from the components' builds in the
+/// u7s-build cache (`$XDG_CACHE_HOME/usernetes` or `~/.cache/usernetes`), which
+/// `scripts/ci-components.sh` fills from the pins. `None` (skip) or panic (CI) when they are
+/// not there. Kept in a static by the tests, its folder goes at exit.
+pub fn build_release(
+    recipes: &Path,
+    test_recipes: &Path,
+    payload: &Path,
+) -> Option<ReleaseArchive> {
     let dir = tempfile::Builder::new()
         .prefix("u7s-e2e-release-")
         .tempdir()
         .expect("tempdir");
     remove_at_exit_of(dir.path());
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let components = e2e_components();
+    let recipe_dir = dir.path().join("recipes");
+    assemble_recipes(&recipe_dir, recipes, test_recipes, &components);
     // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols).
     let u7s = dir.path().join("u7s");
     let stripped = Command::new("strip")
@@ -359,18 +366,15 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
     let installer = dir.path().join("u7s-install");
     std::fs::copy(workspace_binary("u7s-install"), &installer).unwrap();
     let out = dir.path().join("out");
-    let cache = dir.path().join("cache");
     let t0 = Instant::now();
     let r = Command::new(workspace_binary("u7s-build"))
         .arg("release")
         .arg("--recipes")
-        .arg(recipes)
+        .arg(&recipe_dir)
         .arg("--payload")
         .arg(payload)
         .arg("--out")
         .arg(&out)
-        .arg("--cache")
-        .arg(&cache)
         .args([
             "--executor",
             "host",
@@ -382,15 +386,16 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         .stdin(Stdio::null())
         .output()
         .expect("run u7s-build");
-    assert!(
-        r.status.success(),
-        "u7s-build release failed ({}):\n{}{}",
-        r.status,
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
+    if !r.status.success() {
+        let why = format!(
+            "the e2e release could not be built from the cached component builds ({}); build them with scripts/ci-components.sh:\n{}{}",
+            r.status,
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+        return prerequisite(None, &why);
+    }
     eprintln!("e2e: release built in {:.1}s", t0.elapsed().as_secs_f64());
-    let _ = crate::remove_tree(&cache);
     for p in [
         &out,
         &out.join("usernetes-x86_64.tbz"),
@@ -404,10 +409,6 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         installer,
         _dir: dir,
     })
-}
-
-fn remove_tree(p: &Path) -> std::io::Result<()> {
-    std::fs::remove_dir_all(p)
 }
 
 /// The environment variable naming the folder of real release binaries for the Kubernetes

@@ -98,7 +98,9 @@ fn containerd_cri_runs_a_pod_on_the_bridge_network() {
     let ctr = sb.release.join("bin/ctr").display().to_string();
     let (sock_s, images_s) = (sock.display().to_string(), images.display().to_string());
     let snap = snapshotter(&config);
-    sb.u7s_ok(&[
+    // containerd 2's default import (the transfer API) names only the first RepoTag of a
+    // Docker archive entry; its local import names every tag, as containerd 1.x always did.
+    let mut import = vec![
         "nsenter",
         &ctr,
         "--address",
@@ -107,10 +109,12 @@ fn containerd_cri_runs_a_pod_on_the_bridge_network() {
         "k8s.io",
         "images",
         "import",
-        "--snapshotter",
-        &snap,
-        &images_s,
-    ]);
+    ];
+    if config.contains("version = 3") {
+        import.push("--local");
+    }
+    import.extend(["--snapshotter", &snap, &images_s]);
+    sb.u7s_ok(&import);
 
     let cri = Cri::connect(&sock).expect("connect to containerd's CRI");
     let v = cri.version().expect("Version");
