@@ -22,7 +22,7 @@ versions_binaries() {
     conmon) echo conmon ;;
     socat) echo socat ;;
     fuse-overlayfs) echo fuse-overlayfs ;;
-    kubernetes) echo "kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl" ;;
+    kubernetes) echo "kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl pause" ;;
     u7s) echo u7s ;;
     *) ;;
   esac
@@ -35,7 +35,7 @@ version_check() {
   case "$bin" in
     etcdctl) out=$("$path" version 2>&1) ;;
     kubectl) out=$("$path" version --client 2>&1) ;;
-    containerd-shim-runc-v2) out=$("$path" -v 2>&1) ;;
+    containerd-shim-runc-v2 | pause) out=$("$path" -v 2>&1) ;;
     socat) out=$("$path" -V 2>&1) ;;
     cni/*) out=$("$path" --version 2>&1 </dev/null) ;;
     *) out=$("$path" --version 2>&1) ;;
