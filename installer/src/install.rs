@@ -84,10 +84,10 @@ pub fn install(
     ui: &Ui,
 ) -> Result<InstallReport> {
     let src = Source::parse(&opts.archive)?;
-    if let Source::File(p) = &src {
-        if !p.is_file() {
-            return Err(Error::ArchiveMissing(p.clone()));
-        }
+    if let Source::File(p) = &src
+        && !p.is_file()
+    {
+        return Err(Error::ArchiveMissing(p.clone()));
     }
     let _lock = PrefixLock::acquire(prefix)?;
     crate::ui::lap("start");

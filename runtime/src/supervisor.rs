@@ -562,12 +562,12 @@ impl Supervisor {
             }
         }
         self.tick_jobs();
-        if !self.rk_ready {
-            if let Ok(info) = crate::probe::rootlesskit_api(&self.cfg.paths.api_sock()) {
-                self.rk_ready = true;
-                self.rk_version = Some(info.version);
-                self.dirty = true;
-            }
+        if !self.rk_ready
+            && let Ok(info) = crate::probe::rootlesskit_api(&self.cfg.paths.api_sock())
+        {
+            self.rk_ready = true;
+            self.rk_version = Some(info.version);
+            self.dirty = true;
         }
     }
 
