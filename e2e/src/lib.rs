@@ -45,41 +45,11 @@ pub fn host_cni_plugin(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Whether prerequisites must be there (CI) or may be skipped (a developer machine).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Fails in CI, skips (returns `None` after a message) elsewhere.
-pub fn prerequisite<T>(what: Option<T>, why: &str) -> Option<T> {
-    if what.is_none() {
-        if in_ci() {
-            panic!("e2e prerequisite missing (CI=true, so this fails instead of skipping): {why}");
-        }
-        eprintln!("SKIPPED: {why}");
-    }
-    what
-}
-
-/// The unprivileged test user, usable from this process (we are root, or we are that user).
-pub fn test_user() -> Option<User> {
-    let name = std::env::var("U7S_TEST_USER")
-        .ok()
-        .filter(|n| !n.is_empty());
-    let name = prerequisite(
-        name,
-        "U7S_TEST_USER is not set (scripts/ci-setup.sh prepares the user)",
-    )?;
-    let user = User::from_name(&name).ok().flatten();
-    let user = prerequisite(user, &format!("U7S_TEST_USER={name}: no such user"))?;
-    let me = nix::unistd::geteuid();
-    if !me.is_root() && me != user.uid {
-        return prerequisite(
-            None,
-            &format!("running as uid {me}: need root (to become {name}) or {name} itself"),
-        );
-    }
-    Some(user)
+/// The unprivileged test user, usable from this process (we are root, or we are that user);
+/// a failure naming what is missing otherwise (the e2e tests are `#[ignore]`d by default, so
+/// they only run when asked for, with `--include-ignored`).
+pub fn test_user() -> User {
+    testkit::test_user_reachable()
 }
 
 /// `target/<profile>` of this test run (tests run from `target/<profile>/deps`).
@@ -102,18 +72,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 
 /// Finds `name` on the host (PATH plus the sbin folders).
 pub fn host_binary(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain([
-            "/usr/local/sbin",
-            "/usr/local/bin",
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-            "/bin",
-        ])
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+    testkit::find_program(name)
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, panicking with `what` after `limit`.
@@ -334,32 +293,25 @@ pub fn remove_at_exit_of(dir: &Path) {
 
 /// The e2e release of this test binary: `e2e/recipes` + `release/`, built once with
 /// [`build_release`] and kept for the binary's life.
-pub fn release() -> Option<&'static ReleaseArchive> {
-    static RELEASE: std::sync::OnceLock<Option<ReleaseArchive>> = std::sync::OnceLock::new();
-    RELEASE
-        .get_or_init(|| {
-            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            build_release(&here.join("recipes"), &here.join("../release"))
-        })
-        .as_ref()
+pub fn release() -> &'static ReleaseArchive {
+    static RELEASE: std::sync::OnceLock<ReleaseArchive> = std::sync::OnceLock::new();
+    RELEASE.get_or_init(|| {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        build_release(&here.join("recipes"), &here.join("../release"))
+    })
 }
 
-/// Builds the e2e release (host executor, offline, a fresh cache). `None` (skip) or panic (CI)
-/// when a host binary is missing. Kept in a static by the tests, its folder goes at exit.
-pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
+/// Builds the e2e release (host executor, offline, a fresh cache); fails naming a missing host
+/// binary. Kept in a static by the tests, its folder goes at exit.
+pub fn build_release(recipes: &Path, payload: &Path) -> ReleaseArchive {
     for name in HOST_BINARIES {
-        prerequisite(
-            host_binary(name),
-            &format!("{name} is not installed (see scripts/ci-setup.sh)"),
-        )?;
+        testkit::require(host_binary(name), &format!("{name} (a host package)"));
     }
     for name in HOST_CNI_PLUGINS {
-        prerequisite(
+        testkit::require(
             host_cni_plugin(name),
-            &format!(
-                "the CNI plugin {name} is not installed (Debian: containernetworking-plugins)"
-            ),
-        )?;
+            &format!("the CNI plugin {name} (Debian: containernetworking-plugins)"),
+        );
     }
     let dir = tempfile::Builder::new()
         .prefix("u7s-e2e-release-")
@@ -376,10 +328,11 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         .status()
         .is_ok_and(|s| s.success());
     if !stripped {
-        std::fs::copy(workspace_binary("u7s"), &u7s).unwrap();
+        testkit::copy_executable(&workspace_binary("u7s"), &u7s);
     }
+    // Run by the test user through runuser: copied so that no exec can meet ETXTBSY.
     let installer = dir.path().join("u7s-install");
-    std::fs::copy(workspace_binary("u7s-install"), &installer).unwrap();
+    testkit::copy_executable(&workspace_binary("u7s-install"), &installer);
     let out = dir.path().join("out");
     let cache = dir.path().join("cache");
     let t0 = Instant::now();
@@ -421,11 +374,11 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         let mode = if p.is_dir() { 0o755 } else { 0o644 };
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    Some(ReleaseArchive {
+    ReleaseArchive {
         archive: out.join("usernetes-x86_64.tbz"),
         installer,
         _dir: dir,
-    })
+    }
 }
 
 fn remove_tree(p: &Path) -> std::io::Result<()> {
