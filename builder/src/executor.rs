@@ -18,6 +18,8 @@
 //!   answers, else podman when `podman` answers, else the run stops with a clear error.
 //!   `--executor host` runs image recipes on the host too (the host then needs their
 //!   toolchains); `--executor docker|podman` picks the engine for image recipes.
+//! * Images must be pinned by digest (`NAME@sha256:…` or a local image id `sha256:…`): a
+//!   container run of anything else is refused, naming the recipe and how to get the digest.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -113,6 +115,15 @@ impl Resolver {
         let Some(image) = recipe.build.image.clone() else {
             return Ok(Executor::Host);
         };
+        if self.choice == ExecutorChoice::Host {
+            return Ok(Executor::Host);
+        }
+        if !crate::recipe::image_is_pinned(&image) {
+            return Err(Error::Recipe {
+                file: recipe.file.clone(),
+                msg: crate::recipe::unpinned_image_message(&image),
+            });
+        }
         let pick = |engine: Engine| -> Result<Executor> {
             match self.probe(engine) {
                 Some(rootless) => Ok(Executor::Container {
@@ -182,6 +193,8 @@ pub struct RunSpec {
     pub home: PathBuf,
     /// VERSION, JOBS, SOURCE_DATE_EPOCH, then the recipe's env.
     pub env: Vec<(String, String)>,
+    /// Read-only mounts for containers: (host path, path inside).
+    pub mounts: Vec<(PathBuf, String)>,
     pub offline: bool,
     /// Unique container name (so it can be stopped on Ctrl-C).
     pub container_name: String,
@@ -191,6 +204,10 @@ pub struct RunSpec {
 pub const CONTAINER_SRC: &str = "/u7s/src";
 pub const CONTAINER_OUT: &str = "/u7s/out";
 pub const CONTAINER_HOME: &str = "/u7s/home";
+/// The cache's GOMODCACHE inside the container (read-only).
+pub const CONTAINER_GOMOD: &str = "/u7s/gomod";
+/// Built dependencies inside the container (`$DEPS/<name>`, read-only).
+pub const CONTAINER_DEPS: &str = "/u7s/deps";
 
 /// Runs the script (`$1`) as `sh -eu`, then hands the mounted folders to `$U7S_OWNER` (when
 /// set) and exits with the script's status.
@@ -225,6 +242,12 @@ fn mounts(spec: &RunSpec) -> Vec<OsString> {
         v.push(format!(":{inside}"));
         v
     })
+    .chain(spec.mounts.iter().map(|(host, inside)| {
+        let mut v = OsString::from("--volume=");
+        v.push(host.as_os_str());
+        v.push(format!(":{inside}:ro"));
+        v
+    }))
     .collect()
 }
 
@@ -372,6 +395,7 @@ mod tests {
                 ("VERSION".into(), "v1".into()),
                 ("GOFLAGS".into(), "-trimpath".into()),
             ],
+            mounts: vec![("/cache/gomod".into(), CONTAINER_GOMOD.into())],
             offline: true,
             container_name: "u7s-build-c-1".into(),
         }
@@ -406,6 +430,7 @@ mod tests {
             "--volume=/cache/tmp/src:/u7s/src",
             "--volume=/cache/tmp/out:/u7s/out",
             "--volume=/cache/tmp/home:/u7s/home",
+            "--volume=/cache/gomod:/u7s/gomod:ro",
             "--workdir=/u7s/src",
             "SRC=/u7s/src",
             "OUT=/u7s/out",

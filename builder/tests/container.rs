@@ -29,8 +29,9 @@ fn chmod(p: &Path, mode: u32) {
     fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// `<rootfs>/bin/busybox` plus a symlink per applet, imported as IMAGE.
-fn import_busybox(rootfs: &Path) {
+/// `<rootfs>/bin/busybox` plus a symlink per applet, imported as IMAGE; returns the image id
+/// (`sha256:<64 hex>`), which recipes must use: images are pinned by digest.
+fn import_busybox(rootfs: &Path) -> String {
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
@@ -65,6 +66,12 @@ fn import_busybox(rootfs: &Path) {
         "docker import: {}",
         String::from_utf8_lossy(&import.stderr)
     );
+    let id = String::from_utf8_lossy(&import.stdout).trim().to_string();
+    assert!(
+        builder::recipe::image_is_pinned(&id),
+        "docker import printed {id:?}, not an image id"
+    );
+    id
 }
 
 #[test]
@@ -84,7 +91,7 @@ fn container_build_outputs_belong_to_the_invoking_user() {
         .unwrap();
     let w = work.path();
     chmod(w, 0o755);
-    import_busybox(&w.join("rootfs"));
+    let image = import_busybox(&w.join("rootfs"));
 
     let bin = w.join("u7s-build");
     testkit::copy_executable(env!("CARGO_BIN_EXE_u7s-build").as_ref(), &bin);
@@ -105,7 +112,7 @@ license_files = ["LICENSE"]
 path = "../src"
 
 [build]
-image = "{IMAGE}"
+image = "{image}"
 script = '''
 test "$SRC" = /u7s/src
 test "$(pwd)" = /u7s/src
@@ -162,7 +169,7 @@ outputs = ["bin/boxed", "share/boxed/uid"]
         comp["executor"], "docker",
         "auto picks docker for an image recipe"
     );
-    assert_eq!(comp["image"], IMAGE);
+    assert_eq!(comp["image"], image.as_str());
 
     // The script ran as root in the container, and every output belongs to the user.
     let build_dir = Path::new(comp["build_dir"].as_str().unwrap());

@@ -11,7 +11,7 @@
 //! Runs as root (it makes namespaces); the sessions run as `U7S_TEST_USER`.
 
 use e2e::*;
-use runtime::hostaddr::{self, HostAddr, Source};
+use runtime::host::hostaddr::{self, HostAddr, Source};
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -89,7 +89,7 @@ impl Drop for Hosts {
     }
 }
 
-/// `runtime::hostaddr::detect()` run on a thread that entered the network namespace `ns`
+/// `runtime::host::hostaddr::detect()` run on a thread that entered the network namespace `ns`
 /// (a network namespace is per thread; the detection's sockets are made in it).
 fn detect_in(ns: &Path) -> Result<HostAddr, String> {
     let f = std::fs::File::open(ns).expect("open netns");

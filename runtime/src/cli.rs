@@ -1,7 +1,11 @@
 //! The command line of `u7s` (clap derive); `--help`, completions and the man page come from it.
+//! Also what `u7s up`'s flags mean: [`UpArgs::session_config`] turns them (and the
+//! `U7S_ROOTLESSKIT_*` environment) into the [`SessionConfig`] a session runs.
 
+use crate::rootlesskit::portspec::PortSpec;
+use crate::session::config::{Cri, DEFAULT_FLANNEL_CIDR, KubeSettings, SessionConfig};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use runtime::config::Cri;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -105,8 +109,60 @@ pub struct UpArgs {
     pub publish: Vec<String>,
 
     /// Network of the namespace (slirp4netns)
-    #[arg(long, default_value = runtime::rkflags::DEFAULT_CIDR)]
+    #[arg(long, default_value = crate::rootlesskit::flags::DEFAULT_CIDR)]
     pub cidr: String,
+}
+
+impl UpArgs {
+    /// The session these flags ask for, with the ports of `U7S_ROOTLESSKIT_PORTS` and the flags
+    /// of `U7S_ROOTLESSKIT_FLAGS`.
+    pub fn session_config(&self) -> anyhow::Result<SessionConfig> {
+        let mut publish = Vec::new();
+        for p in &self.publish {
+            publish.push(PortSpec::parse(p)?);
+        }
+        if let Ok(extra) = std::env::var("U7S_ROOTLESSKIT_PORTS") {
+            for p in extra.split_whitespace() {
+                publish.push(PortSpec::parse(p).context("in U7S_ROOTLESSKIT_PORTS")?);
+            }
+        }
+        let flags = std::env::var("U7S_ROOTLESSKIT_FLAGS")
+            .map(|f| f.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        Ok(SessionConfig {
+            cri: self.cri,
+            kube: !self.no_kube,
+            etcd: self.etcd,
+            publish,
+            cidr: self.cidr.clone(),
+            rootlesskit_flags: flags,
+            k8s: self.kube_settings(),
+        })
+    }
+
+    /// The Kubernetes settings from the flags: node name (else the host name), host address,
+    /// flannel.
+    fn kube_settings(&self) -> KubeSettings {
+        let node_name = match &self.node_name {
+            Some(n) => n.clone(),
+            None => {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                KubeSettings::node_name_from_hostname(&host)
+            }
+        };
+        let defaults = KubeSettings::default();
+        KubeSettings {
+            node_name,
+            host_ip: self.host_ip.clone(),
+            flannel: self.flannel,
+            pod_cidr: if self.flannel {
+                DEFAULT_FLANNEL_CIDR.into()
+            } else {
+                defaults.pod_cidr.clone()
+            },
+            ..defaults
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,7 +354,7 @@ pub enum CertsCmd {
         output: Option<std::path::PathBuf>,
         /// The node's session network, when it starts with another `--cidr` (its .100 address
         /// goes in the kubelet's serving certificate)
-        #[arg(long, value_name = "CIDR", default_value = runtime::rkflags::DEFAULT_CIDR)]
+        #[arg(long, value_name = "CIDR", default_value = crate::rootlesskit::flags::DEFAULT_CIDR)]
         node_cidr: String,
     },
 }

@@ -7,9 +7,9 @@
 //! fails the test. The tests that need etcd or kubectl (rarely on a developer's machine) are
 //! ignored by a plain `cargo test` and run with `--include-ignored` (scripts/test.sh, CI).
 
-use runtime::bootstrap::{NodeRequest, import_node_bundle, write_node_bundle};
-use runtime::config::{KubeSettings, SessionConfig};
+use runtime::pki::join_bundle::{NodeRequest, import_node_bundle, write_node_bundle};
 use runtime::pki::{Kubeconfig, Leaf, Pki, PkiSpec};
+use runtime::session::config::{KubeSettings, SessionConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -644,7 +644,7 @@ fn a_node_bundle_gives_working_kubeconfigs_and_no_ca_key() {
     let file = d.path().join("node-b.tar");
     let settings = KubeSettings {
         flannel: true,
-        pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
+        pod_cidr: runtime::session::config::DEFAULT_FLANNEL_CIDR.into(),
         ..Default::default()
     };
     let req = NodeRequest {

@@ -6,12 +6,12 @@
 //! only; nothing asserts on speed. Ignored by a plain `cargo test` (it needs etcd); run with
 //! `--include-ignored` (scripts/test.sh, CI), it fails when etcd is missing.
 
-use runtime::binaries::Bins;
 use runtime::components::{ComponentSpec, Job, Plan, Probe};
-use runtime::config::{ChildConfig, Cri, KubeSettings, SessionConfig};
-use runtime::paths::{Env, Paths};
+use runtime::host::binaries::Bins;
 use runtime::pki::{Leaf, Pki};
-use runtime::status::{ComponentStatus, State, SupervisorStatus, read_json};
+use runtime::session::config::{ChildConfig, Cri, KubeSettings, SessionConfig};
+use runtime::session::paths::{Env, Paths};
+use runtime::session::status::{ComponentStatus, State, SupervisorStatus, read_json};
 use runtime::supervisor::Supervisor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

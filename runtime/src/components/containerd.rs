@@ -6,10 +6,10 @@
 //! `containerd-fuse-overlayfs-grpc` snapshotter plugin.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
-use crate::paths::Paths;
-use crate::storage::Storage;
+use crate::host::storage::Storage;
+use crate::session::config::ChildConfig;
+use crate::session::paths::Paths;
 use std::time::Duration;
 use toml::{Table, Value};
 
@@ -240,7 +240,7 @@ pub fn add(
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     fn fl(major: u32, cgroup2: bool, fuse_plugin: bool) -> Flavor {
         Flavor {

@@ -7,8 +7,8 @@
 //! to the server through the kubeconfigs and etcd endpoint of its bootstrap bundle.
 
 use super::{Facts, Finder, Plan};
-use crate::config::{ChildConfig, Cri, Role};
 use crate::error::Result;
+use crate::session::config::{ChildConfig, Cri, Role};
 
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
@@ -87,8 +87,8 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{Probe, plan};
     use super::*;
-    use crate::config::DEFAULT_FLANNEL_CIDR;
-    use crate::storage::Storage;
+    use crate::host::storage::Storage;
+    use crate::session::config::DEFAULT_FLANNEL_CIDR;
 
     fn facts() -> Facts {
         Facts {

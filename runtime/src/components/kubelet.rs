@@ -7,9 +7,9 @@
 //! healthz on loopback (`GET http://127.0.0.1:10248/healthz` says `ok`).
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
-use crate::config::{ChildConfig, Cri};
 use crate::error::Result;
 use crate::pki::{Kubeconfig, Leaf, Pki};
+use crate::session::config::{ChildConfig, Cri};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;

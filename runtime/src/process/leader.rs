@@ -5,14 +5,14 @@
 //! kills its child, pid 1 of the session's pid namespace), runs the doctor beside it, forwards
 //! stop signals, and cleans its record when the session ends.
 
-use crate::binaries::Bins;
-use crate::config::{CHILD_CONFIG_ENV, ChildConfig, Cri, SESSION_ENV, SessionConfig};
 use crate::error::{Error, Result};
-use crate::fsutil::ensure_dir;
-use crate::paths::Paths;
-use crate::rkflags::{self, RkOptions};
+use crate::host::binaries::Bins;
+use crate::host::fsutil::ensure_dir;
+use crate::rootlesskit::flags::{self, RkOptions};
 use crate::session;
-use crate::status::{SessionFile, write_json};
+use crate::session::config::{CHILD_CONFIG_ENV, ChildConfig, Cri, SESSION_ENV, SessionConfig};
+use crate::session::paths::Paths;
+use crate::session::status::{SessionFile, write_json};
 use crate::supervisor::unix_now;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -119,7 +119,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     let lock = match session::try_lock(&paths)? {
         Some(l) => l,
         None => {
-            let pid = crate::status::read_json::<SessionFile>(&paths.session_file())
+            let pid = crate::session::status::read_json::<SessionFile>(&paths.session_file())
                 .ok()
                 .flatten()
                 .map_or(0, |r| r.leader_pid);
@@ -127,7 +127,8 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         }
     };
     // We hold the lock: a record left behind belongs to a crashed session.
-    let old: Option<SessionFile> = crate::status::read_json(&paths.session_file()).unwrap_or(None);
+    let old: Option<SessionFile> =
+        crate::session::status::read_json(&paths.session_file()).unwrap_or(None);
     if let Some(old) = &old {
         eprintln!(
             "u7s: cleaning up a stale session ({}, its top process {} is gone)",
@@ -140,7 +141,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         .collect();
     if !left.is_empty() {
         // Files of sub-UIDs: removed from inside a user namespace.
-        if let Err(e) = crate::reset::remove_all(&Bins::from_process(), &left) {
+        if let Err(e) = crate::session::reset::remove_all(&Bins::from_process(), &left) {
             eprintln!("u7s: warning: {e} (`u7s reset` retries)");
         }
     }
@@ -158,7 +159,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     let rootlesskit = bins.require("rootlesskit", "the session")?;
     let slirp = bins.require("slirp4netns", "the session's network")?;
     let exe = std::env::current_exe().map_err(|e| Error::os("locating the u7s executable", e))?;
-    let cgroup2 = rkflags::detect_cgroup2_delegated();
+    let cgroup2 = flags::detect_cgroup2_delegated();
     let leader_pid = std::process::id() as i32;
     let started_at = unix_now();
     let id = format!("{leader_pid}-{}", (started_at * 1000.0) as u64);
@@ -174,12 +175,12 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     // Every program the plan needs must be there before anything starts: the plan is computed
     // once here with provisional facts, only for its missing-binary errors.
     let provisional = crate::components::Facts {
-        storage: crate::storage::Storage::Overlay,
+        storage: crate::host::storage::Storage::Overlay,
         containerd_major: 2,
         cgroup2,
     };
     crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
-    let args = rkflags::args(
+    let args = flags::args(
         &RkOptions {
             state_dir: paths.rootlesskit(),
             cidr: cfg.cidr.clone(),
@@ -215,7 +216,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         &SessionFile {
             id: id.clone(),
             leader_pid,
-            leader_start: crate::procfs::start_time(leader_pid),
+            leader_start: crate::host::procfs::start_time(leader_pid),
             rootlesskit_pid: Some(rk_pid),
             started_at,
             config: cfg.clone(),

@@ -2,9 +2,9 @@
 //! ([`SupervisorStatus`]), what the top process writes to `STATE/session.json`
 //! ([`SessionFile`]), and what `u7s status [--json]` prints ([`Report`]), with its text form.
 
-use crate::config::SessionConfig;
 use crate::error::{Error, Result};
-use crate::portspec::PortStatus;
+use crate::rootlesskit::portspec::PortStatus;
+use crate::session::config::SessionConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -151,7 +151,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
     let mut b = serde_json::to_vec_pretty(v).expect("status serialises");
     b.push(b'\n');
-    crate::fsutil::write_atomic(path, &b, 0o600)
+    crate::host::fsutil::write_atomic(path, &b, 0o600)
 }
 
 /// Seconds as `1h02m`, `3m04s`, `5.2s`.
@@ -253,7 +253,7 @@ impl Report {
             out.push_str("  ports: none published (u7s ports add 8080:80/tcp)\n");
         } else {
             out.push_str("  ports:\n");
-            for line in crate::portspec::render_table(&self.ports).lines() {
+            for line in crate::rootlesskit::portspec::render_table(&self.ports).lines() {
                 out.push_str("    ");
                 out.push_str(line);
                 out.push('\n');
@@ -269,7 +269,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::portspec::PortSpec;
+    use crate::rootlesskit::portspec::PortSpec;
 
     fn comp(name: &str, state: State) -> ComponentStatus {
         ComponentStatus {

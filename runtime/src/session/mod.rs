@@ -3,12 +3,18 @@
 //! detection and cleaning of a stale session, waiting until no process of a session remains
 //! (the top process, and every process carrying the session's `U7S_SESSION` marker), and stop.
 
-use crate::config::SESSION_ENV;
+pub mod config;
+pub mod inspect;
+pub mod paths;
+pub mod reset;
+pub mod status;
+
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, remove_any};
-use crate::paths::Paths;
-use crate::procfs;
-use crate::status::{SessionFile, read_json};
+use crate::host::fsutil::{ensure_dir, remove_any};
+use crate::host::procfs;
+use crate::session::config::SESSION_ENV;
+use crate::session::paths::Paths;
+use crate::session::status::{SessionFile, read_json};
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -187,8 +193,8 @@ pub fn stop(paths: &Paths, timeout: Duration) -> Result<Option<Stopped>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Cri, SessionConfig};
-    use crate::paths::Env;
+    use crate::session::config::{Cri, SessionConfig};
+    use crate::session::paths::Env;
 
     fn paths(d: &std::path::Path) -> Paths {
         Paths::resolve(
@@ -230,7 +236,7 @@ mod tests {
         let p = paths(d.path());
         assert_eq!(liveness(&p).unwrap(), Liveness::None);
         let lock = try_lock(&p).unwrap().expect("free");
-        crate::status::write_json(&p.session_file(), &record(1, "a")).unwrap();
+        crate::session::status::write_json(&p.session_file(), &record(1, "a")).unwrap();
         // flock is per open file: a second open in this process conflicts like another process.
         assert!(try_lock(&p).unwrap().is_none());
         assert!(matches!(liveness(&p).unwrap(), Liveness::Live(Some(_))));

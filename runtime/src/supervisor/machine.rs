@@ -12,9 +12,9 @@
 //! skipped while it exists. Jobs appear in the status beside the components.
 
 use crate::components::{ComponentSpec, Job, Plan};
-use crate::config::{CHILD_CONFIG_ENV, ChildConfig};
 use crate::error::{Error, Result};
-use crate::status::{ComponentStatus, State, SupervisorStatus, write_json};
+use crate::session::config::{CHILD_CONFIG_ENV, ChildConfig};
+use crate::session::status::{ComponentStatus, State, SupervisorStatus, write_json};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use std::fs::OpenOptions;

@@ -4,8 +4,8 @@
 //! answers 201.
 
 use crate::error::{Error, Result};
-use crate::http::{Response, unix_request};
-use crate::portspec::{PortSpec, PortStatus};
+use crate::probe::http::{Response, unix_request};
+use crate::rootlesskit::portspec::{PortSpec, PortStatus};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,7 +136,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse_response;
+    use crate::probe::http::parse_response;
 
     #[test]
     fn null_is_the_empty_list() {

@@ -6,7 +6,7 @@
 //! RootlessKit v1.1 (Debian) to v3.x (the release pin). Also cgroup delegation detection.
 
 use crate::error::{Error, Result};
-use crate::portspec::PortSpec;
+use crate::rootlesskit::portspec::PortSpec;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 

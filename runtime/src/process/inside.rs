@@ -4,11 +4,11 @@
 //! supervisor starts is written to the status file so `u7s up` can report it.
 
 use crate::components::{self, Facts};
-use crate::config::{ChildConfig, Cri};
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, write_atomic};
-use crate::status::{State, SupervisorStatus, write_json};
-use crate::storage::{self, Storage};
+use crate::host::fsutil::{ensure_dir, write_atomic};
+use crate::host::storage::{self, Storage};
+use crate::session::config::{ChildConfig, Cri};
+use crate::session::status::{State, SupervisorStatus, write_json};
 use crate::supervisor::Supervisor;
 
 fn containerd_major(cfg: &ChildConfig) -> u32 {
@@ -39,7 +39,7 @@ fn prepare_and_run(cfg: ChildConfig) -> Result<i32> {
         .as_deref()
         .and_then(|b| b.parent())
         .map(|p| p.to_path_buf());
-    crate::nsprep::prepare(&cfg.paths, release_root.as_deref())?;
+    crate::process::nsprep::prepare(&cfg.paths, release_root.as_deref())?;
     let storage = storage_choice(&cfg)?;
     let facts = Facts {
         storage,

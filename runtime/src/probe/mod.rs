@@ -6,9 +6,11 @@
 //! controller-manager's and scheduler's loopback `/healthz` (self-signed, not verified), the
 //! kubelet's and kube-proxy's plain-HTTP healthz, and a file that appears (flannel).
 
+pub mod http;
+
 use crate::components::Probe;
 use crate::error::{Error, Result};
-use crate::http::{roundtrip, unix_request};
+use crate::probe::http::{roundtrip, unix_request};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -68,7 +70,7 @@ pub fn check(probe: &Probe) -> Result<()> {
 }
 
 /// A 200 answer (whose body is `ok` when `body_ok`).
-fn want_ok(r: crate::http::Response, port: u16, path: &str, body_ok: bool) -> Result<()> {
+fn want_ok(r: crate::probe::http::Response, port: u16, path: &str, body_ok: bool) -> Result<()> {
     if r.status == 200 && (!body_ok || r.body.trim_ascii() == b"ok") {
         Ok(())
     } else {
@@ -84,7 +86,7 @@ fn want_ok(r: crate::http::Response, port: u16, path: &str, body_ok: bool) -> Re
 }
 
 /// `GET path` over plain HTTP to 127.0.0.1:`port`.
-pub fn http_get(port: u16, path: &str) -> Result<crate::http::Response> {
+pub fn http_get(port: u16, path: &str) -> Result<crate::probe::http::Response> {
     let endpoint = format!("http://127.0.0.1:{port}");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut tcp = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
@@ -232,7 +234,7 @@ pub fn https_get(
     cfg: Arc<rustls::ClientConfig>,
     port: u16,
     path: &str,
-) -> Result<crate::http::Response> {
+) -> Result<crate::probe::http::Response> {
     let endpoint = format!("https://127.0.0.1:{port}");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let tcp = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
@@ -262,8 +264,8 @@ pub fn etcd_health(port: u16, ca: &Path, cert: &Path, key: &Path) -> Result<()> 
 }
 
 /// RootlessKit's API answers `GET /v1/info`.
-pub fn rootlesskit_api(socket: &Path) -> Result<crate::rkapi::Info> {
-    crate::rkapi::Client::new(socket)
+pub fn rootlesskit_api(socket: &Path) -> Result<crate::rootlesskit::api::Info> {
+    crate::rootlesskit::api::Client::new(socket)
         .with_timeout(PROBE_TIMEOUT)
         .info()
 }

@@ -7,10 +7,13 @@
 //! [`PkiSpec`] (subject, SANs, usages: e.g. the host address changed). A joined node holds the
 //! CA certificate but never its key: it only checks, and asks for a new bundle when a check fails.
 
-use crate::config::{Role, SessionConfig};
+pub mod inventory;
+pub mod join_bundle;
+pub mod kubeconfig;
+
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, write_atomic};
-use crate::kubeconfig;
+use crate::host::fsutil::{ensure_dir, write_atomic};
+use crate::session::config::{Role, SessionConfig};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -198,11 +201,14 @@ impl PkiSpec {
     /// etcd's certificates alone, for `u7s up --no-kube --etcd`.
     pub fn etcd_only() -> PkiSpec {
         PkiSpec {
-            node_name: crate::config::KubeSettings::default().node_name,
+            node_name: crate::session::config::KubeSettings::default().node_name,
             host_ips: vec![],
-            namespace_ip: crate::rkflags::child_ip(crate::rkflags::DEFAULT_CIDR).map(IpAddr::V4),
+            namespace_ip: crate::rootlesskit::flags::child_ip(
+                crate::rootlesskit::flags::DEFAULT_CIDR,
+            )
+            .map(IpAddr::V4),
             service_ip: None,
-            cluster_domain: crate::config::DEFAULT_CLUSTER_DOMAIN.into(),
+            cluster_domain: crate::session::config::DEFAULT_CLUSTER_DOMAIN.into(),
             extra_sans: vec![],
             kube: false,
             master: true,
@@ -242,7 +248,7 @@ impl PkiSpec {
         Ok(PkiSpec {
             node_name: k.node_name.clone(),
             host_ips,
-            namespace_ip: crate::rkflags::child_ip(&cfg.cidr).map(IpAddr::V4),
+            namespace_ip: crate::rootlesskit::flags::child_ip(&cfg.cidr).map(IpAddr::V4),
             service_ip,
             cluster_domain: k.cluster_domain.clone(),
             extra_sans: vec![],
@@ -944,7 +950,7 @@ pub(crate) mod tests {
     use std::os::unix::fs::MetadataExt;
 
     pub(crate) fn kube_spec() -> PkiSpec {
-        let mut cfg = crate::config::docker_no_kube();
+        let mut cfg = crate::session::config::docker_no_kube();
         cfg.kube = true;
         cfg.k8s.node_name = "node-a".into();
         cfg.k8s.host_ip = Some("192.168.1.10".into());
@@ -972,7 +978,7 @@ pub(crate) mod tests {
             Some("10.96.0.1".parse().unwrap())
         );
         assert_eq!(first_address("nonsense"), None);
-        let mut cfg = crate::config::docker_no_kube();
+        let mut cfg = crate::session::config::docker_no_kube();
         cfg.kube = true;
         cfg.k8s.role = Role::Node {
             server: "192.168.1.2".into(),

@@ -3,12 +3,12 @@
 //! reports every component ready; on failure or timeout it stops what started and shows the
 //! failing component's log tail.
 
-use crate::config::SessionConfig;
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, tail};
-use crate::paths::Paths;
+use crate::host::fsutil::{ensure_dir, tail};
+use crate::session::config::SessionConfig;
+use crate::session::paths::Paths;
+use crate::session::status::{State, SupervisorStatus, read_json};
 use crate::session::{self, Liveness};
-use crate::status::{State, SupervisorStatus, read_json};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
@@ -82,7 +82,7 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
         ensure_dir(&paths.data, 0o700)?;
     }
     ensure_dir(&paths.logs(), 0o700)?;
-    crate::leader::rotate_logs(&paths, None);
+    crate::process::leader::rotate_logs(&paths, None);
     let log_path = paths.log("session");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -118,7 +118,7 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
     if doctor {
         let kube = cfg.kube;
         std::thread::spawn(move || {
-            let _ = tx.send(crate::leader::doctor_failures(kube));
+            let _ = tx.send(crate::process::leader::doctor_failures(kube));
         });
     } else {
         drop(tx);

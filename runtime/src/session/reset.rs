@@ -4,10 +4,10 @@
 //! where the user is root over every mapped id). Installed versions stay; the config and TLS
 //! material stay unless asked.
 
-use crate::binaries::Bins;
 use crate::error::{Error, Result};
-use crate::fsutil::remove_any;
-use crate::paths::Paths;
+use crate::host::binaries::Bins;
+use crate::host::fsutil::remove_any;
+use crate::session::paths::Paths;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -56,7 +56,7 @@ impl Storage {
 /// Must run inside the session's user and mount namespaces.
 pub fn overlay_works(scratch: &Path) -> bool {
     use nix::mount::{MntFlags, MsFlags, mount, umount2};
-    let _ = crate::fsutil::remove_any(scratch);
+    let _ = crate::host::fsutil::remove_any(scratch);
     let dirs = ["lower", "upper", "work", "merged"].map(|d| scratch.join(d));
     if dirs.iter().any(|d| std::fs::create_dir_all(d).is_err()) {
         return false;
@@ -82,7 +82,7 @@ pub fn overlay_works(scratch: &Path) -> bool {
         let _ = umount2(&dirs[3], MntFlags::MNT_DETACH);
         w
     };
-    let _ = crate::fsutil::remove_any(scratch);
+    let _ = crate::host::fsutil::remove_any(scratch);
     ok
 }
 

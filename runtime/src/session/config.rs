@@ -2,10 +2,10 @@
 //! along, published ports, the CIDR; and the configuration the top process hands to the
 //! supervisor inside the namespaces (`U7S_CHILD_CONFIG`, JSON).
 
-use crate::binaries::Bins;
 use crate::error::{Error, Result};
-use crate::paths::Paths;
-use crate::portspec::PortSpec;
+use crate::host::binaries::Bins;
+use crate::rootlesskit::portspec::PortSpec;
+use crate::session::paths::Paths;
 use serde::{Deserialize, Serialize};
 
 /// The environment variable carrying [`ChildConfig`] into the namespaces.
@@ -212,7 +212,7 @@ impl Default for KubeSettings {
 impl SessionConfig {
     /// Checks the combination: the CIDR, and with Kubernetes the node name and the networks.
     pub fn validate(&self) -> Result<()> {
-        crate::rkflags::validate_cidr(&self.cidr)?;
+        crate::rootlesskit::flags::validate_cidr(&self.cidr)?;
         if !self.kube {
             if self.k8s.flannel || matches!(self.k8s.role, Role::Node { .. }) {
                 return Err(Error::Usage(
@@ -276,7 +276,7 @@ impl SessionConfig {
         for p in &self.publish {
             a.push(format!("--publish={p}"));
         }
-        if self.cidr != crate::rkflags::DEFAULT_CIDR {
+        if self.cidr != crate::rootlesskit::flags::DEFAULT_CIDR {
             a.push(format!("--cidr={}", self.cidr));
         }
         if self.kube {
@@ -334,7 +334,7 @@ pub(crate) fn docker_no_kube() -> SessionConfig {
         kube: false,
         etcd: false,
         publish: vec![],
-        cidr: crate::rkflags::DEFAULT_CIDR.into(),
+        cidr: crate::rootlesskit::flags::DEFAULT_CIDR.into(),
         rootlesskit_flags: vec![],
         k8s: KubeSettings::default(),
     }

@@ -4,9 +4,9 @@
 //! rest after the timeout; generous `LimitNOFILE`). `ExecStart` points at the installed
 //! `current` release, so upgrades need no rewrite.
 
-use crate::config::SessionConfig;
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, write_atomic};
+use crate::host::fsutil::{ensure_dir, write_atomic};
+use crate::session::config::SessionConfig;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -163,7 +163,7 @@ pub fn remove(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::docker_no_kube;
+    use crate::session::config::docker_no_kube;
 
     #[test]
     fn service_has_the_required_settings() {

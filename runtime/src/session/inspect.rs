@@ -3,11 +3,11 @@
 //! (`PROGRAM --version`, run in parallel) and the published ports from RootlessKit's API.
 
 use crate::error::Result;
-use crate::paths::Paths;
-use crate::procfs;
-use crate::rkapi::Client;
+use crate::host::procfs;
+use crate::rootlesskit::api::Client;
+use crate::session::paths::Paths;
+use crate::session::status::{Report, SessionReport, State, SupervisorStatus, read_json};
 use crate::session::{self, Liveness};
-use crate::status::{Report, SessionReport, State, SupervisorStatus, read_json};
 use crate::supervisor::unix_now;
 use std::path::Path;
 use std::time::Duration;
@@ -109,14 +109,14 @@ pub fn report(paths: &Paths) -> Result<Report> {
             .filter(|s| !s.is_empty()),
         rootlesskit_version: sup.as_ref().and_then(|s| s.rootlesskit_version.clone()),
         error: sup.as_ref().and_then(|s| s.error.clone()),
-        docker_host: (cfg.cri == crate::config::Cri::Docker).then(|| paths.docker_host()),
+        docker_host: (cfg.cri == crate::session::config::Cri::Docker).then(|| paths.docker_host()),
         state_dir: paths.state.clone(),
         data_dir: paths.data.clone(),
         config_dir: paths.config.clone(),
         cert_expiry: (cfg.kube || cfg.etcd)
-            .then(|| crate::certs::earliest_expiry(&crate::pki::Pki::new(paths.pki())))
+            .then(|| crate::pki::inventory::earliest_expiry(&crate::pki::Pki::new(paths.pki())))
             .flatten()
-            .map(|(role, days_left)| crate::status::CertExpiry { role, days_left }),
+            .map(|(role, days_left)| crate::session::status::CertExpiry { role, days_left }),
     };
     Ok(Report {
         running: true,

@@ -4,13 +4,13 @@
 //! Import checks every entry (plain files with known names only), that the certificates chain to
 //! the bundled CA and belong to the named node, and writes them atomically.
 
-use crate::config::KubeSettings;
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, write_atomic};
-use crate::kubeconfig;
+use crate::host::fsutil::{ensure_dir, write_atomic};
+use crate::pki::kubeconfig;
 use crate::pki::{
     Kubeconfig, Leaf, Pki, PkiSpec, first_address, leaf_problems, parse_cert, profile,
 };
+use crate::session::config::KubeSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -76,7 +76,7 @@ pub fn node_spec(join: &JoinInfo, cidr: &str) -> PkiSpec {
     PkiSpec {
         node_name: join.node_name.clone(),
         host_ips: join.node_ips.clone(),
-        namespace_ip: crate::rkflags::child_ip(cidr).map(IpAddr::V4),
+        namespace_ip: crate::rootlesskit::flags::child_ip(cidr).map(IpAddr::V4),
         service_ip: first_address(&join.service_cidr),
         cluster_domain: join.cluster_domain.clone(),
         extra_sans: vec![],
@@ -331,14 +331,14 @@ mod tests {
             name: "node-b".into(),
             ips: vec!["192.168.1.20".parse().unwrap()],
             server: "192.168.1.10".into(),
-            cidr: crate::rkflags::DEFAULT_CIDR.into(),
+            cidr: crate::rootlesskit::flags::DEFAULT_CIDR.into(),
         }
     }
 
     fn settings() -> KubeSettings {
         KubeSettings {
             flannel: true,
-            pod_cidr: crate::config::DEFAULT_FLANNEL_CIDR.into(),
+            pod_cidr: crate::session::config::DEFAULT_FLANNEL_CIDR.into(),
             ..Default::default()
         }
     }
@@ -376,7 +376,12 @@ mod tests {
         want.sort();
         assert_eq!(names, want.iter().collect::<Vec<_>>());
         assert!(!files.contains_key("ca-key.pem"));
-        let join = check_entries(Path::new("b.tar"), &files, crate::rkflags::DEFAULT_CIDR).unwrap();
+        let join = check_entries(
+            Path::new("b.tar"),
+            &files,
+            crate::rootlesskit::flags::DEFAULT_CIDR,
+        )
+        .unwrap();
         assert_eq!(join.etcd, "https://192.168.1.10:2379");
         assert_eq!(join.node_name, "node-b");
         assert!(join.flannel);
@@ -397,7 +402,8 @@ mod tests {
         write_node_bundle(&m, &request(), &settings(), &file).unwrap();
         let n = tempfile::tempdir().unwrap();
         let node = Pki::new(n.path().join("pki"));
-        let join = import_node_bundle(&file, &node, crate::rkflags::DEFAULT_CIDR, false).unwrap();
+        let join = import_node_bundle(&file, &node, crate::rootlesskit::flags::DEFAULT_CIDR, false)
+            .unwrap();
         assert_eq!(join.server, "192.168.1.10");
         assert!(!node.ca_key().exists());
         use std::os::unix::fs::MetadataExt;
@@ -418,25 +424,30 @@ mod tests {
         assert!(!spec.master);
         assert!(node.ensure(&spec).unwrap().is_empty());
         assert!(
-            crate::certs::inventory(&node)
+            crate::pki::inventory::inventory(&node)
                 .unwrap()
                 .iter()
                 .all(|c| c.issues.is_empty())
         );
         // Importing again is fine; a bundle from another cluster needs --force.
-        import_node_bundle(&file, &node, crate::rkflags::DEFAULT_CIDR, false).unwrap();
+        import_node_bundle(&file, &node, crate::rootlesskit::flags::DEFAULT_CIDR, false).unwrap();
         let other = tempfile::tempdir().unwrap();
         let o = Pki::new(other.path());
         o.ensure(&kube_spec()).unwrap();
         let file2 = out.path().join("other.tar");
         write_node_bundle(&o, &request(), &settings(), &file2).unwrap();
-        let e = import_node_bundle(&file2, &node, crate::rkflags::DEFAULT_CIDR, false)
-            .unwrap_err()
-            .to_string();
+        let e = import_node_bundle(
+            &file2,
+            &node,
+            crate::rootlesskit::flags::DEFAULT_CIDR,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("different CA") && e.contains("--force"), "{e}");
-        import_node_bundle(&file2, &node, crate::rkflags::DEFAULT_CIDR, true).unwrap();
+        import_node_bundle(&file2, &node, crate::rootlesskit::flags::DEFAULT_CIDR, true).unwrap();
         // Never into a master's folder.
-        let e = import_node_bundle(&file, &m, crate::rkflags::DEFAULT_CIDR, true)
+        let e = import_node_bundle(&file, &m, crate::rootlesskit::flags::DEFAULT_CIDR, true)
             .unwrap_err()
             .to_string();
         assert!(e.contains("master"), "{e}");
@@ -499,7 +510,7 @@ mod tests {
         let mut j: JoinInfo = serde_json::from_slice(&files[JOIN_FILE]).unwrap();
         j.node_name = "node-c".into();
         files.insert(JOIN_FILE.into(), serde_json::to_vec(&j).unwrap());
-        let e = check_entries(p, &files, crate::rkflags::DEFAULT_CIDR)
+        let e = check_entries(p, &files, crate::rootlesskit::flags::DEFAULT_CIDR)
             .unwrap_err()
             .to_string();
         assert!(e.contains("subject") && e.contains("node-c"), "{e}");
@@ -517,7 +528,7 @@ mod tests {
         let other = Pki::new(o.path());
         other.ensure(&kube_spec()).unwrap();
         files.insert("ca.pem".into(), std::fs::read(other.ca_cert()).unwrap());
-        let e = check_entries(p, &files, crate::rkflags::DEFAULT_CIDR)
+        let e = check_entries(p, &files, crate::rootlesskit::flags::DEFAULT_CIDR)
             .unwrap_err()
             .to_string();
         assert!(e.contains("not signed by the current CA"), "{e}");

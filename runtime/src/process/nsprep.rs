@@ -6,8 +6,8 @@
 //! and keeps /etc/ssl real (RootlessKit #225). Runs as root of the user namespace.
 
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_dir, remove_symlink};
-use crate::paths::{BIND_DIRS, Paths};
+use crate::host::fsutil::{ensure_dir, remove_symlink};
+use crate::session::paths::{BIND_DIRS, Paths};
 use nix::mount::{MsFlags, mount};
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@ pub const CONTEXT: &str = "usernetes";
 
 /// `https://ADDR:6443`, with brackets around an IPv6 address.
 pub fn server_url(addr: &str) -> String {
-    let port = crate::config::APISERVER_PORT;
+    let port = crate::session::config::APISERVER_PORT;
     match addr.parse::<std::net::Ipv6Addr>() {
         Ok(_) => format!("https://[{addr}]:{port}"),
         Err(_) => format!("https://{addr}:{port}"),
