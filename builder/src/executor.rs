@@ -165,12 +165,11 @@ fn probe_engine(engine: Engine) -> Option<bool> {
         Engine::Docker => "{{json .SecurityOptions}}",
         Engine::Podman => "{{.Host.Security.Rootless}}",
     };
-    let out = Command::new(engine.program())
+    let mut probe = Command::new(engine.program());
+    probe
         .args(["info", "--format", format])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+        .stdin(Stdio::null());
+    let out = crate::forklock::output(&mut probe).ok()?;
     if !out.status.success() {
         return None;
     }
@@ -322,7 +321,7 @@ pub fn run(exec: &Executor, spec: &RunSpec, log: &Path) -> Result<Option<String>
             .env("OUT", &spec.out)
             .envs(spec.env.iter().map(|(k, v)| (k, v)));
     }
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = crate::forklock::spawn(&mut cmd).map_err(|e| {
         Error::Executor(format!("{}: cannot start `{program}`: {e}", spec.component))
     })?;
     loop {
@@ -350,11 +349,11 @@ fn stop(exec: &Executor, spec: &RunSpec, child: &mut std::process::Child, owner:
     use nix::unistd::Pid;
     if let Executor::Container { engine, image, .. } = exec {
         let quiet = |c: &mut Command| {
-            let _ = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = crate::forklock::status(
+                c.stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
         };
         quiet(Command::new(engine.program()).args(["rm", "-f", &spec.container_name]));
         // Files the stopped script wrote as root must become the user's again, or the work
@@ -478,14 +477,15 @@ mod tests {
     #[test]
     fn wrapper_keeps_the_status() {
         let run = |script: &str| {
-            Command::new("sh")
-                .args(["-c", CONTAINER_WRAPPER, "u7s-build", script])
-                .env_remove("U7S_OWNER")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap()
-                .code()
+            crate::forklock::status(
+                Command::new("sh")
+                    .args(["-c", CONTAINER_WRAPPER, "u7s-build", script])
+                    .env_remove("U7S_OWNER")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            )
+            .unwrap()
+            .code()
         };
         assert_eq!(run("true"), Some(0));
         assert_eq!(run("exit 7"), Some(7));

@@ -192,12 +192,13 @@ impl Toolchain {
     ) -> std::result::Result<&str, String> {
         self.version
             .get_or_init(|| {
-                let out = Command::new("go")
-                    .args(["env", "GOVERSION"])
-                    .envs(fetch_env(gomodcache, policy, &self.setting))
-                    .stdin(Stdio::null())
-                    .output()
-                    .map_err(|e| {
+                let out = crate::forklock::output(
+                    Command::new("go")
+                        .args(["env", "GOVERSION"])
+                        .envs(fetch_env(gomodcache, policy, &self.setting))
+                        .stdin(Stdio::null()),
+                )
+                .map_err(|e| {
                         format!(
                             "cannot run `go` ({e}): install Go (https://go.dev/dl/, or Debian's golang-go when it is new enough) and put it on PATH"
                         )
@@ -424,13 +425,14 @@ pub fn parse_downloads(stdout: &[u8]) -> std::result::Result<Vec<Download>, Stri
 
 /// Runs go with the fetch environment in `dir`; returns (success, stdout, stderr).
 fn run_go(dir: &Path, args: &[&str], env: &[(String, String)]) -> Result<(bool, Vec<u8>, String)> {
-    let out = Command::new("go")
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
+    let out = crate::forklock::output(
+        Command::new("go")
+            .args(args)
+            .current_dir(dir)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null()),
+    )
+    .map_err(|e| {
             Error::GoMissing(format!(
                 "cannot run `go` ({e}): install Go (https://go.dev/dl/, or Debian's golang-go when it is new enough) and put it on PATH"
             ))

@@ -16,6 +16,7 @@ pub mod error;
 pub mod executor;
 pub mod fetch_git;
 pub mod fetch_url;
+pub mod forklock;
 pub mod fsutil;
 pub mod gomod;
 pub mod mirror;

@@ -42,13 +42,14 @@ pub fn check(recipe: &Recipe) -> Result<()> {
         }
     }
     for (name, package) in &needs.pkg_config {
-        let found = Command::new("pkg-config")
-            .args(["--exists", "--", name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let found = crate::forklock::status(
+            Command::new("pkg-config")
+                .args(["--exists", "--", name])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .is_ok_and(|s| s.success());
         if !found {
             return Err(Error::MissingNeed {
                 component: recipe.name.clone(),

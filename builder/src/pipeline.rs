@@ -352,6 +352,8 @@ fn prepare_source(
     progress: &Progress,
 ) -> Result<Option<String>> {
     let r = &f.comp.recipe;
+    // Builds run the scripts of this tree: no process starts while it is being written.
+    let _writing = crate::forklock::writing();
     match &r.source {
         Source::Git { .. } => {
             let pin = git_pin(r).expect("git");

@@ -27,41 +27,11 @@ pub fn e2e_components() -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether prerequisites must be there (CI) or may be skipped (a developer machine).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Fails in CI, skips (returns `None` after a message) elsewhere.
-pub fn prerequisite<T>(what: Option<T>, why: &str) -> Option<T> {
-    if what.is_none() {
-        if in_ci() {
-            panic!("e2e prerequisite missing (CI=true, so this fails instead of skipping): {why}");
-        }
-        eprintln!("SKIPPED: {why}");
-    }
-    what
-}
-
-/// The unprivileged test user, usable from this process (we are root, or we are that user).
-pub fn test_user() -> Option<User> {
-    let name = std::env::var("U7S_TEST_USER")
-        .ok()
-        .filter(|n| !n.is_empty());
-    let name = prerequisite(
-        name,
-        "U7S_TEST_USER is not set (scripts/ci-setup.sh prepares the user)",
-    )?;
-    let user = User::from_name(&name).ok().flatten();
-    let user = prerequisite(user, &format!("U7S_TEST_USER={name}: no such user"))?;
-    let me = nix::unistd::geteuid();
-    if !me.is_root() && me != user.uid {
-        return prerequisite(
-            None,
-            &format!("running as uid {me}: need root (to become {name}) or {name} itself"),
-        );
-    }
-    Some(user)
+/// The unprivileged test user, usable from this process (we are root, or we are that user);
+/// a failure naming what is missing otherwise (the e2e tests are `#[ignore]`d by default, so
+/// they only run when asked for, with `--include-ignored`).
+pub fn test_user() -> User {
+    testkit::test_user_reachable()
 }
 
 /// `target/<profile>` of this test run (tests run from `target/<profile>/deps`).
@@ -84,18 +54,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 
 /// Finds `name` on the host (PATH plus the sbin folders).
 pub fn host_binary(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain([
-            "/usr/local/sbin",
-            "/usr/local/bin",
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-            "/bin",
-        ])
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+    testkit::find_program(name)
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, panicking with `what` after `limit`.
@@ -294,18 +253,16 @@ pub fn remove_at_exit_of(dir: &Path) {
 /// The e2e release of this test binary: the pinned components of `e2e/components.txt` (from
 /// `recipes/`, or the folder `U7S_E2E_RECIPES` names), the workspace's `u7s` (`e2e/recipes/u7s.toml`) and `release/`, built once with
 /// [`build_release`] and kept for the binary's life.
-pub fn release() -> Option<&'static ReleaseArchive> {
-    static RELEASE: std::sync::OnceLock<Option<ReleaseArchive>> = std::sync::OnceLock::new();
-    RELEASE
-        .get_or_init(|| {
-            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-            // U7S_E2E_RECIPES: another folder to take the components' recipes from.
-            let recipes = std::env::var_os("U7S_E2E_RECIPES")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| here.join("../recipes"));
-            build_release(&recipes, &here.join("recipes"), &here.join("../release"))
-        })
-        .as_ref()
+pub fn release() -> &'static ReleaseArchive {
+    static RELEASE: std::sync::OnceLock<ReleaseArchive> = std::sync::OnceLock::new();
+    RELEASE.get_or_init(|| {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // U7S_E2E_RECIPES: another folder to take the components' recipes from.
+        let recipes = std::env::var_os("U7S_E2E_RECIPES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| here.join("../recipes"));
+        build_release(&recipes, &here.join("recipes"), &here.join("../release"))
+    })
 }
 
 /// Copies into `dir` the recipes the e2e release is made of: `components` from `recipes` (with
@@ -336,13 +293,9 @@ fn assemble_recipes(dir: &Path, recipes: &Path, test_recipes: &Path, components:
 
 /// Builds the e2e release (host executor, offline) from the components' builds in the
 /// u7s-build cache (`$XDG_CACHE_HOME/usernetes` or `~/.cache/usernetes`), which
-/// `scripts/ci-components.sh` fills from the pins. `None` (skip) or panic (CI) when they are
-/// not there. Kept in a static by the tests, its folder goes at exit.
-pub fn build_release(
-    recipes: &Path,
-    test_recipes: &Path,
-    payload: &Path,
-) -> Option<ReleaseArchive> {
+/// `scripts/ci-components.sh` fills from the pins; fails naming them when they are not there.
+/// Kept in a static by the tests, its folder goes at exit.
+pub fn build_release(recipes: &Path, test_recipes: &Path, payload: &Path) -> ReleaseArchive {
     let dir = tempfile::Builder::new()
         .prefix("u7s-e2e-release-")
         .tempdir()
@@ -361,10 +314,11 @@ pub fn build_release(
         .status()
         .is_ok_and(|s| s.success());
     if !stripped {
-        std::fs::copy(workspace_binary("u7s"), &u7s).unwrap();
+        testkit::copy_executable(&workspace_binary("u7s"), &u7s);
     }
+    // Run by the test user through runuser: copied so that no exec can meet ETXTBSY.
     let installer = dir.path().join("u7s-install");
-    std::fs::copy(workspace_binary("u7s-install"), &installer).unwrap();
+    testkit::copy_executable(&workspace_binary("u7s-install"), &installer);
     let out = dir.path().join("out");
     let t0 = Instant::now();
     let r = Command::new(workspace_binary("u7s-build"))
@@ -393,7 +347,7 @@ pub fn build_release(
             String::from_utf8_lossy(&r.stdout),
             String::from_utf8_lossy(&r.stderr)
         );
-        return prerequisite(None, &why);
+        testkit::prereq::missing(&why);
     }
     eprintln!("e2e: release built in {:.1}s", t0.elapsed().as_secs_f64());
     for p in [
@@ -404,11 +358,11 @@ pub fn build_release(
         let mode = if p.is_dir() { 0o755 } else { 0o644 };
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    Some(ReleaseArchive {
+    ReleaseArchive {
         archive: out.join("usernetes-x86_64.tbz"),
         installer,
         _dir: dir,
-    })
+    }
 }
 
 /// The environment variable naming the folder of real release binaries for the Kubernetes
@@ -440,42 +394,42 @@ pub const KUBE_HOST_FALLBACK: &[&str] = &["rootlesskit", "rootlessctl", "slirp4n
 
 /// A release tree for Kubernetes at `dir/usernetes` (`bin/`, `bin/cni/`): a copy of the
 /// workspace's `u7s` (the session finds its programs beside it) and symlinks to the real
-/// binaries of `$U7S_E2E_KUBE_BIN`. `None` (skip) or a panic (CI) naming what is missing.
-pub fn kube_release_tree(dir: &Path) -> Option<PathBuf> {
+/// binaries of `$U7S_E2E_KUBE_BIN`. Fails naming what is missing.
+pub fn kube_release_tree(dir: &Path) -> PathBuf {
     let src = std::env::var_os(KUBE_BIN_ENV).map(PathBuf::from);
-    let src = prerequisite(
+    let src = testkit::require(
         src,
         &format!(
             "{KUBE_BIN_ENV} is not set: it names a folder with the real release binaries ({})",
             KUBE_BINARIES.join(", ")
         ),
-    )?;
+    );
     let missing: Vec<&str> = KUBE_BINARIES
         .iter()
         .copied()
         .filter(|b| !src.join(b).is_file())
         .collect();
-    prerequisite(
+    testkit::require(
         missing.is_empty().then_some(()),
         &format!(
             "{KUBE_BIN_ENV}={}: missing {}",
             src.display(),
             missing.join(", ")
         ),
-    )?;
+    );
     let unreadable: Vec<&str> = KUBE_BINARIES
         .iter()
         .copied()
         .filter(|b| std::fs::metadata(src.join(b)).is_ok_and(|m| m.mode() & 0o005 != 0o005))
         .collect();
-    prerequisite(
+    testkit::require(
         unreadable.is_empty().then_some(()),
         &format!(
             "{KUBE_BIN_ENV}={}: not readable and executable by the test user (chmod a+rx): {}",
             src.display(),
             unreadable.join(", ")
         ),
-    )?;
+    );
     let root = dir.join("usernetes");
     let bin = root.join("bin");
     std::fs::create_dir_all(bin.join("cni")).unwrap();
@@ -493,10 +447,10 @@ pub fn kube_release_tree(dir: &Path) -> Option<PathBuf> {
         let from = Some(src.join(b))
             .filter(|p| p.is_file())
             .or_else(|| host_binary(b));
-        let from = prerequisite(
+        let from = testkit::require(
             from,
             &format!("{b} is neither in {KUBE_BIN_ENV} nor installed (see scripts/ci-setup.sh)"),
-        )?;
+        );
         link(&from, b);
     }
     let u7s = bin.join("u7s");
@@ -507,10 +461,10 @@ pub fn kube_release_tree(dir: &Path) -> Option<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !stripped {
-        std::fs::copy(workspace_binary("u7s"), &u7s).unwrap();
+        testkit::copy_executable(&workspace_binary("u7s"), &u7s);
     }
     std::fs::set_permissions(&u7s, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Some(root)
+    root
 }
 
 /// The result of a command.

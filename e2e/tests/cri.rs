@@ -67,10 +67,11 @@ fn in_pod_network(ip: &str) -> bool {
 }
 
 #[test]
+#[ignore = "end-to-end: needs root, U7S_TEST_USER and the host packages of scripts/ci-setup.sh"]
 fn containerd_cri_runs_a_pod_on_the_bridge_network() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(user) = test_user() else { return };
-    let Some(release) = release() else { return };
+    let user = test_user();
+    let release = release();
     let mut sb = Sandbox::new(user);
     sb.install(release);
 

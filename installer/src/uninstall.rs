@@ -285,10 +285,9 @@ pub fn uninstall(
             rep.session_stopped = stop_session(env, prefix, ui)?;
             if let Some(h) = session_lock::holder(&data_dir)
                 .map_err(|e| Error::io("read", session_lock::path(&data_dir), e))?
+                && purge_data
             {
-                if purge_data {
-                    return Err(in_use(&data_dir, &h));
-                }
+                return Err(in_use(&data_dir, &h));
             }
         }
         SessionPlan::Nothing if legacy && legacy_session_running(env, prefix) => {

@@ -87,10 +87,9 @@ pub fn remove(record: &mut Record) -> Result<Vec<PathBuf>> {
                 .path
                 .parent()
                 .filter(|d| d.ends_with("bash-completion/completions"))
+                && std::fs::remove_dir(dir).is_ok()
             {
-                if std::fs::remove_dir(dir).is_ok() {
-                    let _ = dir.parent().map(std::fs::remove_dir);
-                }
+                let _ = dir.parent().map(std::fs::remove_dir);
             }
             removed.push(g.path);
         }

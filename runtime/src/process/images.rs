@@ -126,10 +126,10 @@ mod tests {
             e.read_to_end(&mut d).unwrap();
             if name == "index.json" {
                 index = Some(serde_json::from_slice::<serde_json::Value>(&d).unwrap());
-            } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&d) {
-                if v.get("rootfs").is_some() {
-                    configs.push(v);
-                }
+            } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&d)
+                && v.get("rootfs").is_some()
+            {
+                configs.push(v);
             }
         }
         let index = index.expect("index.json");

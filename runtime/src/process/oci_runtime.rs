@@ -72,16 +72,16 @@ pub fn action(args: &[OsString]) -> Action {
     let mut bundle = PathBuf::from(".");
     let mut j = 0;
     while j < rest.len() {
-        if let Some((name, inline)) = flag(&rest[j]) {
-            if name == "bundle" || name == "b" {
-                match inline {
-                    Some(v) => bundle = v.into(),
-                    None => {
-                        if let Some(v) = rest.get(j + 1) {
-                            bundle = v.into();
-                        }
-                        j += 1;
+        if let Some((name, inline)) = flag(&rest[j])
+            && (name == "bundle" || name == "b")
+        {
+            match inline {
+                Some(v) => bundle = v.into(),
+                None => {
+                    if let Some(v) = rest.get(j + 1) {
+                        bundle = v.into();
                     }
+                    j += 1;
                 }
             }
         }

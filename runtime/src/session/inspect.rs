@@ -133,12 +133,10 @@ mod tests {
 
     #[test]
     fn versions_first_line_or_nothing() {
-        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let mk = |name: &str, body: &str| {
             let p = d.path().join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            testkit::write_executable(&p, format!("#!/bin/sh\n{body}\n").as_bytes());
             p
         };
         let good = mk("good", "echo 'tool version 1.2.3'; echo second line");

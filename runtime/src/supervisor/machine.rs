@@ -494,12 +494,12 @@ impl<H: Host> Supervisor<H> {
             }
         }
         self.tick_jobs();
-        if !self.rk_ready {
-            if let Some(version) = self.host.rootlesskit_version() {
-                self.rk_ready = true;
-                self.rk_version = Some(version);
-                self.dirty = true;
-            }
+        if !self.rk_ready
+            && let Some(version) = self.host.rootlesskit_version()
+        {
+            self.rk_ready = true;
+            self.rk_version = Some(version);
+            self.dirty = true;
         }
     }
 
