@@ -305,8 +305,10 @@ pub fn build_release(recipes: &Path, test_recipes: &Path, payload: &Path) -> Rel
     let components = e2e_components();
     let recipe_dir = dir.path().join("recipes");
     assemble_recipes(&recipe_dir, recipes, test_recipes, &components);
-    // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols).
-    let u7s = dir.path().join("u7s");
+    // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols). It is
+    // part of the u7s recipe's source folder (`host/`), so the build cache's key follows the
+    // binary: a cached build of an older u7s is never packed.
+    let u7s = recipe_dir.join("host/u7s");
     let stripped = Command::new("strip")
         .arg("-o")
         .arg(&u7s)
@@ -336,7 +338,6 @@ pub fn build_release(recipes: &Path, test_recipes: &Path, payload: &Path) -> Rel
             "--release-version",
             "0.0.0-e2e",
         ])
-        .env("U7S_E2E_U7S", &u7s)
         .stdin(Stdio::null())
         .output()
         .expect("run u7s-build");

@@ -129,7 +129,10 @@ fn a_joined_host_is_a_node_of_that_cluster_from_then_on() {
         e.contains("joined the cluster at https://192.168.77.1:6443 as node node-a"),
         "{e}"
     );
-    assert!(e.contains("flanneld") || e.contains("kubelet"), "{e}");
+    assert!(
+        e.contains("flanneld") || e.contains("kubelet") || e.contains("pause"),
+        "{e}"
+    );
     assert!(!e.contains("kube-apiserver"), "{e}");
     let pki = n.pki();
     assert!(!pki.ca_key().exists(), "the CA key never leaves the master");
@@ -150,7 +153,10 @@ fn a_joined_host_is_a_node_of_that_cluster_from_then_on() {
     let o = n.u7s(&["up", "--cri", "containerd", "--no-doctor"]);
     let e = stderr(&o);
     assert!(!o.status.success(), "{e}");
-    assert!(e.contains("flanneld") || e.contains("kubelet"), "{e}");
+    assert!(
+        e.contains("flanneld") || e.contains("kubelet") || e.contains("pause"),
+        "{e}"
+    );
     assert!(!e.contains("kube-apiserver"), "{e}");
     // ... under the name the master issued.
     let o = n.u7s(&["up", "--node-name", "other", "--no-doctor"]);
