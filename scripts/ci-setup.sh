@@ -3,8 +3,8 @@
 #  - installs the packages the tests run for real (busybox, uidmap, iptables, bzip2 tools,
 #    kubectl, a C toolchain, the rootful docker.io below) and the C libraries and tools the host
 #    executor builds the pinned components with (scripts/ci-components.sh: RootlessKit,
-#    slirp4netns, dockerd, runc, etcd and the CNI plugins come from their pins; containerd is
-#    Debian's for now, see e2e/recipes/host-containerd.toml);
+#    slirp4netns, dockerd, containerd, runc, etcd, the CNI plugins and Kubernetes come from
+#    their pins; Debian's docker.io and containerd serve only the rootful dockerd below);
 #  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
 #    runtime directory, lets it open /dev/net/tun, and adds it to the docker group;
 #  - starts a rootful dockerd for the builder's container-executor test when none answers.
