@@ -15,6 +15,7 @@
 
 pub mod bzip;
 pub mod checksums;
+pub mod durable;
 pub mod error;
 pub mod manifest;
 pub mod pack;
