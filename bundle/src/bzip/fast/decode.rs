@@ -16,6 +16,7 @@
 //! corrupt data (so error messages stay libbzip2's).
 
 use super::crc;
+use super::mtf::move_to_front;
 
 const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
 const END_MAGIC: u64 = 0x1772_4538_5090;
@@ -129,23 +130,6 @@ struct Buffers {
     lf: Vec<u32>,
     two: Vec<u64>,
     walked: Vec<u8>,
-}
-
-/// Moves `mtf[..idx]` up by one and puts `b` first: 16 bytes per step from the top, the last
-/// (at most 16) bytes as one 128-bit shift. (A byte loop here becomes a memmove call, which
-/// costs more than the move itself at these sizes.)
-#[inline(always)]
-fn mtf_front(mtf: &mut [u8; 256], idx: usize, b: u8) {
-    let mut k = idx;
-    while k >= 16 {
-        let chunk: [u8; 16] = mtf[k - 16..k].try_into().expect("16 bytes");
-        mtf[k - 15..=k].copy_from_slice(&chunk);
-        k -= 16;
-    }
-    let head: &mut [u8; 16] = (&mut mtf[..16]).try_into().expect("16 bytes");
-    let x = u128::from_le_bytes(*head);
-    let moved = u128::MAX >> (120 - 8 * k);
-    *head = ((x & !moved) | (((x << 8) | u128::from(b)) & moved)).to_le_bytes();
 }
 
 /// Makes `v` at least `len` long, keeping (not clearing) what it holds.
@@ -308,7 +292,7 @@ fn block(
         }
         let idx = (sym - 1) as usize;
         let b = mtf[idx];
-        mtf_front(&mut mtf, idx, b);
+        move_to_front(&mut mtf, idx, b);
         tt[nb] = u32::from(b);
         counts[b as usize] += 1;
         nb += 1;
@@ -666,18 +650,6 @@ mod tests {
                 Decoded::Corrupt(_) | Decoded::Truncated | Decoded::TooLarge => {}
                 Decoded::Unsupported => {}
             }
-        }
-    }
-
-    #[test]
-    fn move_to_front() {
-        for idx in 0..256 {
-            let mut mtf: [u8; 256] = std::array::from_fn(|i| i as u8);
-            let mut want = mtf.to_vec();
-            let b = want.remove(idx);
-            want.insert(0, b);
-            mtf_front(&mut mtf, idx, b);
-            assert_eq!(mtf.to_vec(), want, "{idx}");
         }
     }
 

@@ -17,6 +17,7 @@ mod bwt;
 mod crc;
 mod decode;
 mod huffman;
+mod mtf;
 
 pub(crate) use block::compress_stream;
 pub(crate) use decode::{Decoded, decode_stream};
