@@ -51,7 +51,6 @@ cat "$archive" >/dev/null # page cache: every tool reads from memory
 
 install_args=("$archive" --prefix "$work/prefix" --no-doctor --no-modify-path --no-systemd
     --no-completions --threads "$BENCH_THREADS" -q)
-ours() { HOME=$work/home "$INSTALL_BIN" "${install_args[@]}"; }
 # Each tool starts with the previous output deleted and no dirty pages left to write back.
 fresh() {
     rm -rf "${work:?}/prefix" "${work:?}/out" "${work:?}/home" && mkdir -p "$work/out" "$work/home"
@@ -61,7 +60,7 @@ fresh() {
 load_before=$(load)
 for ((run = 1; run <= BENCH_RUNS; run++)); do
     fresh
-    timed ours ours
+    timed ours env HOME="$work/home" "$INSTALL_BIN" "${install_args[@]}"
     fresh
     timed durable bash -c "lbzip2 -d -n $BENCH_THREADS < '$archive' | tar -C '$work/out' -x && sync -f '$work/out'"
     fresh
