@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Prepares a Debian/Ubuntu machine for the usernetes test suite. Needs root; idempotent.
-#  - installs the packages the tests run for real (RootlessKit, slirp4netns, dockerd, containerd,
-#    runc, etcd, busybox, uidmap, iptables, bzip2 tools, CNI plugins, kubectl, a C toolchain);
+#  - installs the packages the tests run for real (busybox, uidmap, iptables, bzip2 tools,
+#    kubectl, a C toolchain, the rootful docker.io below) and the C libraries and tools the host
+#    executor builds the pinned components with (scripts/ci-components.sh: RootlessKit,
+#    slirp4netns, dockerd, runc, etcd and the CNI plugins come from their pins; containerd is
+#    Debian's for now, see e2e/recipes/host-containerd.toml);
 #  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
 #    runtime directory, lets it open /dev/net/tun, and adds it to the docker group;
 #  - starts a rootful dockerd for the builder's container-executor test when none answers.
@@ -17,10 +20,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(
-  rootlesskit slirp4netns uidmap docker.io containerd runc etcd-server etcd-client
-  busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps psmisc time
-  git pkg-config libssl-dev openssl ca-certificates curl build-essential
-  containernetworking-plugins conntrack iputils-ping
+  uidmap docker.io containerd busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps
+  psmisc time git pkg-config libssl-dev openssl ca-certificates curl build-essential
+  conntrack iputils-ping jq bc groff-base
+  # what the host executor needs to build the e2e components from their pins
+  # (scripts/ci-components.sh; each recipe's needs.* names its own)
+  libseccomp-dev libglib2.0-dev libcap-dev meson ninja-build autoconf automake libtool cmake
+  musl-tools libfuse3-dev
 )
 # A real kubectl reads the kubeconfigs the runtime writes: Debian's kubernetes-client, unless the
 # machine already has a kubectl (another package owning /usr/bin/kubectl would conflict).

@@ -56,6 +56,38 @@ pub struct BuildInput<'a> {
     pub source_date_epoch: i64,
     pub jobs: usize,
     pub offline: bool,
+    /// For Go-module sources: the cache's GOMODCACHE and the GOTOOLCHAIN setting.
+    pub go: Option<(PathBuf, String)>,
+    /// Built dependencies: (recipe name, its `out/` folder), given as `$DEPS/<name>`.
+    pub deps: Vec<(String, PathBuf)>,
+}
+
+/// The variables Go-module builds and dependency folders add, for the executor (pure).
+pub fn extra_env(
+    exec: &Executor,
+    input_go: Option<&(PathBuf, String)>,
+    recipe_goflags: Option<&str>,
+    deps_dir: Option<&Path>,
+) -> Vec<(String, String)> {
+    let container = !matches!(exec, Executor::Host);
+    let mut env = Vec::new();
+    if let Some((gomodcache, toolchain)) = input_go {
+        let (dir, tc) = if container {
+            (crate::executor::CONTAINER_GOMOD.to_string(), "local")
+        } else {
+            (gomodcache.display().to_string(), toolchain.as_str())
+        };
+        env.extend(crate::gomod::build_env(&dir, tc, recipe_goflags));
+    }
+    if let Some(d) = deps_dir {
+        let v = if container {
+            crate::executor::CONTAINER_DEPS.to_string()
+        } else {
+            d.display().to_string()
+        };
+        env.push(("DEPS".to_string(), v));
+    }
+    env
 }
 
 /// Runs the build and stores it under `build/<key>/`.
@@ -83,7 +115,46 @@ pub fn run(cache: &Cache, input: &BuildInput) -> Result<Built> {
             input.source_date_epoch.to_string(),
         ),
     ];
-    env.extend(recipe.build.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let is_go = input.go.is_some();
+    env.extend(
+        recipe
+            .build
+            .env
+            .iter()
+            .filter(|(k, _)| !(is_go && k.as_str() == "GOFLAGS"))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    // Dependencies: a folder of links (host) or one read-only mount each (container).
+    let mut mounts = Vec::new();
+    let deps_dir = if input.deps.is_empty() {
+        None
+    } else {
+        let d = tmp.path().join("deps");
+        fs::create_dir_all(&d).at(&d)?;
+        for (name, out) in &input.deps {
+            std::os::unix::fs::symlink(out, d.join(name)).at(d.join(name))?;
+            mounts.push((
+                out.clone(),
+                format!("{}/{name}", crate::executor::CONTAINER_DEPS),
+            ));
+        }
+        Some(d)
+    };
+    if let Some((gomodcache, _)) = &input.go {
+        mounts.push((
+            gomodcache.clone(),
+            crate::executor::CONTAINER_GOMOD.to_string(),
+        ));
+    }
+    env.extend(extra_env(
+        input.executor,
+        input.go.as_ref(),
+        recipe.build.env.get("GOFLAGS").map(String::as_str),
+        deps_dir.as_deref(),
+    ));
+    if *input.executor == Executor::Host {
+        crate::needs::check(recipe)?;
+    }
     {
         let mut f = fs::File::create(&log).at(&log)?;
         writeln!(
@@ -108,6 +179,7 @@ pub fn run(cache: &Cache, input: &BuildInput) -> Result<Built> {
         out: out.clone(),
         home: home.clone(),
         env,
+        mounts,
         offline: input.offline,
         container_name: format!(
             "u7s-build-{}-{}-{}",
@@ -138,6 +210,9 @@ pub fn run(cache: &Cache, input: &BuildInput) -> Result<Built> {
         }
     }
     crate::fsutil::remove_tree(&home)?;
+    if let Some(d) = &deps_dir {
+        crate::fsutil::remove_tree(d)?;
+    }
     let done = tmp.path().join(DONE);
     fs::write(&done, format!("{}\n", input.key)).at(&done)?;
     if final_dir.exists() {
@@ -192,6 +267,42 @@ pub fn tail(path: &Path, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_and_deps_variables_follow_the_executor() {
+        let go = (PathBuf::from("/c/gomod"), "go1.27.3".to_string());
+        let host = extra_env(
+            &Executor::Host,
+            Some(&go),
+            Some("-trimpath"),
+            Some(Path::new("/t/deps")),
+        );
+        let get = |env: &[(String, String)], k: &str| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        };
+        assert_eq!(get(&host, "GOMODCACHE").as_deref(), Some("/c/gomod"));
+        assert_eq!(get(&host, "GOTOOLCHAIN").as_deref(), Some("go1.27.3"));
+        assert_eq!(
+            get(&host, "GOFLAGS").as_deref(),
+            Some("-mod=readonly -trimpath")
+        );
+        assert_eq!(get(&host, "GOPROXY").as_deref(), Some("off"));
+        assert_eq!(get(&host, "DEPS").as_deref(), Some("/t/deps"));
+        let container = Executor::Container {
+            engine: crate::executor::Engine::Docker,
+            image: "i".into(),
+            rootless: true,
+        };
+        let c = extra_env(&container, Some(&go), None, Some(Path::new("/t/deps")));
+        assert_eq!(get(&c, "GOMODCACHE").as_deref(), Some("/u7s/gomod"));
+        assert_eq!(
+            get(&c, "GOTOOLCHAIN").as_deref(),
+            Some("local"),
+            "the image's Go"
+        );
+        assert_eq!(get(&c, "DEPS").as_deref(), Some("/u7s/deps"));
+        assert!(extra_env(&Executor::Host, None, None, None).is_empty());
+    }
 
     #[test]
     fn tail_keeps_the_last_lines() {

@@ -5,6 +5,8 @@
 //!                               verified tags under refs/u7s/tags/<tag>)
 //! dist/sha256/<hex>             downloaded files, content-addressed; <hex>.partial while downloading
 //! build/<key>/                  a finished build: out/ (the script's $OUT), licenses/, build.log, done
+//! gomod/                        GOMODCACHE of Go-module sources and their dependencies
+//!                               (gomod/cache/download/ is a GOPROXY-layout folder)
 //! src/<component>/              prepared (fetched + patched) trees left by `u7s-build patch`
 //! tmp/                          work folders of the running build, removed when it ends
 //! .lock                         held (flock) by the u7s-build using the cache
@@ -105,6 +107,11 @@ impl Cache {
     /// Finished-build folder for a cache key.
     pub fn build_dir(&self, key: &str) -> PathBuf {
         self.root.join("build").join(key)
+    }
+
+    /// The GOMODCACHE of Go-module sources.
+    pub fn gomod_dir(&self) -> PathBuf {
+        self.root.join("gomod")
     }
 
     /// Where `u7s-build patch` leaves a component's prepared tree.

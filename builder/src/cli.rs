@@ -33,18 +33,38 @@ MIRROR LAYOUT (--mirror DIR|URL):
                                    <mirror>/git/github.com/containerd/containerd.git
   <mirror>/sha256/<hex>            a source file by its sha256 (tried first), or
   <mirror>/dist/<file name>        a source file by the last segment of its URL
-  Pins are still checked: the commit, the tag, the sha256.
+  <mirror>/go/                     Go modules in GOPROXY layout (used as GOPROXY=file://<mirror>/go,
+                                   or <URL>/go); make it from a warm cache with
+                                   cp -a <cache>/gomod/cache/download/. <mirror>/go/
+  Pins are still checked: the commit, the tag, the sha256, the Go module h1 (+ Origin commit)
+  and go.sum for every Go dependency.
 
 CACHE (--cache, default $XDG_CACHE_HOME/usernetes or ~/.cache/usernetes):
   git/  bare repositories   dist/sha256/  downloads   build/<key>/  finished builds and logs
-  src/  trees left by `u7s-build patch`
+  src/  trees left by `u7s-build patch`   gomod/  GOMODCACHE of Go-module sources and of every
+  Go dependency (filled by `fetch`; builds then run with GOPROXY=off GOFLAGS=-mod=readonly)
+
+GO-MODULE SOURCES (recipes):
+  [source] go = \"MODULE\", version = \"vX.Y.Z\", h1 = \"h1:…\" (go.sum hash of the module zip),
+  commit = \"<40 hex>\" (the proxy's Origin.Hash; required when the proxy records one).
+  [source.main] go_mod/go_sum = files beside the recipe, or go_mod_from/go_sum_from = files in
+  the module (vendor.mod, vendor.sum): the main module's go.mod and go.sum (every dependency).
+  A git source may have [source.main] too (go_mod_from = \"go.mod\", go_sum_from = \"go.sum\"): its
+  Go dependencies are then fetched into the cache as well.
+  [build] deps = [\"recipe\", …] (outputs at $DEPS/<name>, not shipped unless ship = true),
+  [build.needs] pkg_config/commands = { name = \"debian-package\" } (checked on the host),
+  image = \"NAME@sha256:<digest>\" (a container build refuses an image not pinned by digest).
 
 ENVIRONMENT:
   SOURCE_DATE_EPOCH   mtime of every archive entry and the value given to build scripts;
                       default: per component, the newest of its pinned commit's date and its
-                      patches' dates (1980-01-01 for file and path sources); the archive gets
+                      patches' dates, for a Go module the version's time the proxy records
+                      (1980-01-01 for file and path sources); the archive gets
                       the newest of those
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY   honoured for downloads and git fetches
+  GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE  honoured when fetching Go modules online
+  GOTOOLCHAIN         goX.Y.Z to build with that toolchain (fetched through the proxy into the
+                      cache); anything else means the host's Go (GOTOOLCHAIN=local)
   NO_COLOR            honoured (no colours are used)
 
 EXIT STATUS: 0 when everything asked for was done (for `release`: both files written),

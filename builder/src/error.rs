@@ -71,6 +71,69 @@ pub enum Error {
         actual: String,
     },
 
+    /// A Go module's hash differs from the recipe's `h1`.
+    #[error(
+        "{component}: {module}: h1 mismatch: the recipe pins {expected}, go found {found} (go checks downloads against go.sum and the checksum database): if upstream really changed this version, pin a new version and its h1 in the recipe; never copy a hash you have not checked"
+    )]
+    H1Mismatch {
+        component: String,
+        module: String,
+        expected: String,
+        found: String,
+    },
+
+    /// The proxy records another commit for the version than the recipe.
+    #[error(
+        "{component}: {module}: the proxy records commit {found} ({git_ref}), the recipe pins commit {expected}: check which commit the tag names upstream and fix commit (or version) in the recipe"
+    )]
+    OriginMismatch {
+        component: String,
+        module: String,
+        expected: String,
+        found: String,
+        git_ref: String,
+    },
+
+    /// The host's Go toolchain is older than the main module's `go` line.
+    #[error(
+        "{component}: go.mod requires go >= {needed}, the toolchain here is {found} (GOTOOLCHAIN={setting}): install Go {needed} or newer (https://go.dev/dl/), or export GOTOOLCHAIN=go1.27.3 (the module proxy serves that toolchain; `u7s-build fetch` caches it)"
+    )]
+    GoTooOld {
+        component: String,
+        needed: String,
+        found: String,
+        setting: String,
+    },
+
+    /// go.sum lacks a line go needs, or a download differs from it.
+    #[error("{component}: {msg}")]
+    GoSum { component: String, msg: String },
+
+    /// go could not download a module.
+    #[error(
+        "{component}: go mod download {what}: {msg} (check GOPROXY and the network, then run again: completed downloads stay in the cache; or use --offline with a warm cache, or --mirror DIR)"
+    )]
+    GoDownload {
+        component: String,
+        what: String,
+        msg: String,
+    },
+
+    /// The `go` command cannot be run.
+    #[error("{0}")]
+    GoMissing(String),
+
+    /// A host build lacks a library or command the recipe declares in `[build.needs]`.
+    #[error(
+        "{component}: needs the {what} '{name}', which this host lacks: install the Debian package {package} (apt-get install {package}), or build with a container --executor"
+    )]
+    MissingNeed {
+        component: String,
+        what: &'static str,
+        name: String,
+        package: String,
+    },
+
     /// A source archive could not be unpacked safely.
     #[error("{}: {entry}: {reason}", archive.display())]
     Unpack {

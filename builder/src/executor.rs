@@ -18,6 +18,8 @@
 //!   answers, else podman when `podman` answers, else the run stops with a clear error.
 //!   `--executor host` runs image recipes on the host too (the host then needs their
 //!   toolchains); `--executor docker|podman` picks the engine for image recipes.
+//! * Images must be pinned by digest (`NAME@sha256:…` or a local image id `sha256:…`): a
+//!   container run of anything else is refused, naming the recipe and how to get the digest.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -113,6 +115,15 @@ impl Resolver {
         let Some(image) = recipe.build.image.clone() else {
             return Ok(Executor::Host);
         };
+        if self.choice == ExecutorChoice::Host {
+            return Ok(Executor::Host);
+        }
+        if !crate::recipe::image_is_pinned(&image) {
+            return Err(Error::Recipe {
+                file: recipe.file.clone(),
+                msg: crate::recipe::unpinned_image_message(&image),
+            });
+        }
         let pick = |engine: Engine| -> Result<Executor> {
             match self.probe(engine) {
                 Some(rootless) => Ok(Executor::Container {
@@ -154,12 +165,11 @@ fn probe_engine(engine: Engine) -> Option<bool> {
         Engine::Docker => "{{json .SecurityOptions}}",
         Engine::Podman => "{{.Host.Security.Rootless}}",
     };
-    let out = Command::new(engine.program())
+    let mut probe = Command::new(engine.program());
+    probe
         .args(["info", "--format", format])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+        .stdin(Stdio::null());
+    let out = crate::forklock::output(&mut probe).ok()?;
     if !out.status.success() {
         return None;
     }
@@ -183,6 +193,8 @@ pub struct RunSpec {
     pub home: PathBuf,
     /// VERSION, JOBS, SOURCE_DATE_EPOCH, then the recipe's env.
     pub env: Vec<(String, String)>,
+    /// Read-only mounts for containers: (host path, path inside).
+    pub mounts: Vec<(PathBuf, String)>,
     pub offline: bool,
     /// Unique container name (so it can be stopped on Ctrl-C).
     pub container_name: String,
@@ -192,6 +204,10 @@ pub struct RunSpec {
 pub const CONTAINER_SRC: &str = "/u7s/src";
 pub const CONTAINER_OUT: &str = "/u7s/out";
 pub const CONTAINER_HOME: &str = "/u7s/home";
+/// The cache's GOMODCACHE inside the container (read-only).
+pub const CONTAINER_GOMOD: &str = "/u7s/gomod";
+/// Built dependencies inside the container (`$DEPS/<name>`, read-only).
+pub const CONTAINER_DEPS: &str = "/u7s/deps";
 
 /// Runs the script (`$1`) as `sh -eu`, then hands the mounted folders to `$U7S_OWNER` (when
 /// set) and exits with the script's status.
@@ -226,6 +242,12 @@ fn mounts(spec: &RunSpec) -> Vec<OsString> {
         v.push(format!(":{inside}"));
         v
     })
+    .chain(spec.mounts.iter().map(|(host, inside)| {
+        let mut v = OsString::from("--volume=");
+        v.push(host.as_os_str());
+        v.push(format!(":{inside}:ro"));
+        v
+    }))
     .collect()
 }
 
@@ -299,7 +321,7 @@ pub fn run(exec: &Executor, spec: &RunSpec, log: &Path) -> Result<Option<String>
             .env("OUT", &spec.out)
             .envs(spec.env.iter().map(|(k, v)| (k, v)));
     }
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = crate::forklock::spawn(&mut cmd).map_err(|e| {
         Error::Executor(format!("{}: cannot start `{program}`: {e}", spec.component))
     })?;
     loop {
@@ -327,11 +349,11 @@ fn stop(exec: &Executor, spec: &RunSpec, child: &mut std::process::Child, owner:
     use nix::unistd::Pid;
     if let Executor::Container { engine, image, .. } = exec {
         let quiet = |c: &mut Command| {
-            let _ = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = crate::forklock::status(
+                c.stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
         };
         quiet(Command::new(engine.program()).args(["rm", "-f", &spec.container_name]));
         // Files the stopped script wrote as root must become the user's again, or the work
@@ -373,6 +395,7 @@ mod tests {
                 ("VERSION".into(), "v1".into()),
                 ("GOFLAGS".into(), "-trimpath".into()),
             ],
+            mounts: vec![("/cache/gomod".into(), CONTAINER_GOMOD.into())],
             offline: true,
             container_name: "u7s-build-c-1".into(),
         }
@@ -407,6 +430,7 @@ mod tests {
             "--volume=/cache/tmp/src:/u7s/src",
             "--volume=/cache/tmp/out:/u7s/out",
             "--volume=/cache/tmp/home:/u7s/home",
+            "--volume=/cache/gomod:/u7s/gomod:ro",
             "--workdir=/u7s/src",
             "SRC=/u7s/src",
             "OUT=/u7s/out",
@@ -453,14 +477,15 @@ mod tests {
     #[test]
     fn wrapper_keeps_the_status() {
         let run = |script: &str| {
-            Command::new("sh")
-                .args(["-c", CONTAINER_WRAPPER, "u7s-build", script])
-                .env_remove("U7S_OWNER")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap()
-                .code()
+            crate::forklock::status(
+                Command::new("sh")
+                    .args(["-c", CONTAINER_WRAPPER, "u7s-build", script])
+                    .env_remove("U7S_OWNER")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            )
+            .unwrap()
+            .code()
         };
         assert_eq!(run("true"), Some(0));
         assert_eq!(run("exit 7"), Some(7));

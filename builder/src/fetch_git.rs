@@ -240,6 +240,19 @@ fn check_tag(repo: &Repository, pin: &GitPin) -> Result<()> {
     Ok(())
 }
 
+/// The bytes of the file `path` in the pinned commit's tree, `None` when it has none. Reads
+/// the cache only.
+pub fn read_file(cache: &Cache, pin: &GitPin, path: &str) -> Result<Option<Vec<u8>>> {
+    let repo = Repository::open_bare(cache.git_dir(pin.url)).map_err(|e| pin.git_err(e))?;
+    let commit = repo.find_commit(pin.oid()?).map_err(|e| pin.git_err(e))?;
+    let tree = commit.tree().map_err(|e| pin.git_err(e))?;
+    let Ok(entry) = tree.get_path(Path::new(path)) else {
+        return Ok(None);
+    };
+    let object = entry.to_object(&repo).map_err(|e| pin.git_err(e))?;
+    Ok(object.as_blob().map(|b| b.content().to_vec()))
+}
+
 /// Committer time (seconds since the epoch) of the pinned commit, from the cache.
 pub fn commit_time(cache: &Cache, pin: &GitPin) -> Result<i64> {
     let repo = Repository::open_bare(cache.git_dir(pin.url)).map_err(|e| pin.git_err(e))?;

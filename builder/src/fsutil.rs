@@ -72,7 +72,7 @@ impl SourceFilter {
 
 /// `path` made absolute with symlinks resolved; for a path that does not exist, its parent is
 /// resolved instead.
-fn absolute(path: &Path) -> PathBuf {
+pub fn absolute(path: &Path) -> PathBuf {
     if let Ok(p) = path.canonicalize() {
         return p;
     }

@@ -166,6 +166,9 @@ fn describe(s: &bundle::manifest::Source) -> String {
         }
         bundle::manifest::Source::Url { url, .. } => url.clone(),
         bundle::manifest::Source::Path { path } => format!("path {path}"),
+        bundle::manifest::Source::Go {
+            module, version, ..
+        } => format!("go {module}@{version}"),
     }
 }
 

@@ -10,6 +10,9 @@
 //!                                  <mirror>/git/github.com/containerd/containerd.git
 //! <mirror>/sha256/<hex>            a source file by its sha256 (tried first), or
 //! <mirror>/dist/<file name>        a source file by the last segment of its upstream URL
+//! <mirror>/go/                     Go modules in GOPROXY layout (GOPROXY=file://<mirror>/go or
+//!                                  <URL>/go; see crate::gomod), e.g. a copy of a warm cache's
+//!                                  gomod/cache/download/
 //! ```
 //! A folder mirror can be filled with `git clone --mirror URL DIR/git/<host>/<path>.git` and by
 //! copying files (e.g. from a warm cache's `dist/sha256/`). `--offline` never opens a network

@@ -11,6 +11,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::executor::{Executor, ExecutorChoice, Resolver};
 use crate::fetch_git::{self, GitPin};
 use crate::fetch_url::{self, FilePin};
+use crate::gomod::{self, GoFetched, GoPin, Toolchain};
 use crate::mirror::NetPolicy;
 use crate::patch::{self, PatchFile};
 use crate::plan;
@@ -58,6 +59,10 @@ struct Fetched {
     dist: Option<PathBuf>,
     /// The resolved folder (path sources).
     local: Option<PathBuf>,
+    /// The verified module and main go.mod/go.sum (Go-module sources).
+    go: Option<GoFetched>,
+    /// A git tree that is a Go main module: its go.mod and go.sum (dependencies verified).
+    git_go_main: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Fetched {
@@ -68,12 +73,23 @@ impl Fetched {
 
 fn git_pin(r: &Recipe) -> Option<GitPin<'_>> {
     match &r.source {
-        Source::Git { url, rev, tag } => Some(GitPin {
+        Source::Git { url, rev, tag, .. } => Some(GitPin {
             component: &r.name,
             file: &r.file,
             url,
             rev,
             tag: tag.as_deref(),
+        }),
+        _ => None,
+    }
+}
+
+fn go_pin(r: &Recipe) -> Option<GoPin<'_>> {
+    match &r.source {
+        Source::Go(src) => Some(GoPin {
+            component: &r.name,
+            file: &r.file,
+            src,
         }),
         _ => None,
     }
@@ -163,6 +179,7 @@ fn fetch_one(
     cache: &Cache,
     comp: &Component,
     opts: &Options,
+    toolchain: &Toolchain,
     progress: &Progress,
 ) -> Result<Fetched> {
     let r = &comp.recipe;
@@ -173,9 +190,16 @@ fn fetch_one(
         transferred: false,
         dist: None,
         local: None,
+        go: None,
+        git_go_main: None,
     };
     match &r.source {
-        Source::Git { url, rev, tag } => {
+        Source::Git {
+            url,
+            rev,
+            tag,
+            go_main,
+        } => {
             let pin = git_pin(r).expect("git");
             let task = progress.task(&r.name, "fetch", &r.source.describe());
             fetched.transferred = fetch_git::ensure(cache, &pin, &opts.policy, progress)?;
@@ -187,6 +211,37 @@ fn fetch_one(
             fetched.dates.push(fetch_git::commit_time(cache, &pin)?);
             fetched.dates.extend(&comp.patch_dates);
             fetched.pin = format!("git {url} {rev} {}", tag.as_deref().unwrap_or("-"));
+            if let Some(main) = go_main {
+                let (go_mod, go_sum) = git_go_main(cache, &pin, main)?;
+                let label = format!("git {url} @ {rev}");
+                let tree_mod = fetch_git::read_file(cache, &pin, "go.mod")?
+                    .map(|m| gomod::parse_go_mod(&String::from_utf8_lossy(&m)).module);
+                let expect = match main {
+                    recipe::GoMain::Files { .. } => tree_mod.flatten(),
+                    _ => None,
+                };
+                gomod::ensure_main(
+                    cache,
+                    &gomod::MainModule {
+                        component: &r.name,
+                        file: &r.file,
+                        origin_of_mod: gomod::origin_of_mod(main, &label),
+                        label,
+                        expect_module: expect.as_deref(),
+                        go_mod: &go_mod,
+                        go_sum: &go_sum,
+                    },
+                    &opts.policy,
+                    toolchain,
+                    progress,
+                )?;
+                fetched.pin.push_str(&format!(
+                    " go main {} toolchain {}",
+                    gomod::main_sha256(&go_mod, &go_sum),
+                    toolchain.setting()
+                ));
+                fetched.git_go_main = Some((go_mod, go_sum));
+            }
         }
         Source::Url { sha256, .. } => {
             let pin = file_pin(r).expect("url");
@@ -212,8 +267,51 @@ fn fetch_one(
             fetched.pin = format!("path {}", crate::fsutil::hash_tree(&dir, &filter)?);
             fetched.local = Some(dir);
         }
+        Source::Go(src) => {
+            let pin = go_pin(r).expect("go");
+            let task = progress.task(&r.name, "fetch", &r.source.describe());
+            let g = gomod::ensure(cache, &pin, &opts.policy, toolchain, progress)?;
+            task.finish(if g.transferred {
+                "downloaded"
+            } else {
+                "cached"
+            });
+            fetched.transferred = g.transferred;
+            fetched.dates.extend(g.time);
+            fetched.pin = format!(
+                "go {} {} {} {} main {} toolchain {}",
+                src.module,
+                src.version,
+                src.h1,
+                src.commit.as_deref().unwrap_or("-"),
+                g.main_sha256(),
+                toolchain.setting()
+            );
+            fetched.go = Some(g);
+        }
     }
     Ok(fetched)
+}
+
+/// The go.mod and go.sum of a git tree that is a Go main module.
+fn git_go_main(cache: &Cache, pin: &GitPin, main: &recipe::GoMain) -> Result<(Vec<u8>, Vec<u8>)> {
+    if let Some(files) = gomod::files_beside(pin.file, main)? {
+        return Ok(files);
+    }
+    let (go_mod, go_sum) = match main {
+        recipe::GoMain::InModule { go_mod, go_sum } => (go_mod.as_str(), go_sum.as_str()),
+        _ => ("go.mod", "go.sum"),
+    };
+    let read = |rel: &str, field: &str| -> Result<Vec<u8>> {
+        fetch_git::read_file(cache, pin, rel)?.ok_or_else(|| Error::Recipe {
+            file: pin.file.to_path_buf(),
+            msg: format!(
+                "[source.main]: {field} '{rel}' is not in {} at {}",
+                pin.url, pin.rev
+            ),
+        })
+    };
+    Ok((read(go_mod, "go_mod_from")?, read(go_sum, "go_sum_from")?))
 }
 
 /// What a local path source leaves out: besides git-ignored files, the builder's own cache and
@@ -238,8 +336,9 @@ fn fetch_all(
 ) -> Result<Vec<Fetched>> {
     // Fetches are mostly waiting on the network: allow a few more than --jobs.
     let jobs = opts.jobs.max(4);
+    let toolchain = Toolchain::default();
     first_error(plan::run_parallel(comps, jobs, |c| {
-        fetch_one(cache, c, opts, progress)
+        fetch_one(cache, c, opts, &toolchain, progress)
     }))
 }
 
@@ -253,6 +352,8 @@ fn prepare_source(
     progress: &Progress,
 ) -> Result<Option<String>> {
     let r = &f.comp.recipe;
+    // Builds run the scripts of this tree: no process starts while it is being written.
+    let _writing = crate::forklock::writing();
     match &r.source {
         Source::Git { .. } => {
             let pin = git_pin(r).expect("git");
@@ -272,6 +373,18 @@ fn prepare_source(
                     f.comp.patches.len()
                 ));
             }
+            // A go.mod/go.sum given beside the recipe replaces the tree's.
+            if matches!(
+                &r.source,
+                Source::Git {
+                    go_main: Some(recipe::GoMain::Files { .. }),
+                    ..
+                }
+            ) && let Some((go_mod, go_sum)) = &f.git_go_main
+            {
+                fs::write(dest.join("go.mod"), go_mod).at(dest.join("go.mod"))?;
+                fs::write(dest.join("go.sum"), go_sum).at(dest.join("go.sum"))?;
+            }
             Ok(Some(head))
         }
         Source::Url { .. } => {
@@ -288,12 +401,20 @@ fn prepare_source(
             crate::fsutil::copy_tree(dir, dest, Some(&source_filter(dir, opts)))?;
             Ok(None)
         }
+        Source::Go(_) => {
+            let pin = go_pin(r).expect("go");
+            let g = f.go.as_ref().expect("fetched go source has its module");
+            let task = progress.task(&r.name, "unpack", &r.source.describe());
+            gomod::unpack(&pin, g, dest)?;
+            task.finish("done");
+            Ok(None)
+        }
     }
 }
 
 fn manifest_source(r: &Recipe) -> bundle::manifest::Source {
     match &r.source {
-        Source::Git { url, rev, tag } => bundle::manifest::Source::Git {
+        Source::Git { url, rev, tag, .. } => bundle::manifest::Source::Git {
             url: url.clone(),
             rev: rev.clone(),
             tag: tag.clone(),
@@ -303,6 +424,12 @@ fn manifest_source(r: &Recipe) -> bundle::manifest::Source {
             sha256: sha256.clone(),
         },
         Source::Path { path, .. } => bundle::manifest::Source::Path { path: path.clone() },
+        Source::Go(g) => bundle::manifest::Source::Go {
+            module: g.module.clone(),
+            version: g.version.clone(),
+            h1: g.h1.clone(),
+            commit: g.commit.clone(),
+        },
     }
 }
 
@@ -406,16 +533,41 @@ fn resolve_executors(comps: &[Component], opts: &Options) -> Result<Vec<Executor
     comps.iter().map(|c| resolver.resolve(&c.recipe)).collect()
 }
 
-fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) -> Vec<Planned> {
+/// Indexes of each component's dependencies among `fetched`.
+fn dep_indexes(fetched: &[Fetched]) -> Vec<Vec<usize>> {
     fetched
-        .into_iter()
-        .zip(executors)
-        .map(|(f, executor)| {
-            let epoch = f.epoch(opts);
-            let key = plan::cache_key(&plan::KeyInputs {
+        .iter()
+        .map(|f| {
+            f.comp
+                .recipe
+                .build
+                .deps
+                .iter()
+                .filter_map(|d| fetched.iter().position(|o| &o.comp.recipe.name == d))
+                .collect()
+        })
+        .collect()
+}
+
+fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) -> Vec<Planned> {
+    let deps = dep_indexes(&fetched);
+    let mut keys: Vec<Option<String>> = vec![None; fetched.len()];
+    for wave in plan::waves(&deps) {
+        for i in wave {
+            let f = &fetched[i];
+            let executor = &executors[i];
+            let mut pin = f.pin.clone();
+            for &d in &deps[i] {
+                pin.push_str(&format!(
+                    " dep {} {}",
+                    fetched[d].comp.recipe.name,
+                    keys[d].as_deref().unwrap_or("-")
+                ));
+            }
+            keys[i] = Some(plan::cache_key(&plan::KeyInputs {
                 name: &f.comp.recipe.name,
                 recipe_sha256: &f.comp.recipe.content_sha256,
-                pin: f.pin.clone(),
+                pin,
                 patches: f
                     .comp
                     .patches
@@ -424,14 +576,19 @@ fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) 
                     .collect(),
                 executor: executor.kind(),
                 image: executor.image(),
-                source_date_epoch: epoch,
-            });
-            Planned {
-                fetched: f,
-                executor,
-                key,
-                epoch,
-            }
+                source_date_epoch: f.epoch(opts),
+            }));
+        }
+    }
+    fetched
+        .into_iter()
+        .zip(executors)
+        .zip(keys)
+        .map(|((f, executor), key)| Planned {
+            epoch: f.epoch(opts),
+            fetched: f,
+            executor,
+            key: key.expect("every component is in a wave"),
         })
         .collect()
 }
@@ -439,6 +596,7 @@ fn plan_builds(fetched: Vec<Fetched>, executors: Vec<Executor>, opts: &Options) 
 fn build_one(
     cache: &Cache,
     p: &Planned,
+    deps: Vec<(String, PathBuf)>,
     opts: &Options,
     progress: &Progress,
 ) -> Result<(Built, bool)> {
@@ -472,6 +630,13 @@ fn build_one(
             source_date_epoch: p.epoch,
             jobs: opts.jobs,
             offline: opts.policy.offline,
+            go: (p.fetched.go.is_some() || p.fetched.git_go_main.is_some()).then(|| {
+                (
+                    cache.gomod_dir(),
+                    Toolchain::default().setting().to_string(),
+                )
+            }),
+            deps,
         },
     )?;
     task.finish(&format!("done ({})", p.key));
@@ -501,9 +666,39 @@ fn build_all(opts: &Options, progress: &Progress) -> Result<BuildOutcome> {
     let cache = open_cache(opts, progress)?;
     let fetched = fetch_all(&cache, &comps, opts, progress)?;
     let planned = plan_builds(fetched, executors, opts);
-    let built = first_error(plan::run_parallel(&planned, opts.jobs, |p| {
-        build_one(&cache, p, opts, progress)
-    }))?;
+    // Dependencies first: wave by wave, each wave in parallel.
+    let deps = dep_indexes(
+        &planned
+            .iter()
+            .map(|p| p.fetched.clone())
+            .collect::<Vec<_>>(),
+    );
+    let mut built: Vec<Option<(Built, bool)>> = vec![None; planned.len()];
+    for wave in plan::waves(&deps) {
+        let items: Vec<(usize, Vec<(String, PathBuf)>)> = wave
+            .iter()
+            .map(|&i| {
+                let inputs = deps[i]
+                    .iter()
+                    .map(|&d| {
+                        let b = built[d].as_ref().expect("dependencies are built first");
+                        (planned[d].fetched.comp.recipe.name.clone(), b.0.out())
+                    })
+                    .collect();
+                (i, inputs)
+            })
+            .collect();
+        let results = first_error(plan::run_parallel(&items, opts.jobs, |(i, inputs)| {
+            build_one(&cache, &planned[*i], inputs.clone(), opts, progress)
+        }))?;
+        for ((i, _), r) in items.into_iter().zip(results) {
+            built[i] = Some(r);
+        }
+    }
+    let built = built
+        .into_iter()
+        .map(|b| b.expect("every component is in a wave"))
+        .collect();
     Ok((cache, planned, built))
 }
 
@@ -547,10 +742,14 @@ pub fn release(opts: &Options, progress: &Progress) -> Result<Summary> {
     let stage_dir = cache.temp_dir("stage-")?;
     let root = stage_dir.path().join(TOP_DIR);
     fs::create_dir(&root).at(&root)?;
-    let pairs: Vec<(&Recipe, &Built)> = planned
+    let recipes: Vec<&Recipe> = planned.iter().map(|p| &p.fetched.comp.recipe).collect();
+    let pairs: Vec<(&Recipe, &Built, bool)> = planned
         .iter()
         .zip(&built)
-        .map(|(p, (b, _))| (&p.fetched.comp.recipe, b))
+        .map(|(p, (b, _))| {
+            let r = &p.fetched.comp.recipe;
+            (r, b, plan::ships(r, &recipes))
+        })
         .collect();
     crate::stage::assemble(&root, opts.payload_dir.as_deref(), &pairs)?;
     let components = planned
@@ -639,6 +838,7 @@ pub fn list(opts: &Options) -> Result<Summary> {
     let comps = load(opts)?;
     let cache = Cache::open_read_only(&opts.cache_dir);
     let resolver = Resolver::new(opts.executor);
+    let toolchain = Toolchain::default();
     let mut rows = Vec::new();
     for c in comps {
         let r = &c.recipe;
@@ -646,6 +846,9 @@ pub fn list(opts: &Options) -> Result<Summary> {
             Source::Git { .. } => fetch_git::is_cached(&cache, &git_pin(r).expect("git")),
             Source::Url { .. } => fetch_url::is_cached(&cache, &file_pin(r).expect("url")),
             Source::Path { resolved, .. } => resolved.is_dir(),
+            Source::Go(g) => {
+                gomod::download_file(&cache.gomod_dir(), &g.module, &g.version, "zip").is_file()
+            }
         };
         let mut row = base_summary(&c, source_cached);
         // The key needs the pinned commit's date (git) and an executor.
@@ -658,7 +861,7 @@ pub fn list(opts: &Options) -> Result<Summary> {
         };
         if source_cached
             && let Ok(exec) = resolver.resolve(r)
-            && let Ok(f) = fetch_one(&cache, &c, &offline, &Progress::plain(true))
+            && let Ok(f) = fetch_one(&cache, &c, &offline, &toolchain, &Progress::plain(true))
         {
             let p = plan_builds(vec![f], vec![exec], opts).pop().expect("one");
             row.cache_key = Some(p.key.clone());

@@ -4,7 +4,8 @@
 //!
 //! `SOURCE_DATE_EPOCH`: when the variable is set in the environment, it is used for every
 //! component and for the archive. Otherwise each component gets the newest of its pinned
-//! commit's committer time and its patches' author dates (git sources), or
+//! commit's committer time and its patches' author dates (git sources), the version's time
+//! the module proxy records (Go-module sources), or
 //! [`DEFAULT_EPOCH`] (file and path sources, which carry no date); the archive's mtime is
 //! the newest of the selected components' values. All of these come from the pinned inputs,
 //! so they are the same on every machine.
@@ -23,8 +24,9 @@ pub const DEFAULT_EPOCH: i64 = 315_532_800;
 /// Version of the cache key scheme; bump when the meaning of a cached build changes.
 const KEY_SCHEME: &str = "u7s-build key 1";
 
-/// Keeps the recipes named by `--only` (all when empty), in name order. Unknown names are an
-/// error listing the known ones.
+/// Keeps the recipes named by `--only` (all when empty) and the recipes they build on
+/// (`[build] deps`, transitively), in name order. Unknown names are an error listing the known
+/// ones.
 pub fn select(recipes: Vec<Recipe>, only: &[String]) -> Result<Vec<Recipe>> {
     if only.is_empty() {
         return Ok(recipes);
@@ -45,10 +47,56 @@ pub fn select(recipes: Vec<Recipe>, only: &[String]) -> Result<Vec<Recipe>> {
             known.join(", ")
         )));
     }
+    let mut wanted: Vec<String> = only.to_vec();
+    let mut i = 0;
+    while i < wanted.len() {
+        if let Some(r) = recipes.iter().find(|r| r.name == wanted[i]) {
+            for d in &r.build.deps {
+                if !wanted.contains(d) {
+                    wanted.push(d.clone());
+                }
+            }
+        }
+        i += 1;
+    }
     Ok(recipes
         .into_iter()
-        .filter(|r| only.contains(&r.name))
+        .filter(|r| wanted.contains(&r.name))
         .collect())
+}
+
+/// Groups items into waves that can run in parallel: every item comes after the items it
+/// depends on (`deps[i]` are indexes). Dependencies outside the list are ignored; the recipe
+/// loader has already refused cycles (a cycle here ends in one last wave).
+pub fn waves(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = deps.len();
+    let mut done = vec![false; n];
+    let mut out = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let wave: Vec<usize> = (0..n)
+            .filter(|&i| !done[i] && deps[i].iter().all(|&d| d >= n || done[d] || d == i))
+            .collect();
+        let wave = if wave.is_empty() {
+            (0..n).filter(|&i| !done[i]).collect()
+        } else {
+            wave
+        };
+        for &i in &wave {
+            done[i] = true;
+        }
+        left -= wave.len();
+        out.push(wave);
+    }
+    out
+}
+
+/// Whether a recipe's outputs enter the release: its `ship` when given, else unless another
+/// of the recipes builds on it.
+pub fn ships(recipe: &Recipe, all: &[&Recipe]) -> bool {
+    recipe
+        .ship
+        .unwrap_or_else(|| !all.iter().any(|r| r.build.deps.contains(&recipe.name)))
 }
 
 /// Everything that changes a component's build result.
@@ -177,6 +225,34 @@ mod tests {
         );
         let e = select(all, &["x".into()]).unwrap_err().to_string();
         assert_eq!(e, "--only: no recipe named 'x' (known: a, b, c)");
+    }
+
+    #[test]
+    fn waves_respect_dependencies() {
+        // 0 <- 1 <- 2, 3 alone
+        let w = waves(&[vec![], vec![0], vec![1], vec![]]);
+        assert_eq!(w, vec![vec![0, 3], vec![1], vec![2]]);
+        assert_eq!(waves(&[]), Vec::<Vec<usize>>::new());
+    }
+
+    #[test]
+    fn selection_pulls_in_dependencies() {
+        let mut a = recipe("a");
+        a.build.deps = vec!["b".into()];
+        let mut b = recipe("b");
+        b.build.deps = vec!["c".into()];
+        let all = vec![a, b, recipe("c"), recipe("d")];
+        let some = select(all.clone(), &["a".into()]).unwrap();
+        assert_eq!(
+            some.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        let refs: Vec<&Recipe> = all.iter().collect();
+        assert!(ships(&all[0], &refs));
+        assert!(!ships(&all[1], &refs), "b is a dependency of a");
+        let mut c = all[2].clone();
+        c.ship = Some(true);
+        assert!(ships(&c, &refs), "asked for");
     }
 
     #[test]

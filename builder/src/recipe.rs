@@ -14,7 +14,15 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, IoContext, Result};
 
 /// Variables the builder sets for every script; a recipe's `env` may not override them.
-pub const RESERVED_ENV: &[&str] = &["SRC", "OUT", "VERSION", "JOBS", "SOURCE_DATE_EPOCH", "HOME"];
+pub const RESERVED_ENV: &[&str] = &[
+    "SRC",
+    "OUT",
+    "VERSION",
+    "JOBS",
+    "SOURCE_DATE_EPOCH",
+    "HOME",
+    "DEPS",
+];
 
 /// One validated recipe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +35,10 @@ pub struct Recipe {
     pub license_files: Vec<String>,
     pub source: Source,
     pub build: Build,
+    /// `ship`: `Some(false)` keeps the outputs out of the release, `Some(true)` puts them in
+    /// even when another recipe builds on them; `None`: shipped unless another recipe lists
+    /// this one in `[build] deps`.
+    pub ship: Option<bool>,
     /// sha256 of the file's bytes: part of the build cache key.
     pub content_sha256: String,
 }
@@ -35,30 +47,80 @@ pub struct Recipe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A git repository at a full commit id; `tag`, when given, must resolve to `rev`.
+    /// `go_main` (`[source.main]`): the tree is a Go main module whose dependencies are
+    /// fetched into the cache like a Go-module source's.
     Git {
         url: String,
         rev: String,
         tag: Option<String>,
+        go_main: Option<GoMain>,
     },
     /// A file (archive or not) with its sha256.
     Url { url: String, sha256: String },
     /// A local directory; `resolved` is `path` joined to the recipe's folder.
     Path { path: String, resolved: PathBuf },
+    /// A Go module from a module proxy, verified by its `h1:` hash (and the proxy's Origin
+    /// commit when it records one); [`GoSource`].
+    Go(GoSource),
+}
+
+/// `[source] go = MODULE, version, h1, commit` and `[source.main]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoSource {
+    pub module: String,
+    pub version: String,
+    /// `h1:` + base64 of the module zip's dirhash (go.sum / checksum database).
+    pub h1: String,
+    /// The proxy's `Origin.Hash` (full commit).
+    pub commit: Option<String>,
+    pub main: GoMain,
+}
+
+/// Where the go.mod and go.sum of the build's main module come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoMain {
+    /// The module's own go.mod and go.sum.
+    Own,
+    /// Files beside the recipe (`go_mod`, `go_sum`), resolved against its folder.
+    Files {
+        go_mod: String,
+        go_sum: String,
+        go_mod_path: PathBuf,
+        go_sum_path: PathBuf,
+    },
+    /// Files inside the module or git tree (`go_mod_from`, `go_sum_from`, e.g. vendor.mod,
+    /// vendor.sum; go.mod, go.sum).
+    InModule { go_mod: String, go_sum: String },
 }
 
 impl Source {
     /// A short human description of the pin, e.g. `git <url> @ <rev> (v1.2.3)`.
     pub fn describe(&self) -> String {
         match self {
-            Source::Git { url, rev, tag } => match tag {
+            Source::Git { url, rev, tag, .. } => match tag {
                 Some(t) => format!("git {url} @ {rev} ({t})"),
                 None => format!("git {url} @ {rev}"),
             },
             Source::Url { url, sha256 } => format!("{url} sha256:{sha256}"),
             Source::Path { path, .. } => format!("path {path}"),
+            Source::Go(g) => format!("go {}@{} {}", g.module, g.version, g.h1),
         }
     }
 }
+
+/// Variables the builder sets for Go-module sources; their `env` may not set them.
+pub const RESERVED_GO_ENV: &[&str] = &[
+    "GOPROXY",
+    "GOMODCACHE",
+    "GOSUMDB",
+    "GONOSUMDB",
+    "GONOSUMCHECK",
+    "GOPRIVATE",
+    "GONOPROXY",
+    "GOWORK",
+    "GOTOOLCHAIN",
+    "GOINSECURE",
+];
 
 /// The `[build]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +129,22 @@ pub struct Build {
     pub script: String,
     pub env: BTreeMap<String, String>,
     pub outputs: Vec<String>,
+    /// Recipes whose outputs this build reads at `$DEPS/<name>`.
+    pub deps: Vec<String>,
+    /// Host prerequisites, checked before a host build.
+    pub needs: Needs,
+}
+
+/// `[build.needs]`: what a host build needs, each with the Debian package that provides it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Needs {
+    /// pkg-config name -> Debian package.
+    #[serde(default)]
+    pub pkg_config: BTreeMap<String, String>,
+    /// Command on PATH -> Debian package.
+    #[serde(default)]
+    pub commands: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +155,7 @@ struct RawRecipe {
     license: String,
     #[serde(default)]
     license_files: Vec<String>,
+    ship: Option<bool>,
     source: RawSource,
     build: RawBuild,
 }
@@ -90,6 +169,20 @@ struct RawSource {
     url: Option<String>,
     sha256: Option<String>,
     path: Option<String>,
+    go: Option<String>,
+    version: Option<String>,
+    h1: Option<String>,
+    commit: Option<String>,
+    main: Option<RawMain>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMain {
+    go_mod: Option<String>,
+    go_sum: Option<String>,
+    go_mod_from: Option<String>,
+    go_sum_from: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +194,10 @@ struct RawBuild {
     env: BTreeMap<String, String>,
     #[serde(default)]
     outputs: Vec<String>,
+    #[serde(default)]
+    deps: Vec<String>,
+    #[serde(default)]
+    needs: Needs,
 }
 
 /// Parses and validates one recipe. `file` is used for messages, to check that the name matches
@@ -130,7 +227,13 @@ pub fn parse_recipe(file: &Path, text: &str) -> Result<Recipe> {
 
     let dir = file.parent().unwrap_or(Path::new("."));
     let source = validate_source(raw.source, dir).map_err(|m| fail(format!("[source]: {m}")))?;
-    let build = validate_build(raw.build).map_err(|m| fail(format!("[build]: {m}")))?;
+    let build = validate_build(raw.build, &source).map_err(|m| fail(format!("[build]: {m}")))?;
+    if build.deps.contains(&raw.name) {
+        return Err(fail(format!(
+            "[build]: deps: '{}' cannot depend on itself",
+            raw.name
+        )));
+    }
 
     Ok(Recipe {
         file: file.to_path_buf(),
@@ -140,6 +243,7 @@ pub fn parse_recipe(file: &Path, text: &str) -> Result<Recipe> {
         license_files: raw.license_files,
         source,
         build,
+        ship: raw.ship,
         content_sha256: hex::encode(Sha256::digest(text.as_bytes())),
     })
 }
@@ -149,6 +253,7 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
         ("git", s.git.is_some()),
         ("url", s.url.is_some()),
         ("path", s.path.is_some()),
+        ("go", s.go.is_some()),
     ]
     .iter()
     .filter(|(_, set)| *set)
@@ -156,10 +261,10 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
     .collect();
     if kinds.len() != 1 {
         return Err(if kinds.is_empty() {
-            "give exactly one of git, url, path (found none)".to_string()
+            "give exactly one of git, url, path, go (found none)".to_string()
         } else {
             format!(
-                "give exactly one of git, url, path (found {})",
+                "give exactly one of git, url, path, go (found {})",
                 kinds.join(" and ")
             )
         });
@@ -171,6 +276,24 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
             Ok(())
         }
     };
+    if s.go.is_none() {
+        for (field, present) in [
+            ("version", s.version.is_some()),
+            ("h1", s.h1.is_some()),
+            ("commit", s.commit.is_some()),
+        ] {
+            only_with(field, present, "go")?;
+        }
+        if s.git.is_none() {
+            only_with("[source.main]", s.main.is_some(), "go or git")?;
+        }
+    }
+    if let Some(module) = s.go {
+        only_with("rev", s.rev.is_some(), "git")?;
+        only_with("tag", s.tag.is_some(), "git")?;
+        only_with("sha256", s.sha256.is_some(), "url")?;
+        return validate_go(module, s.version, s.h1, s.commit, s.main, dir).map(Source::Go);
+    }
     if let Some(url) = s.git {
         only_with("sha256", s.sha256.is_some(), "url")?;
         check_text(&url).map_err(|m| format!("git: {m}"))?;
@@ -183,10 +306,15 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
         if let Some(tag) = &s.tag {
             check_text(tag).map_err(|m| format!("tag: {m}"))?;
         }
+        let go_main = match s.main {
+            Some(m) => Some(validate_main(m, dir)?),
+            None => None,
+        };
         Ok(Source::Git {
             url,
             rev,
             tag: s.tag,
+            go_main,
         })
     } else if let Some(url) = s.url {
         only_with("rev", s.rev.is_some(), "git")?;
@@ -215,9 +343,166 @@ fn validate_source(s: RawSource, dir: &Path) -> std::result::Result<Source, Stri
     }
 }
 
-fn validate_build(b: RawBuild) -> std::result::Result<Build, String> {
+fn validate_go(
+    module: String,
+    version: Option<String>,
+    h1: Option<String>,
+    commit: Option<String>,
+    main: Option<RawMain>,
+    dir: &Path,
+) -> std::result::Result<GoSource, String> {
+    check_module_path(&module).map_err(|m| format!("go: {m}"))?;
+    let version = version.ok_or(
+        "version is required with go: the exact module version, e.g. \"v2.4.2\" (as `go mod download -json MODULE@VERSION` prints it)",
+    )?;
+    if !is_exact_version(&version) {
+        return Err(format!(
+            "version must be an exact module version such as v1.2.3, v0.0.0-20240101000000-0123456789ab or v29.1.0+incompatible, got '{version}'"
+        ));
+    }
+    let h1 = h1.ok_or(
+        "h1 is required with go: the `Sum` that `go mod download -json MODULE@VERSION` prints (h1:…=)",
+    )?;
+    if !is_h1(&h1) {
+        return Err(format!(
+            "h1 must be 'h1:' followed by 44 base64 characters (a go.sum hash), got '{h1}'"
+        ));
+    }
+    if let Some(c) = &commit
+        && !is_hex(c, 40)
+    {
+        return Err(format!(
+            "commit must be the full 40-hex commit the proxy records (Origin.Hash), got '{c}'"
+        ));
+    }
+    let main = match main {
+        None => GoMain::Own,
+        Some(m) => validate_main(m, dir)?,
+    };
+    Ok(GoSource {
+        module,
+        version,
+        h1,
+        commit,
+        main,
+    })
+}
+
+fn validate_main(m: RawMain, dir: &Path) -> std::result::Result<GoMain, String> {
+    match (m.go_mod, m.go_sum, m.go_mod_from, m.go_sum_from) {
+        (Some(go_mod), Some(go_sum), None, None) => {
+            check_rel_path(&go_mod).map_err(|e| format!("[source.main]: go_mod: {e}"))?;
+            check_rel_path(&go_sum).map_err(|e| format!("[source.main]: go_sum: {e}"))?;
+            Ok(GoMain::Files {
+                go_mod_path: dir.join(&go_mod),
+                go_sum_path: dir.join(&go_sum),
+                go_mod,
+                go_sum,
+            })
+        }
+        (None, None, Some(go_mod), Some(go_sum)) => {
+            check_rel_path(&go_mod).map_err(|e| format!("[source.main]: go_mod_from: {e}"))?;
+            check_rel_path(&go_sum).map_err(|e| format!("[source.main]: go_sum_from: {e}"))?;
+            Ok(GoMain::InModule { go_mod, go_sum })
+        }
+        _ => Err("[source.main]: give go_mod and go_sum (files beside the recipe), or go_mod_from and go_sum_from (files inside the source), as a pair".into()),
+    }
+}
+
+/// A Go module path: slash-separated elements of letters, digits and `-._~`, the first with a dot.
+fn check_module_path(p: &str) -> std::result::Result<(), String> {
+    check_text(p)?;
+    let ok_elem = |e: &str| {
+        !e.is_empty()
+            && e != "."
+            && e != ".."
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
+    };
+    let first = p.split('/').next().unwrap_or("");
+    if !p.split('/').all(ok_elem) || !first.contains('.') || p.contains('@') {
+        return Err(format!(
+            "'{p}' is not a Go module path (e.g. github.com/containerd/containerd/v2, k8s.io/kubernetes)"
+        ));
+    }
+    Ok(())
+}
+
+/// `vMAJOR.MINOR.PATCH[-pre][+incompatible]` (semver, as the module proxy serves it).
+fn is_exact_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
+    let rest = rest.strip_suffix("+incompatible").unwrap_or(rest);
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
+    let nums: Vec<&str> = core.split('.').collect();
+    let num_ok = |n: &&str| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n.len() == 1 || !n.starts_with('0'))
+    };
+    nums.len() == 3
+        && nums.iter().all(num_ok)
+        && pre.is_none_or(|p| {
+            !p.is_empty()
+                && p.split('.').all(|e| {
+                    !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        })
+}
+
+/// `h1:` + 44 characters of standard base64 (a sha256).
+fn is_h1(h: &str) -> bool {
+    h.strip_prefix("h1:").is_some_and(|b| {
+        b.len() == 44
+            && b.ends_with('=')
+            && b[..43]
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+    })
+}
+
+/// The message for an image that is not pinned by digest (the container executor refuses it).
+pub fn unpinned_image_message(image: &str) -> String {
+    let name = image.split('@').next().unwrap_or(image);
+    format!(
+        "[build]: image: '{image}' is not pinned by digest, so the container executor refuses it: write NAME[:TAG]@sha256:<64 hex> (get it with `docker pull {name} && docker image inspect --format '{{{{index .RepoDigests 0}}}}' {name}`) or a local image id sha256:<64 hex>, or build on the host with --executor host"
+    )
+}
+
+/// `NAME[:TAG]@sha256:<64 hex>` or a local image id `sha256:<64 hex>`.
+pub fn image_is_pinned(image: &str) -> bool {
+    let digest = match image.rsplit_once('@') {
+        Some((name, d)) if !name.is_empty() => d,
+        Some(_) => return false,
+        None => image,
+    };
+    digest
+        .strip_prefix("sha256:")
+        .is_some_and(|h| is_hex(h, 64))
+}
+
+fn validate_build(b: RawBuild, source: &Source) -> std::result::Result<Build, String> {
     if let Some(image) = &b.image {
         check_text(image).map_err(|m| format!("image: {m}"))?;
+    }
+    for d in &b.deps {
+        check_name(d).map_err(|m| format!("deps: {m}"))?;
+    }
+    for (what, map) in [
+        ("needs.pkg_config", &b.needs.pkg_config),
+        ("needs.commands", &b.needs.commands),
+    ] {
+        for (k, v) in map {
+            check_text(k).map_err(|m| format!("{what}: {m}"))?;
+            if k.contains(['/', ' ']) {
+                return Err(format!("{what}: '{k}' must be a plain name"));
+            }
+            check_text(v).map_err(|m| format!("{what}: {k}: {m}"))?;
+        }
     }
     if b.script.trim().is_empty() {
         return Err("script: must not be empty".into());
@@ -234,6 +519,19 @@ fn validate_build(b: RawBuild) -> std::result::Result<Build, String> {
                 "env: {k} is set by the builder and cannot be overridden"
             ));
         }
+        let go_build = matches!(
+            source,
+            Source::Go(_)
+                | Source::Git {
+                    go_main: Some(_),
+                    ..
+                }
+        );
+        if go_build && RESERVED_GO_ENV.contains(&k.as_str()) {
+            return Err(format!(
+                "env: {k} is set by the builder for Go-module sources (the dependencies come from the cache) and cannot be overridden"
+            ));
+        }
     }
     for o in &b.outputs {
         check_rel_path(o).map_err(|m| format!("outputs: {m}"))?;
@@ -243,6 +541,8 @@ fn validate_build(b: RawBuild) -> std::result::Result<Build, String> {
         script: b.script,
         env: b.env,
         outputs: b.outputs,
+        deps: b.deps,
+        needs: b.needs,
     })
 }
 
@@ -371,7 +671,61 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Recipe>> {
         recipes.push(recipe);
     }
     recipes.sort_by(|a, b| a.name.cmp(&b.name));
+    check_deps(&recipes)?;
     Ok(recipes)
+}
+
+/// Every `[build] deps` entry names a recipe, and no recipe depends on itself through others.
+pub fn check_deps(recipes: &[Recipe]) -> Result<()> {
+    let by_name: BTreeMap<&str, &Recipe> = recipes.iter().map(|r| (r.name.as_str(), r)).collect();
+    for r in recipes {
+        for d in &r.build.deps {
+            if !by_name.contains_key(d.as_str()) {
+                return Err(Error::Recipe {
+                    file: r.file.clone(),
+                    msg: format!(
+                        "[build]: deps: no recipe is named '{d}' (add recipes/{d}.toml or fix the name)"
+                    ),
+                });
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit<'a>(
+        name: &'a str,
+        by_name: &BTreeMap<&'a str, &'a Recipe>,
+        state: &mut BTreeMap<&'a str, bool>,
+        path: &mut Vec<&'a str>,
+    ) -> std::result::Result<(), Vec<&'a str>> {
+        match state.get(name) {
+            Some(true) => return Ok(()),
+            Some(false) => {
+                let start = path.iter().position(|n| *n == name).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(name);
+                return Err(cycle);
+            }
+            None => {}
+        }
+        state.insert(name, false);
+        path.push(name);
+        for d in &by_name[name].build.deps {
+            visit(d, by_name, state, path)?;
+        }
+        path.pop();
+        state.insert(name, true);
+        Ok(())
+    }
+    let mut state = BTreeMap::new();
+    for r in recipes {
+        if let Err(cycle) = visit(&r.name, &by_name, &mut state, &mut Vec::new()) {
+            return Err(Error::Recipe {
+                file: r.file.clone(),
+                msg: format!("[build]: deps form a cycle: {}", cycle.join(" -> ")),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -379,6 +733,189 @@ mod tests {
     use super::*;
 
     const REV: &str = "0123456789abcdef0123456789abcdef01234567";
+    const DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+    const H1: &str = "h1:CVasdhSH2FwnE4g3XiiryKpDypJWee5GAn1PJtnKfGQ=";
+
+    fn go_recipe(source: &str) -> String {
+        format!(
+            "name = \"containerd\"\nversion = \"v2\"\nlicense = \"MIT\"\n[source]\n{source}\n[build]\nscript = \"true\"\n"
+        )
+    }
+
+    #[test]
+    fn go_sources() {
+        let r = parse(&go_recipe(&format!(
+            "go = \"github.com/containerd/containerd/v2\"\nversion = \"v2.4.2\"\nh1 = \"{H1}\"\ncommit = \"{REV}\""
+        )))
+        .unwrap();
+        let Source::Go(g) = &r.source else {
+            panic!("go source")
+        };
+        assert_eq!(g.module, "github.com/containerd/containerd/v2");
+        assert_eq!(g.main, GoMain::Own);
+        assert_eq!(g.commit.as_deref(), Some(REV));
+        let files = parse(&go_recipe(&format!(
+            "go = \"k8s.io/kubernetes\"\nversion = \"v1.37.2\"\nh1 = \"{H1}\"\n[source.main]\ngo_mod = \"kubernetes.go.mod\"\ngo_sum = \"kubernetes.go.sum\""
+        )))
+        .unwrap();
+        let Source::Go(g) = &files.source else {
+            panic!()
+        };
+        assert!(
+            matches!(&g.main, GoMain::Files { go_mod_path, .. } if go_mod_path == Path::new("recipes/kubernetes.go.mod"))
+        );
+        let vendor = parse(&go_recipe(&format!(
+            "go = \"github.com/docker/cli\"\nversion = \"v29.10.0+incompatible\"\nh1 = \"{H1}\"\n[source.main]\ngo_mod_from = \"vendor.mod\"\ngo_sum_from = \"vendor.sum\""
+        )))
+        .unwrap();
+        assert!(
+            matches!(&vendor.source, Source::Go(g) if matches!(g.main, GoMain::InModule { .. }))
+        );
+
+        for (src, want) in [
+            (
+                format!("go = \"example.test/x\"\nh1 = \"{H1}\""),
+                "[source]: version is required with go",
+            ),
+            (
+                "go = \"example.test/x\"\nversion = \"v1.0.0\"".to_string(),
+                "[source]: h1 is required with go",
+            ),
+            (
+                "go = \"example.test/x\"\nversion = \"v1.0.0\"\nh1 = \"h1:short=\"".to_string(),
+                "[source]: h1 must be 'h1:' followed by 44 base64 characters",
+            ),
+            (
+                format!("go = \"example.test/x\"\nversion = \"latest\"\nh1 = \"{H1}\""),
+                "[source]: version must be an exact module version",
+            ),
+            (
+                format!("go = \"nodot/x\"\nversion = \"v1.0.0\"\nh1 = \"{H1}\""),
+                "[source]: go: 'nodot/x' is not a Go module path",
+            ),
+            (
+                format!(
+                    "go = \"example.test/x\"\nversion = \"v1.0.0\"\nh1 = \"{H1}\"\ncommit = \"abc\""
+                ),
+                "[source]: commit must be the full 40-hex commit",
+            ),
+            (
+                format!(
+                    "go = \"example.test/x\"\nversion = \"v1.0.0\"\nh1 = \"{H1}\"\nrev = \"{REV}\""
+                ),
+                "[source]: rev is only valid with git",
+            ),
+            (
+                format!(
+                    "go = \"example.test/x\"\nversion = \"v1.0.0\"\nh1 = \"{H1}\"\n[source.main]\ngo_mod = \"x.go.mod\""
+                ),
+                "[source]: [source.main]: give go_mod and go_sum",
+            ),
+            (
+                format!("path = \".\"\nh1 = \"{H1}\""),
+                "[source]: h1 is only valid with go",
+            ),
+            (
+                "path = \".\"\n[source.main]\ngo_mod_from = \"go.mod\"\ngo_sum_from = \"go.sum\""
+                    .to_string(),
+                "[source]: [source.main] is only valid with go or git",
+            ),
+        ] {
+            let e = err(&go_recipe(&src));
+            assert!(e.contains(want), "{src}: {e}");
+        }
+        // Go sources reserve the module-fetching variables.
+        let text = go_recipe(&format!(
+            "go = \"example.test/x\"\nversion = \"v1.0.0\"\nh1 = \"{H1}\""
+        ))
+        .replace("script = ", "env = { GOPROXY = \"direct\" }\nscript = ");
+        assert!(
+            err(&text)
+                .contains("[build]: env: GOPROXY is set by the builder for Go-module sources")
+        );
+    }
+
+    #[test]
+    fn a_git_tree_can_be_a_go_main_module() {
+        let text = good().replace(
+            "[build]",
+            "[source.main]\ngo_mod_from = \"go.mod\"\ngo_sum_from = \"go.sum\"\n\n[build]",
+        );
+        let r = parse(&text).unwrap();
+        assert!(matches!(
+            r.source,
+            Source::Git {
+                go_main: Some(GoMain::InModule { .. }),
+                ..
+            }
+        ));
+        let reserved = text.replace("GOFLAGS", "GOPROXY");
+        assert!(
+            err(&reserved).contains("env: GOPROXY is set by the builder for Go-module sources")
+        );
+    }
+
+    #[test]
+    fn versions_and_digests() {
+        for v in [
+            "v1.2.3",
+            "v0.0.0-20240101000000-0123456789ab",
+            "v29.10.0+incompatible",
+            "v2.0.0-beta.22",
+        ] {
+            assert!(is_exact_version(v), "{v}");
+        }
+        for v in ["1.2.3", "v1.2", "v01.2.3", "latest", "v1.2.3-", "master"] {
+            assert!(!is_exact_version(v), "{v}");
+        }
+        assert!(image_is_pinned(&format!("golang:1.26@sha256:{DIGEST}")));
+        assert!(image_is_pinned(&format!("sha256:{DIGEST}")));
+        assert!(!image_is_pinned("golang:1.26-bookworm"));
+        assert!(!image_is_pinned("golang@sha256:abc"));
+        let e = unpinned_image_message("golang:1.24-bookworm");
+        assert!(
+            e.contains("[build]: image: 'golang:1.24-bookworm' is not pinned by digest"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "docker image inspect --format '{{index .RepoDigests 0}}' golang:1.24-bookworm"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn deps_needs_and_ship() {
+        let text = good().replace(
+            "outputs = [",
+            "deps = [\"libslirp\"]\nneeds.pkg_config = { libseccomp = \"libseccomp-dev\" }\noutputs = [",
+        );
+        let text = text.replace("license = ", "ship = false\nlicense = ");
+        let r = parse(&text).unwrap();
+        assert_eq!(r.build.deps, ["libslirp"]);
+        assert_eq!(r.build.needs.pkg_config["libseccomp"], "libseccomp-dev");
+        assert_eq!(r.ship, Some(false));
+        let own = good().replace("outputs = [", "deps = [\"containerd\"]\noutputs = [");
+        assert!(err(&own).contains("cannot depend on itself"));
+        assert!(
+            err(&good().replace("GOFLAGS", "DEPS")).contains("env: DEPS is set by the builder")
+        );
+    }
+
+    #[test]
+    fn dependency_cycles_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        for (n, d) in [("a", "b"), ("b", "a")] {
+            std::fs::write(
+                t.path().join(format!("{n}.toml")),
+                format!("name = \"{n}\"\nversion = \"1\"\nlicense = \"MIT\"\n[source]\npath = \".\"\n[build]\ndeps = [\"{d}\"]\nscript = \"true\"\n"),
+            )
+            .unwrap();
+        }
+        let e = load_dir(t.path()).unwrap_err().to_string();
+        assert!(e.contains("deps form a cycle: a -> b -> a"), "{e}");
+    }
 
     fn good() -> String {
         format!(
@@ -394,7 +931,7 @@ rev = "{REV}"
 tag = "v2.1.4"
 
 [build]
-image = "golang:1.24-bookworm"
+image = "golang:1.24-bookworm@sha256:{DIGEST}"
 script = """
 make STATIC=1 binaries
 install -D -m 0755 bin/containerd "$OUT/bin/containerd"
@@ -422,7 +959,8 @@ outputs = ["bin/containerd"]
             Source::Git {
                 url: "https://github.com/containerd/containerd.git".into(),
                 rev: REV.into(),
-                tag: Some("v2.1.4".into())
+                tag: Some("v2.1.4".into()),
+                go_main: None,
             }
         );
         assert_eq!(r.build.outputs, vec!["bin/containerd"]);
@@ -452,7 +990,7 @@ outputs = ["bin/containerd"]
         );
         assert_eq!(
             err(&text),
-            "recipes/containerd.toml: [source]: give exactly one of git, url, path (found git and url)"
+            "recipes/containerd.toml: [source]: give exactly one of git, url, path, go (found git and url)"
         );
         let none = good()
             .replace(
@@ -461,7 +999,9 @@ outputs = ["bin/containerd"]
             )
             .replace(&format!("rev = \"{REV}\"\n"), "")
             .replace("tag = \"v2.1.4\"\n", "");
-        assert!(err(&none).contains("[source]: give exactly one of git, url, path (found none)"));
+        assert!(
+            err(&none).contains("[source]: give exactly one of git, url, path, go (found none)")
+        );
     }
 
     #[test]

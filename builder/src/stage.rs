@@ -1,6 +1,7 @@
 //! Staging: assembles the release tree `usernetes/` (design.md §4) from the `release/`
-//! payload (copied as it is), every component's build output (`$OUT` lands at the top) and
-//! licence files (`share/licenses/<component>/`), then writes `manifest.json` from
+//! payload (copied as it is), every shipped component's build output (`$OUT` lands at the top)
+//! and every component's licence files (`share/licenses/<component>/`: a dependency that is
+//! not shipped, e.g. a static library, still has its licence in the release), then writes `manifest.json` from
 //! `bundle::scan_tree`. Two sources of the same path are an error naming both.
 
 use std::collections::HashMap;
@@ -17,15 +18,17 @@ use crate::recipe::Recipe;
 pub fn assemble(
     root: &Path,
     payload: Option<&Path>,
-    components: &[(&Recipe, &Built)],
+    components: &[(&Recipe, &Built, bool)],
 ) -> Result<()> {
     let mut origins: HashMap<String, String> = HashMap::new();
     if let Some(p) = payload {
         merge(p, root, "", "the payload", &mut origins)?;
     }
-    for (recipe, built) in components {
+    for (recipe, built, shipped) in components {
         crate::cancel::check()?;
-        merge(&built.out(), root, "", &recipe.name, &mut origins)?;
+        if *shipped {
+            merge(&built.out(), root, "", &recipe.name, &mut origins)?;
+        }
         let lic = built.licenses();
         if lic.is_dir() && fs::read_dir(&lic).at(&lic)?.next().is_some() {
             let prefix = format!("share/licenses/{}", recipe.name);
@@ -180,7 +183,7 @@ mod tests {
         let (ra, rb) = (recipe("a"), recipe("b"));
         let root = t.path().join("usernetes");
         fs::create_dir(&root).unwrap();
-        assemble(&root, Some(&payload), &[(&ra, &a), (&rb, &b)]).unwrap();
+        assemble(&root, Some(&payload), &[(&ra, &a, true), (&rb, &b, true)]).unwrap();
         for p in [
             "run.sh",
             "config",
@@ -202,7 +205,7 @@ mod tests {
         let (ra, rb) = (recipe("a"), recipe("b"));
         let root = t.path().join("usernetes");
         fs::create_dir(&root).unwrap();
-        let e = assemble(&root, None, &[(&ra, &a), (&rb, &b)])
+        let e = assemble(&root, None, &[(&ra, &a, true), (&rb, &b, true)])
             .unwrap_err()
             .to_string();
         assert_eq!(e, "stage: bin/x comes from both a and b");

@@ -230,13 +230,16 @@ fn unreachable_servers_get_a_one_line_hint() {
     );
 }
 
+const PINNED: &str =
+    "debian:bookworm@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
 #[test]
 fn an_image_recipe_without_a_container_engine() {
     let f = Fixture::new();
     let text = fs::read_to_string(f.repo().join("recipes/local.toml")).unwrap();
     fs::write(
         f.repo().join("recipes/local.toml"),
-        text.replace("[build]\n", "[build]\nimage = \"debian:bookworm\"\n"),
+        text.replace("[build]\n", &format!("[build]\nimage = \"{PINNED}\"\n")),
     )
     .unwrap();
     // No docker, no podman on this PATH; the error comes before any work.
@@ -253,7 +256,9 @@ fn an_image_recipe_without_a_container_engine() {
     assert_failed(
         &o,
         &[
-            "local: the recipe needs a container image (debian:bookworm), but neither docker nor podman is usable",
+            &format!(
+                "local: the recipe needs a container image ({PINNED}), but neither docker nor podman is usable"
+            ),
             "--executor host",
         ],
         &f.out("out"),

@@ -1,6 +1,7 @@
 //! The usernetes release format: the `manifest.json` schema, `SHA256SUMS`, a deterministic tar
 //! writer, a parallel multi-stream bzip2 encoder and decoder, and the safe streaming reader the
-//! installer extracts releases with.
+//! installer extracts releases with; and [`oci_image`], the image archives that stand in for a
+//! registry.
 //!
 //! The builder stages `usernetes/`, describes it with [`stage_scan::scan_tree`], writes
 //! [`manifest::Manifest::to_json`] into it, then calls [`pack::pack_to_file`] and
@@ -18,6 +19,7 @@ pub mod checksums;
 pub mod durable;
 pub mod error;
 pub mod manifest;
+pub mod oci_image;
 pub mod pack;
 pub mod safe_extract;
 pub mod stage_scan;

@@ -57,6 +57,15 @@ pub enum Source {
     Path {
         path: String,
     },
+    /// A Go module from a module proxy: path, exact version, go.sum hash of its zip, and the
+    /// commit the proxy records for the version (when it records one).
+    Go {
+        module: String,
+        version: String,
+        h1: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+    },
 }
 
 /// A patch applied to a component.

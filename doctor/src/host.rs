@@ -112,10 +112,8 @@ impl Host {
     pub fn new(root: &Path) -> Host {
         let live = is_live_root(root);
         let mut attrs = HashMap::new();
-        if !live {
-            if let Ok(text) = std::fs::read_to_string(root.join(ATTRS_FILE)) {
-                attrs = parse_attrs(&text);
-            }
+        if !live && let Ok(text) = std::fs::read_to_string(root.join(ATTRS_FILE)) {
+            attrs = parse_attrs(&text);
         }
         Host {
             root: root.to_path_buf(),

@@ -128,10 +128,10 @@ pub fn state(sets: &ModuleSets, module: &str) -> ModState {
     if sets.builtin.as_ref().is_some_and(|s| s.contains(&name)) {
         return ModState::Builtin("modules.builtin".into());
     }
-    if let Some(fs) = filesystem_of(module) {
-        if sets.filesystems.contains(fs) {
-            return ModState::Builtin(format!("{fs} in /proc/filesystems"));
-        }
+    if let Some(fs) = filesystem_of(module)
+        && sets.filesystems.contains(fs)
+    {
+        return ModState::Builtin(format!("{fs} in /proc/filesystems"));
     }
     if sets.sysmodule.contains(&name) {
         return ModState::Builtin(format!("/sys/module/{name}"));

@@ -57,11 +57,14 @@ fn every_distro_healthy_tree_passes() {
 }
 
 #[test]
-fn kubernetes_needs_cgroup_v2_on_cgroup_v1_distros() {
+fn kubernetes_runs_unenforced_on_cgroup_v1_distros() {
     for d in [D::Debian10, D::Sles15, D::Centos7, D::Rocky8] {
         let o = healthy(d).run(&args("kubernetes"));
-        assert_eq!(o.code, 1, "{d:?}");
-        o.expect("cgroup.v2", Fail, &["rootless Kubernetes needs cgroup v2"]);
+        o.expect(
+            "cgroup.v2",
+            Warn,
+            &["Kubernetes runs without enforcing resource limits"],
+        );
         let fix = o.fix("cgroup.v2");
         let want = match d {
             D::Debian10 => "update-grub",
@@ -82,7 +85,7 @@ fn kubernetes_needs_cgroup_v2_on_cgroup_v1_distros() {
     let o = t.run(&args("kubernetes"));
     o.expect(
         "cgroup.v2",
-        Fail,
+        Warn,
         &["rc_cgroup_mode=\"unified\"", "/etc/rc.conf"],
     );
 }
@@ -477,14 +480,18 @@ fn helpers_without_privilege_or_on_nosuid() {
 
 #[test]
 fn session_defects() {
-    // Root.
+    // Root checking alice's set-up (`sudo u7s-doctor --user alice`, the --help example): admin
+    // mode, not a defect.
     let mut t = healthy(D::Debian12);
     t.process(0, 0);
     let o = t.run(ALICE);
+    o.expect("session.not_root", Pass, &["admin mode", "alice"]);
+    // Root checking itself: one clear way out.
+    let o = t.run(&["--user", "root"]);
     o.expect(
         "session.not_root",
         Fail,
-        &["running as root", "ssh alice@localhost"],
+        &["running as root", "u7s-doctor --user NAME"],
     );
     assert_eq!(o.code, 1);
     // XDG_RUNTIME_DIR left over from `su`.
@@ -535,10 +542,13 @@ fn session_defects() {
     let o = t.run(ALICE);
     o.expect("session.systemd", Warn, &["no systemd user manager"]);
     assert_eq!(o.status("session.dbus"), Skip);
-    // Unknown user.
-    let o = healthy(D::Debian12).run(&["--user", "nobody-here"]);
-    o.expect("session.user", Fail, &["not in /etc/passwd"]);
-    assert_eq!(o.code, 1);
+    // Unknown user: one line, a usage error, no report about nobody.
+    let o = healthy(D::Debian12).run_raw(&["--user", "nobody-here"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(o.stdout.is_empty(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--user nobody-here: no such user"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
@@ -625,14 +635,14 @@ fn cgroup_delegation_is_read_as_words() {
     let o = t.run(ALICE);
     o.expect(
         "cgroup.delegation",
-        Fail,
+        Warn,
         &[
             "lacking cpu, io",
+            "without enforcing resource limits",
             "Delegate=cpu cpuset io memory pids",
             "systemctl daemon-reload",
         ],
     );
-    assert_eq!(o.code, 1);
     assert_eq!(t.run(&args("docker")).status("cgroup.delegation"), Warn);
     // Only the wanted ones missing: warning.
     t.write(&format!("{dir}/cgroup.controllers"), "cpu memory pids\n");
@@ -640,8 +650,14 @@ fn cgroup_delegation_is_read_as_words() {
         .expect("cgroup.delegation", Warn, &["lacking cpuset, io"]);
     // No user manager cgroup.
     t.rm(dir);
-    t.run(ALICE)
-        .expect("cgroup.delegation", Fail, &["loginctl enable-linger alice"]);
+    t.run(ALICE).expect(
+        "cgroup.delegation",
+        Warn,
+        &[
+            "loginctl enable-linger alice",
+            "without enforcing resource limits",
+        ],
+    );
     // Old systemd.
     let mut t = healthy(D::Debian12);
     t.rm("/usr/lib/systemd/libsystemd-shared-255.so")

@@ -11,7 +11,7 @@
 //! Runs as root (it makes namespaces); the sessions run as `U7S_TEST_USER`.
 
 use e2e::*;
-use runtime::hostaddr::{self, HostAddr, Source};
+use runtime::host::hostaddr::{self, HostAddr, Source};
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -89,7 +89,7 @@ impl Drop for Hosts {
     }
 }
 
-/// `runtime::hostaddr::detect()` run on a thread that entered the network namespace `ns`
+/// `runtime::host::hostaddr::detect()` run on a thread that entered the network namespace `ns`
 /// (a network namespace is per thread; the detection's sockets are made in it).
 fn detect_in(ns: &Path) -> Result<HostAddr, String> {
     let f = std::fs::File::open(ns).expect("open netns");
@@ -253,27 +253,17 @@ fn assert_vxlan_published(sb: &Sandbox) {
 }
 
 #[test]
+#[ignore = "end-to-end: needs root, U7S_TEST_USER and the host packages of scripts/ci-setup.sh"]
 fn vxlan_between_two_hosts_over_published_8472_udp() {
-    let Some(user) = test_user() else { return };
-    if prerequisite(
-        nix::unistd::geteuid().is_root().then_some(()),
-        "the multi-node test makes network namespaces: run it as root",
-    )
-    .is_none()
-    {
-        return;
-    }
+    let user = test_user();
+    testkit::require_root("the multi-node test makes network namespaces");
     for tool in ["ip", "bridge", "ping"] {
-        if prerequisite(
+        testkit::require(
             host_binary(tool),
-            &format!("{tool} is not installed (iproute2, iputils-ping)"),
-        )
-        .is_none()
-        {
-            return;
-        }
+            &format!("{tool} (iproute2, iputils-ping)"),
+        );
     }
-    let Some(release) = release() else { return };
+    let release = release();
 
     // Declared first, dropped last: the sessions stop before the namespaces go.
     let hosts = Hosts::create();

@@ -38,10 +38,10 @@ fn serve(files: HashMap<String, Vec<u8>>) -> Server {
                 if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
                     break;
                 }
-                if let Some((k, v)) = h.split_once(':') {
-                    if k.eq_ignore_ascii_case("range") {
-                        range = Some(v.trim().to_string());
-                    }
+                if let Some((k, v)) = h.split_once(':')
+                    && k.eq_ignore_ascii_case("range")
+                {
+                    range = Some(v.trim().to_string());
                 }
             }
             let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();

@@ -216,10 +216,10 @@ fn corpus() -> Vec<Case> {
     // Files that disagree with the manifest.
     let mut tampered = g.clone();
     for e in &mut tampered.entries {
-        if e.path == "bin/tool" {
-            if let Kind::File(d) = &mut e.kind {
-                d[1000] ^= 0x55;
-            }
+        if e.path == "bin/tool"
+            && let Kind::File(d) = &mut e.kind
+        {
+            d[1000] ^= 0x55;
         }
     }
     v.push(case(

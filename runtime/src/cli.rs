@@ -1,7 +1,27 @@
 //! The command line of `u7s` (clap derive); `--help`, completions and the man page come from it.
+//! Also what `u7s up`'s flags mean: [`UpArgs::session_config`] turns them (and the
+//! `U7S_ROOTLESSKIT_*` environment) into the [`SessionConfig`] a session runs.
 
+use crate::rootlesskit::portspec::PortSpec;
+use crate::session::config::{Cri, DEFAULT_FLANNEL_CIDR, KubeSettings, SessionConfig};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use runtime::config::Cri;
+
+/// Ports to publish at start, space separated (added to `--publish`).
+pub const PORTS_ENV: &str = "U7S_ROOTLESSKIT_PORTS";
+/// Extra RootlessKit flags, space separated (added to `--rootlesskit-flag`).
+pub const FLAGS_ENV: &str = "U7S_ROOTLESSKIT_FLAGS";
+/// Every environment variable `u7s up` takes a choice from. A process started with
+/// [`SessionConfig::up_args`] (the background half of `--detach`, the systemd unit) runs without
+/// them: its arguments carry every choice, and the two above would be added a second time.
+pub const UP_ENV: &[&str] = &[
+    "U7S_CRI",
+    "U7S_NO_KUBE",
+    "U7S_NODE_NAME",
+    "U7S_HOST_IP",
+    PORTS_ENV,
+    FLAGS_ENV,
+];
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -39,8 +59,8 @@ FILES:
 ENVIRONMENT:
   U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube
   U7S_NODE_NAME, U7S_HOST_IP           defaults of --node-name and --host-ip
-  U7S_ROOTLESSKIT_FLAGS                extra RootlessKit flags (space separated)
-  U7S_ROOTLESSKIT_PORTS                ports to publish at start (space separated specs)
+  U7S_ROOTLESSKIT_FLAGS                extra RootlessKit flags (space separated; added to --rootlesskit-flag)
+  U7S_ROOTLESSKIT_PORTS                ports to publish at start (space separated specs; added to --publish)
 
 EXIT STATUS:
   0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
@@ -105,8 +125,75 @@ pub struct UpArgs {
     pub publish: Vec<String>,
 
     /// Network of the namespace (slirp4netns)
-    #[arg(long, default_value = runtime::rkflags::DEFAULT_CIDR)]
+    #[arg(long, default_value = crate::rootlesskit::flags::DEFAULT_CIDR)]
     pub cidr: String,
+
+    /// An extra RootlessKit flag (repeat for several; U7S_ROOTLESSKIT_FLAGS adds space-separated
+    /// ones)
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub rootlesskit_flag: Vec<String>,
+}
+
+impl UpArgs {
+    /// The session these flags ask for, with the ports of `U7S_ROOTLESSKIT_PORTS` and the flags
+    /// of `U7S_ROOTLESSKIT_FLAGS` from this process's environment.
+    pub fn session_config(&self) -> anyhow::Result<SessionConfig> {
+        self.session_config_from(&|k| std::env::var(k).ok(), &|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default()
+        })
+    }
+
+    /// [`UpArgs::session_config`] with the environment and the host name given: the
+    /// environment's ports and RootlessKit flags come after those of the command line.
+    pub fn session_config_from(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        hostname: &dyn Fn() -> String,
+    ) -> anyhow::Result<SessionConfig> {
+        let mut publish = Vec::new();
+        for p in &self.publish {
+            publish.push(PortSpec::parse(p)?);
+        }
+        if let Some(extra) = env(PORTS_ENV) {
+            for p in extra.split_whitespace() {
+                publish.push(PortSpec::parse(p).context("in U7S_ROOTLESSKIT_PORTS")?);
+            }
+        }
+        let mut flags = self.rootlesskit_flag.clone();
+        if let Some(extra) = env(FLAGS_ENV) {
+            flags.extend(extra.split_whitespace().map(str::to_string));
+        }
+        Ok(SessionConfig {
+            cri: self.cri,
+            kube: !self.no_kube,
+            etcd: self.etcd,
+            publish,
+            cidr: self.cidr.clone(),
+            rootlesskit_flags: flags,
+            k8s: self.kube_settings(hostname),
+        })
+    }
+
+    /// The Kubernetes settings from the flags: node name (else the host name), host address,
+    /// flannel.
+    fn kube_settings(&self, hostname: &dyn Fn() -> String) -> KubeSettings {
+        let node_name = match &self.node_name {
+            Some(n) => n.clone(),
+            None => KubeSettings::node_name_from_hostname(&hostname()),
+        };
+        let defaults = KubeSettings::default();
+        KubeSettings {
+            node_name,
+            host_ip: self.host_ip.clone(),
+            flannel: self.flannel,
+            pod_cidr: if self.flannel {
+                DEFAULT_FLANNEL_CIDR.into()
+            } else {
+                defaults.pod_cidr.clone()
+            },
+            ..defaults
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +273,33 @@ pub enum Cmd {
     /// (internal) the supervisor inside the namespaces
     #[command(name = "__child", hide = true)]
     Child,
+
+    /// (internal) the OCI runtime of a session without writable cgroups: runc without the
+    /// bundle's cgroup settings
+    #[command(name = "__oci-runtime", hide = true)]
+    OciRuntime {
+        /// The real runc
+        #[arg(long)]
+        runc: std::path::PathBuf,
+        /// runc's arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+
+    /// (internal) the job importing the pod sandbox image into containerd
+    #[command(name = "__import-images", hide = true)]
+    ImportImages {
+        #[arg(long)]
+        pause: std::path::PathBuf,
+        #[arg(long)]
+        ctr: std::path::PathBuf,
+        #[arg(long)]
+        address: std::path::PathBuf,
+        #[arg(long)]
+        snapshotter: String,
+        #[arg(long)]
+        archive: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -298,7 +412,7 @@ pub enum CertsCmd {
         output: Option<std::path::PathBuf>,
         /// The node's session network, when it starts with another `--cidr` (its .100 address
         /// goes in the kubelet's serving certificate)
-        #[arg(long, value_name = "CIDR", default_value = runtime::rkflags::DEFAULT_CIDR)]
+        #[arg(long, value_name = "CIDR", default_value = crate::rootlesskit::flags::DEFAULT_CIDR)]
         node_cidr: String,
     },
 }
@@ -307,6 +421,107 @@ pub enum CertsCmd {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    fn up_cmd(argv: &[&str]) -> UpCmd {
+        match Cli::try_parse_from(argv).unwrap().command {
+            Some(Cmd::Up(u)) => u,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The environment of the foreground `u7s up` in these tests.
+    fn user_env(k: &str) -> Option<String> {
+        match k {
+            PORTS_ENV => Some("8080:80/tcp 0.0.0.0:5353:53/udp".into()),
+            FLAGS_ENV => Some("--debug --mtu=1500".into()),
+            _ => None,
+        }
+    }
+
+    /// `u7s up --detach`: what the foreground computes from its command line and environment is
+    /// what the background top process computes from the command line and environment it is
+    /// started with (through clap, as the real process parses it). `U7S_ROOTLESSKIT_PORTS`
+    /// used to come twice: once as `--publish` and again from the inherited environment.
+    #[test]
+    fn detach_hands_the_background_process_the_same_session() {
+        let host = || "build-host".to_string();
+        for argv in [
+            &["u7s", "up", "--detach"][..],
+            &[
+                "u7s",
+                "up",
+                "-d",
+                "--cri",
+                "containerd",
+                "--no-kube",
+                "--etcd",
+            ],
+            &[
+                "u7s",
+                "up",
+                "-d",
+                "--cri",
+                "crio",
+                "-p",
+                "2379:2379/tcp",
+                "--etcd",
+            ],
+            &[
+                "u7s",
+                "up",
+                "-d",
+                "--flannel",
+                "--node-name",
+                "n1",
+                "--host-ip",
+                "192.168.1.10",
+                "--cidr",
+                "10.0.100.0/24",
+                "--rootlesskit-flag",
+                "--port-driver=slirp4netns",
+            ],
+        ] {
+            let fg = up_cmd(argv);
+            let cfg = fg.session_config_from(&user_env, &host).unwrap();
+            assert!(
+                cfg.rootlesskit_flags
+                    .ends_with(&["--debug".into(), "--mtu=1500".into()])
+            );
+
+            let mut bg_argv = vec!["u7s".to_string()];
+            bg_argv.extend(crate::process::detach::leader_args(&cfg));
+            let bg = match Cli::try_parse_from(&bg_argv).unwrap().command {
+                Some(Cmd::Up(u)) => u,
+                other => panic!("{other:?}"),
+            };
+            assert!(
+                bg.detached_leader && bg.no_doctor && !bg.detach,
+                "{bg_argv:?}"
+            );
+            let removed = crate::process::detach::LEADER_ENV_REMOVED;
+            let bg_env = |k: &str| user_env(k).filter(|_| !removed.contains(&k));
+            let back = bg.session_config_from(&bg_env, &host).unwrap();
+            assert_eq!(back, cfg, "{argv:?} -> {bg_argv:?}");
+            let ports = back.all_publish();
+            for (i, p) in ports.iter().enumerate() {
+                assert!(!ports[..i].contains(p), "{p} published twice: {bg_argv:?}");
+            }
+        }
+    }
+
+    /// Every environment variable `u7s up` reads through clap is one the background process and
+    /// the units go without.
+    #[test]
+    fn every_up_environment_variable_is_listed() {
+        let cmd = Cli::command();
+        let up = cmd.find_subcommand("up").unwrap();
+        for a in up.get_arguments() {
+            if let Some(e) = a.get_env() {
+                let e = e.to_str().unwrap();
+                assert!(UP_ENV.contains(&e), "{e} is not in UP_ENV");
+            }
+        }
+    }
 
     #[test]
     fn cli_is_consistent() {

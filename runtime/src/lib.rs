@@ -4,34 +4,31 @@
 //!
 //! Pure logic (flags, configs, specs, status model) lives in modules apart from the ones that
 //! run processes, so it is unit-tested without a session.
+//!
+//! Where things live:
+//!
+//! | folder | owns |
+//! |---|---|
+//! | [`cli`], [`commands`] | the command line (clap) and one file per `u7s` command |
+//! | [`session`] | what a session is: its config, files, record, status; finding, stopping, resetting it |
+//! | [`process`] | the processes of a session by role: leader, detach, inside (`u7s __child`), nsprep |
+//! | [`supervisor`] | the components' lifecycle inside the namespaces: order, readiness, restarts, jobs, stop |
+//! | [`components`] | what runs and how each piece is configured (a pure [`components::Plan`]) |
+//! | [`rootlesskit`] | RootlessKit's command line, REST API and port specs |
+//! | [`pki`] | TLS material: CA, leaves, kubeconfigs, `u7s certs`, the join bundle |
+//! | [`probe`] | readiness probes and the small HTTP client they use |
+//! | [`host`] | the machine outside: programs, /proc, host address, storage, files, systemd units |
 
-pub mod binaries;
-pub mod bootstrap;
-pub mod certs;
-pub mod child;
+pub mod cli;
+pub mod commands;
 pub mod components;
-pub mod config;
-pub mod detach;
 pub mod error;
-pub mod fsutil;
-pub mod hostaddr;
-pub mod http;
-pub mod inspect;
-pub mod kubeconfig;
-pub mod leader;
-pub mod nsprep;
-pub mod paths;
+pub mod host;
 pub mod pki;
-pub mod portspec;
 pub mod probe;
-pub mod procfs;
-pub mod reset;
-pub mod rkapi;
-pub mod rkflags;
+pub mod process;
+pub mod rootlesskit;
 pub mod session;
-pub mod status;
-pub mod storage;
 pub mod supervisor;
-pub mod units;
 
 pub use error::{Error, Result};

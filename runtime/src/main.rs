@@ -1,584 +1,56 @@
 //! `u7s`: runs a rootless usernetes session (RootlessKit + dockerd/containerd/CRI-O/etcd) and
 //! everything around it: ports, status, logs, stop, reset, systemd units.
+//!
+//! This file only parses the command line, dispatches to `runtime::commands` (one file per
+//! command) and renders an error once.
 
-mod cli;
-
-use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
-use cli::{CertsCmd, Cli, Cmd, PortsCmd, UnitsCmd};
-use runtime::binaries::Bins;
-use runtime::config::SessionConfig;
-use runtime::paths::Paths;
-use runtime::portspec::{PortRef, PortSpec, render_table};
-use runtime::rkapi::Client;
-use runtime::session::{self, Liveness};
-use std::io::{IsTerminal, Write};
-use std::os::unix::process::CommandExt;
+use runtime::cli::{Cli, Cmd};
+use runtime::commands::{self, ExitStatus};
 use std::process::ExitCode;
-use std::time::Duration;
 
-fn session_config(up: &cli::UpArgs) -> Result<SessionConfig> {
-    let mut publish = Vec::new();
-    for p in &up.publish {
-        publish.push(PortSpec::parse(p)?);
-    }
-    if let Ok(extra) = std::env::var("U7S_ROOTLESSKIT_PORTS") {
-        for p in extra.split_whitespace() {
-            publish.push(PortSpec::parse(p).context("in U7S_ROOTLESSKIT_PORTS")?);
-        }
-    }
-    let flags = std::env::var("U7S_ROOTLESSKIT_FLAGS")
-        .map(|f| f.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    Ok(SessionConfig {
-        cri: up.cri,
-        kube: !up.no_kube,
-        etcd: up.etcd,
-        publish,
-        cidr: up.cidr.clone(),
-        rootlesskit_flags: flags,
-        k8s: kube_settings(up)?,
-    })
-}
-
-/// Imports `--join`'s bundle, then takes the cluster settings of a joined node from the
-/// recorded `pki/join.json`; finds the host address when none was given.
-fn cluster_settings(up: &cli::UpArgs, cfg: &mut SessionConfig, detect: bool) -> Result<()> {
-    if !cfg.kube {
-        return Ok(());
-    }
-    let paths = Paths::from_process()?;
-    let pki = runtime::pki::Pki::new(paths.pki());
-    let record = pki.dir.join(runtime::config::JOIN_FILE);
-    if let Some(bundle) = &up.join {
-        let info = runtime::bootstrap::import_node_bundle(bundle, &pki, &cfg.cidr, up.force_join)
-            .context("cannot join the cluster")?;
-        eprintln!(
-            "u7s: joined the cluster at https://{}:{} as node {}; certificates in {}",
-            info.server,
-            runtime::config::APISERVER_PORT,
-            info.node_name,
-            pki.dir.display()
-        );
-    }
-    if record.exists() && !pki.is_master() {
-        let text = std::fs::read_to_string(&record)
-            .with_context(|| format!("cannot read {}", record.display()))?;
-        let info: runtime::bootstrap::JoinInfo =
-            serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is damaged; join again with `u7s up --join BUNDLE` (a new bundle from \
-                 `u7s certs bundle` on the master)",
-                    record.display()
-                )
-            })?;
-        if up.node_name.as_ref().is_some_and(|n| *n != info.node_name) {
-            anyhow::bail!(
-                "this host joined the cluster as node {:?} ({}); --node-name cannot change that \
-                 (make a bundle for the new name on the master and join with it)",
-                info.node_name,
-                record.display()
-            );
-        }
-        let k = &mut cfg.k8s;
-        k.role = runtime::config::Role::Node {
-            server: info.server.clone(),
-        };
-        k.node_name = info.node_name.clone();
-        k.service_cidr = info.service_cidr.clone();
-        k.cluster_dns = info.cluster_dns.clone();
-        k.cluster_domain = info.cluster_domain.clone();
-        k.pod_cidr = info.pod_cidr.clone();
-        k.flannel = info.flannel;
-        if k.host_ip.is_none() {
-            k.host_ip = info.node_ips.first().map(|ip| ip.to_string());
-        }
-    } else if up.join.is_none() && up.force_join {
-        anyhow::bail!("--force-join goes with --join BUNDLE");
-    }
-    if cfg.k8s.host_ip.is_none() && detect {
-        match runtime::hostaddr::detect() {
-            Ok(h) => cfg.k8s.host_ip = Some(h.addr.to_string()),
-            // A single node works without: the apiserver advertises the namespace address.
-            Err(e) if cfg.k8s.flannel => return Err(e.into()),
-            Err(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// The Kubernetes settings from the flags: node name (else the host name), host address,
-/// flannel.
-fn kube_settings(up: &cli::UpArgs) -> Result<runtime::config::KubeSettings> {
-    let node_name = match &up.node_name {
-        Some(n) => n.clone(),
-        None => {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-            runtime::config::KubeSettings::node_name_from_hostname(&host)
-        }
-    };
-    let defaults = runtime::config::KubeSettings::default();
-    Ok(runtime::config::KubeSettings {
-        node_name,
-        host_ip: up.host_ip.clone(),
-        flannel: up.flannel,
-        pod_cidr: if up.flannel {
-            runtime::config::DEFAULT_FLANNEL_CIDR.into()
-        } else {
-            defaults.pod_cidr.clone()
-        },
-        ..defaults
-    })
-}
-
-fn live_paths() -> Result<Paths> {
-    let paths = Paths::from_process()?;
-    match session::liveness(&paths)? {
-        Liveness::Live(_) => Ok(paths),
-        _ => Err(runtime::Error::NotRunning(paths.state.clone()).into()),
-    }
-}
-
-fn print_ready(st: &runtime::detach::Started) {
-    let names: Vec<String> = st
-        .status
-        .components
-        .iter()
-        .map(|c| format!("{} ({})", c.name, c.endpoint))
-        .collect();
-    println!(
-        "usernetes: ready in {:.2}s: {}",
-        st.took.as_secs_f64(),
-        names.join(", ")
-    );
-    if st.status.components.iter().any(|c| c.name == "dockerd") {
-        println!("  export DOCKER_HOST={}", st.paths.docker_host());
-    }
-    println!("  u7s status | u7s logs COMPONENT | u7s down");
-}
-
-fn up(args: &cli::UpCmd) -> Result<ExitCode> {
-    let mut cfg = session_config(args)?;
-    cluster_settings(args, &mut cfg, true)?;
-    if args.detach {
-        let st = runtime::detach::start(&cfg, !args.no_doctor, Duration::from_secs(args.timeout))?;
-        print_ready(&st);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let code = runtime::leader::run(
-        cfg,
-        runtime::leader::LeaderOptions {
-            doctor: !args.no_doctor,
-            detached: args.detached_leader,
-        },
-    )?;
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
-}
-
-fn down(timeout: u64) -> Result<ExitCode> {
-    let paths = Paths::from_process()?;
-    match session::stop(&paths, Duration::from_secs(timeout))? {
-        None => println!("usernetes: no session running"),
-        Some(s) => println!(
-            "usernetes: session {} stopped in {:.2}s{}",
-            s.id,
-            s.took.as_secs_f64(),
-            if s.forced {
-                " (some processes had to be killed)"
-            } else {
-                ""
-            }
-        ),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn status(json: bool) -> Result<ExitCode> {
-    let paths = Paths::from_process()?;
-    let r = runtime::inspect::report(&paths)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        print!("{}", r.render());
-    }
-    // LSB: 3 = not running.
-    Ok(if r.running {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
-}
-
-fn ports(cmd: &PortsCmd) -> Result<ExitCode> {
-    // Bad specs are reported before anything else.
-    let specs: Vec<PortSpec> = match cmd {
-        PortsCmd::Add { specs, .. } => specs
-            .iter()
-            .map(|s| PortSpec::parse(s))
-            .collect::<Result<_, _>>()?,
-        PortsCmd::Rm { refs } => {
-            for r in refs {
-                PortRef::parse(r)?;
-            }
-            vec![]
-        }
-        PortsCmd::Ls { .. } => vec![],
-    };
-    let paths = live_paths()?;
-    let c = Client::new(paths.api_sock());
+fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
     match cmd {
-        PortsCmd::Add { json, .. } => {
-            let mut added = vec![];
-            for spec in &specs {
-                added.push(c.add(spec)?);
-            }
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&added)?);
-            } else {
-                for a in added {
-                    println!("{}\t{}", a.id, a.spec);
-                }
-            }
-        }
-        PortsCmd::Rm { refs } => {
-            let list = c.list()?;
-            for r in refs {
-                let id = PortRef::parse(r)?.resolve(&list, r)?;
-                c.remove(id)?;
-                println!("removed {id}");
-            }
-        }
-        PortsCmd::Ls { json } => {
-            let mut list = c.list()?;
-            list.sort_by_key(|p| p.id);
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                print!("{}", render_table(&list));
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn logs(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitCode> {
-    use std::io::{Read, Seek, SeekFrom};
-    let paths = Paths::from_process()?;
-    let p = paths.log(name);
-    let mut f = std::fs::File::open(&p).map_err(|e| {
-        let known: Vec<String> = std::fs::read_dir(paths.logs())
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| {
-                        e.file_name()
-                            .to_str()?
-                            .strip_suffix(".log")
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        anyhow::anyhow!(
-            "{}: {e}; logs here: {}",
-            p.display(),
-            if known.is_empty() {
-                "none yet".into()
-            } else {
-                known.join(", ")
-            }
-        )
-    })?;
-    let mut out = std::io::stdout().lock();
-    match lines {
-        Some(n) => {
-            writeln!(out, "{}", runtime::fsutil::tail(&p, n))?;
-            f.seek(SeekFrom::End(0))?;
-        }
-        None => {
-            std::io::copy(&mut f, &mut out)?;
-        }
-    }
-    if !follow {
-        return Ok(ExitCode::SUCCESS);
-    }
-    loop {
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf)?;
-        if buf.is_empty() {
-            std::thread::sleep(Duration::from_millis(200));
-        } else {
-            out.write_all(&buf)?;
-            out.flush()?;
-        }
-    }
-}
-
-fn docker(args: &[String]) -> Result<ExitCode> {
-    let paths = Paths::from_process()?;
-    let bin = Bins::from_process().require("docker", "u7s docker")?;
-    let e = std::process::Command::new(&bin)
-        .args(args)
-        .env("DOCKER_HOST", paths.docker_host())
-        .exec();
-    Err(anyhow::anyhow!("cannot run {}: {e}", bin.display()))
-}
-
-fn kubectl(args: &[String]) -> Result<ExitCode> {
-    let paths = Paths::from_process()?;
-    let kubeconfig =
-        runtime::pki::Pki::new(paths.pki()).kubeconfig(runtime::pki::Kubeconfig::Admin);
-    if !kubeconfig.exists() {
-        anyhow::bail!(
-            "{} does not exist: the admin kubeconfig is written by the first `u7s up` with Kubernetes \
-             on the control plane (on a joined node, run kubectl on the master)",
-            kubeconfig.display()
-        );
-    }
-    let bin = Bins::from_process().require("kubectl", "u7s kubectl")?;
-    let e = std::process::Command::new(&bin)
-        .args(args)
-        .env("KUBECONFIG", &kubeconfig)
-        .exec();
-    Err(anyhow::anyhow!("cannot run {}: {e}", bin.display()))
-}
-
-fn nsenter(cmd: &[String]) -> Result<ExitCode> {
-    let paths = live_paths()?;
-    let pid = runtime::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
-        format!(
-            "{} is missing: the session is still starting",
-            paths.child_pid_file().display()
-        )
-    })?;
-    let bins = Bins::from_process();
-    let nsenter = bins.require("nsenter", "u7s nsenter (util-linux)")?;
-    let cgroupns = runtime::rkflags::detect_cgroup2_delegated();
-    let wd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    let mut c = std::process::Command::new(&nsenter);
-    c.args(runtime::rkflags::nsenter_args(pid, cgroupns, &wd))
-        .arg("--")
-        .env("PATH", bins.child_path())
-        .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
-    if cmd.is_empty() {
-        c.arg(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
-    } else {
-        c.args(cmd);
-    }
-    let e = c.exec();
-    Err(anyhow::anyhow!("cannot run {}: {e}", nsenter.display()))
-}
-
-fn reset(yes: bool, with_config: bool) -> Result<ExitCode> {
-    let paths = Paths::from_process()?;
-    let targets = paths.reset_targets(with_config);
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!(
-                "reset removes all usernetes data (images, containers, etcd); confirm with --yes"
-            );
-        }
-        eprintln!("This stops usernetes and removes:");
-        for t in targets.iter().filter(|t| t.exists()) {
-            eprintln!("  {}", t.display());
-        }
-        eprint!("Continue? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing removed");
-            return Ok(ExitCode::from(1));
-        }
-    }
-    let out = runtime::reset::reset(&paths, &Bins::from_process(), with_config)?;
-    if let Some(s) = &out.stopped {
-        println!("stopped session {} in {:.2}s", s.id, s.took.as_secs_f64());
-    }
-    for p in &out.removed {
-        println!("removed {}", p.display());
-    }
-    for p in &out.removed_in_userns {
-        println!(
-            "removed {} (inside a user namespace: sub-UID owned files)",
-            p.display()
-        );
-    }
-    if !with_config {
-        println!(
-            "kept {} (config and TLS material; --config removes it)",
-            paths.config.display()
-        );
-    }
-    println!("kept the installed versions");
-    Ok(ExitCode::SUCCESS)
-}
-
-fn units(cmd: &UnitsCmd) -> Result<ExitCode> {
-    let paths = Paths::from_process()?;
-    let config_home = paths
-        .config
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_else(|| paths.home.join(".config"));
-    let dir = runtime::units::unit_dir(&config_home);
-    let (files, warnings) = match cmd {
-        UnitsCmd::Install { up, now } => {
-            if up.join.is_some() {
-                anyhow::bail!(
-                    "join first (`u7s up --join BUNDLE`), then install the units: a joined host \
-                     remembers its cluster"
-                );
-            }
-            let mut cfg = session_config(up)?;
-            // The host address is found at every start (it may change), not written into the unit.
-            cluster_settings(up, &mut cfg, false)?;
-            let u7s = paths.data.join("current/bin/u7s");
-            runtime::units::install(&dir, &u7s, &cfg, *now)?
-        }
-        UnitsCmd::Remove => runtime::units::remove(&dir)?,
-    };
-    for f in files {
-        println!("{}", f.display());
-    }
-    for w in warnings {
-        eprintln!("u7s: warning: {w}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn certs(cmd: &CertsCmd) -> Result<ExitCode> {
-    use runtime::pki::Pki;
-    let paths = Paths::from_process()?;
-    let pki = Pki::new(paths.pki());
-    let recorded = || -> Result<runtime::pki::PkiSpec> {
-        pki.load_spec()?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: no record of what the certificates are for; start a session once \
-                 (`u7s up`), which issues them",
-                pki.spec_file().display()
-            )
-        })
-    };
-    match cmd {
-        CertsCmd::Check { json } => {
-            let list = runtime::certs::inventory(&pki)?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                print!("{}", runtime::certs::render_table(&list));
-            }
-            if list.iter().any(|c| !c.issues.is_empty()) {
-                if !*json && !pki.ca_cert().exists() {
-                    eprintln!(
-                        "u7s: no TLS material in {} yet; `u7s up` creates it (a joined node \
-                         imports its bundle with `u7s up --join FILE`)",
-                        pki.dir.display()
-                    );
-                } else if !*json {
-                    eprintln!(
-                        "u7s: certificate problems in {}; fix with `u7s certs renew` on a master, \
-                         or a new bundle (`u7s certs bundle NODE` on the master) on a joined node",
-                        pki.dir.display()
-                    );
-                }
-                return Ok(ExitCode::from(1));
-            }
-        }
-        CertsCmd::Renew { all, ca } => {
-            let spec = recorded()?;
-            let w =
-                runtime::certs::renew(&pki, &spec, runtime::certs::Renew { all: *all, ca: *ca })?;
-            for p in &w {
-                println!("wrote {}", p.display());
-            }
-            if w.is_empty() {
-                println!("nothing to renew (see `u7s certs check`)");
-            } else {
-                println!("restart the session (`u7s down && u7s up`) so the components load them");
-            }
-            if *ca {
-                eprintln!(
-                    "u7s: a new CA: every joined node needs a new bundle (`u7s certs bundle NODE \
-                     --ip ADDR` here, `u7s up --join FILE` there)"
-                );
-            }
-        }
-        CertsCmd::Bundle {
-            node,
-            ip,
-            server,
-            output,
-            node_cidr,
-        } => {
-            runtime::rkflags::validate_cidr(node_cidr)?;
-            let spec = pki.load_spec()?;
-            let server = match (server, spec.as_ref().and_then(|s| s.host_ips.first())) {
-                (Some(s), _) => s.clone(),
-                (None, Some(a)) => a.to_string(),
-                (None, None) => anyhow::bail!(
-                    "no host address of the master is known; give --server ADDR (the master's \
-                     address as the node reaches it)"
-                ),
-            };
-            // The running master's cluster settings; without a session, the defaults of
-            // `u7s up --flannel`.
-            let settings = match session::liveness(&paths)? {
-                Liveness::Live(Some(rec)) if rec.config.kube => {
-                    if !rec.config.k8s.flannel {
-                        anyhow::bail!(
-                            "the running master has no pod network across hosts: restart it with \
-                             `u7s up --flannel` (flannel VXLAN) before nodes join"
-                        );
-                    }
-                    rec.config.k8s.clone()
-                }
-                _ => runtime::config::KubeSettings {
-                    flannel: true,
-                    pod_cidr: runtime::config::DEFAULT_FLANNEL_CIDR.into(),
-                    ..Default::default()
-                },
-            };
-            let out = output
-                .clone()
-                .unwrap_or_else(|| format!("{node}.bundle.tar").into());
-            let req = runtime::bootstrap::NodeRequest {
-                name: node.clone(),
-                ips: ip.clone(),
-                server,
-                cidr: node_cidr.clone(),
-            };
-            runtime::bootstrap::write_node_bundle(&pki, &req, &settings, &out)?;
-            println!("{}", out.display());
-            eprintln!(
-                "u7s: copy it to {node} (it holds private keys) and start there with `u7s up --join {}`",
-                out.display()
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn run(cli: Cli) -> Result<ExitCode> {
-    let Some(cmd) = cli.command else {
-        Cli::command().print_help()?;
-        return Ok(ExitCode::from(2));
-    };
-    match cmd {
-        Cmd::Up(a) => up(&a),
-        Cmd::Down { timeout } => down(timeout),
-        Cmd::Status { json } => status(json),
-        Cmd::Reset { yes, config } => reset(yes, config),
+        Cmd::Up(a) => commands::up::run(&a),
+        Cmd::Down { timeout } => commands::down::run(timeout),
+        Cmd::Status { json } => commands::status::run(json),
+        Cmd::Reset { yes, config } => commands::reset::run(yes, config),
         Cmd::Logs {
             component,
             lines,
             follow,
-        } => logs(&component, lines, follow),
-        Cmd::Ports(p) => ports(&p),
-        Cmd::Docker { args } => docker(&args),
-        Cmd::Kubectl { args } => kubectl(&args),
-        Cmd::Nsenter { command } => nsenter(&command),
-        Cmd::Units(u) => units(&u),
-        Cmd::Certs(c) => certs(&c),
-        Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),
+        } => commands::logs::run(&component, lines, follow),
+        Cmd::Ports(p) => commands::ports::run(&p),
+        Cmd::Docker { args } => commands::docker::run(&args),
+        Cmd::Kubectl { args } => commands::kubectl::run(&args),
+        Cmd::Nsenter { command } => commands::nsenter::run(&command),
+        Cmd::Units(u) => commands::units::run(&u),
+        Cmd::Certs(c) => commands::certs::run(&c),
+        Cmd::Child => Ok(ExitStatus::from_code(runtime::process::inside::run())),
+        Cmd::OciRuntime { runc, args } => {
+            runtime::process::oci_runtime::run(&runc, &args)?;
+            Ok(ExitStatus::Success)
+        }
+        Cmd::ImportImages {
+            pause,
+            ctr,
+            address,
+            snapshotter,
+            archive,
+        } => {
+            let spec = runtime::process::images::ImportSpec {
+                pause,
+                ctr,
+                address,
+                snapshotter,
+                archive,
+            };
+            runtime::process::images::import_pause(
+                &spec,
+                runtime::components::containerd::SANDBOX_IMAGE,
+            )?;
+            Ok(ExitStatus::Success)
+        }
     }
 }
 
@@ -596,8 +68,12 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match run(cli) {
-        Ok(c) => c,
+    let Some(cmd) = cli.command else {
+        let _ = Cli::command().print_help();
+        return ExitStatus::Usage.into();
+    };
+    match dispatch(cmd) {
+        Ok(s) => s.into(),
         Err(e) => {
             eprintln!("u7s: error: {}", render_error(&e));
             ExitCode::from(1)

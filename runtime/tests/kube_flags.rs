@@ -4,13 +4,15 @@
 //! tests/data/upstream (collected from the pinned versions' sources; each file's first line
 //! says where from). The YAML is parsed with a YAML library, not pattern-matched.
 
-use runtime::binaries::Bins;
 use runtime::components::{
     coredns, cri_dockerd, flannel, kube_apiserver, kube_controller_manager, kube_proxy,
     kube_scheduler, kubelet,
 };
-use runtime::config::{ChildConfig, Cri, DEFAULT_FLANNEL_CIDR, KubeSettings, Role, SessionConfig};
-use runtime::paths::{Env, Paths};
+use runtime::host::binaries::Bins;
+use runtime::session::config::{
+    ChildConfig, Cri, DEFAULT_FLANNEL_CIDR, KubeSettings, Role, SessionConfig,
+};
+use runtime::session::paths::{Env, Paths};
 use serde_json::Value;
 use std::collections::BTreeSet;
 

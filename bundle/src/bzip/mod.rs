@@ -58,7 +58,7 @@ pub(crate) fn test_data(len: usize, seed: u64) -> Vec<u8> {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        if state % 5 == 0 {
+        if state.is_multiple_of(5) {
             out.push((state >> 24) as u8);
         } else {
             out.extend_from_slice(words[(state >> 40) as usize % words.len()]);

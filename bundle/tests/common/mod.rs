@@ -24,7 +24,7 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        if state % 3 == 0 {
+        if state.is_multiple_of(3) {
             out.extend_from_slice(&state.to_le_bytes()[..3]);
         } else {
             out.extend_from_slice(words[(state >> 40) as usize % words.len()]);

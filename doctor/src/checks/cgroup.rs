@@ -1,5 +1,7 @@
 //! cgroups: the unified v2 hierarchy, controllers delegated to the user (read as a word list:
-//! `cpu` is not `cpuset`), and the systemd version that can delegate cpuset.
+//! `cpu` is not `cpuset`), and the systemd version that can delegate cpuset. Without them
+//! nothing fails: `u7s up` runs with no writable cgroups, and these checks say what is then not
+//! enforced (resource limits of containers and pods).
 
 use super::{bad, pass, sev, shq, skip, user_name};
 use crate::facts::{CgroupMode, Facts};
@@ -23,18 +25,26 @@ fn v2(f: &Facts) -> CheckResult {
         CgroupMode::Legacy => "cgroup v1",
         CgroupMode::Unknown => "no cgroup hierarchy at /sys/fs/cgroup",
     };
-    let effect = match f.target {
-        Target::Docker => "containers run without resource limits",
-        Target::Kubernetes => "rootless Kubernetes needs cgroup v2",
-    };
     bad(
         ID,
         G,
-        sev(f, Status::Warn, Status::Fail),
-        format!("{what}: {effect}"),
+        Status::Warn,
+        format!("{what}: {}", unenforced(f)),
         Some(fixes::cgroup_v2(f.distro.family)),
         true,
     )
+}
+
+/// What a session without writable cgroups does not enforce.
+fn unenforced(f: &Facts) -> &'static str {
+    match f.target {
+        Target::Docker => "containers run without resource limits",
+        Target::Kubernetes => {
+            "no writable cgroups, so Kubernetes runs without enforcing resource limits \
+             (pod CPU/memory/pids limits, QoS, node allocatable); limits need cgroup v2 with \
+             delegation"
+        }
+    }
 }
 
 fn delegate_fix(f: &Facts) -> String {
@@ -81,10 +91,12 @@ fn delegation(f: &Facts) -> CheckResult {
             return bad(
                 ID,
                 G,
-                sev(f, Status::Warn, Status::Fail),
-                format!("{dir}/cgroup.controllers: {e} {why}")
-                    .trim_end()
-                    .to_string(),
+                Status::Warn,
+                format!(
+                    "{}: {}",
+                    format!("{dir}/cgroup.controllers: {e} {why}").trim_end(),
+                    unenforced(f)
+                ),
                 Some(fix),
                 true,
             );
@@ -122,19 +134,17 @@ fn delegation(f: &Facts) -> CheckResult {
     } else {
         format!(" ({} not enabled in the kernel)", root_lacks.join(", "))
     };
-    let status = if !missing_req.is_empty() || !owner_ok {
-        sev(f, Status::Warn, Status::Fail)
-    } else {
-        Status::Warn
-    };
-    let what = if !owner_ok {
+    let mut what = if !owner_ok {
         format!("{dir} is not owned by {name}")
     } else {
         let mut m = missing_req.clone();
         m.extend(&missing_want);
         format!("{dir} delegates \"{list}\", lacking {}{note}", m.join(", "))
     };
-    bad(ID, G, status, what, Some(delegate_fix(f)), true)
+    if !missing_req.is_empty() || !owner_ok {
+        what = format!("{what}: {}", unenforced(f));
+    }
+    bad(ID, G, Status::Warn, what, Some(delegate_fix(f)), true)
 }
 
 fn systemd_version(f: &Facts) -> CheckResult {

@@ -34,11 +34,11 @@ pub fn checks(f: &Facts) -> Vec<CheckResult> {
                 "printf '%s hard nofile 1048576\\n%s soft nofile 1048576\\n' {n} {n} > /etc/security/limits.d/90-usernetes.conf\n# then log {name} out and in again",
                 n = shq(&name)
             );
-            if f.distro.family == Family::Suse {
-                if let Some(pp) = f.ppid {
-                    // The seed's openSUSE hint, for the running shell.
-                    fix.push_str(&format!("\nprlimit --nofile=:65536 --pid {pp}"));
-                }
+            if f.distro.family == Family::Suse
+                && let Some(pp) = f.ppid
+            {
+                // The seed's openSUSE hint, for the running shell.
+                fix.push_str(&format!("\nprlimit --nofile=:65536 --pid {pp}"));
             }
             vec![bad(
                 ID,

@@ -350,15 +350,14 @@ impl Sandbox {
     /// `state` for is-system-running, exits `rc` for it, logs every call.
     pub fn set_systemctl(&self, state: &str, rc: i32) {
         let p = self.root().join("fakebin/systemctl");
-        fs::write(
+        testkit::write_executable(
             &p,
             format!(
                 "#!/bin/sh\necho \"systemctl $*\" >> \"$U7S_TEST_LOG\"\n\
                  if [ \"$2\" = is-system-running ]; then echo {state}; exit {rc}; fi\nexit 0\n"
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+            )
+            .as_bytes(),
+        );
     }
 
     /// Writes `name` (+ SHA256SUMS beside it unless `sums` is false) into `dl/`.

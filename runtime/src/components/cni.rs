@@ -6,7 +6,7 @@
 //! CRI itself with the `loopback` plugin binary, so it needs no config file.
 
 use super::containerd::CNI_CONF_DIR;
-use crate::config::ChildConfig;
+use crate::session::config::ChildConfig;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -64,7 +64,7 @@ pub fn conflist(cfg: &ChildConfig) -> String {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn bridge_for_one_node_flannel_for_many() {
@@ -78,7 +78,7 @@ mod tests {
         );
         assert_eq!(v["plugins"][1]["type"], "portmap");
         c.session.k8s.flannel = true;
-        c.session.k8s.pod_cidr = crate::config::DEFAULT_FLANNEL_CIDR.into();
+        c.session.k8s.pod_cidr = crate::session::config::DEFAULT_FLANNEL_CIDR.into();
         let v: serde_json::Value = serde_json::from_str(&conflist(&c)).unwrap();
         assert_eq!(v["plugins"][0]["type"], "flannel");
         assert_eq!(v["plugins"][0]["delegate"]["isDefaultGateway"], true);

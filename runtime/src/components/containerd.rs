@@ -6,10 +6,10 @@
 //! `containerd-fuse-overlayfs-grpc` snapshotter plugin.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
-use crate::error::Result;
-use crate::paths::Paths;
-use crate::storage::Storage;
+use crate::error::{Error, Result};
+use crate::host::storage::Storage;
+use crate::session::config::ChildConfig;
+use crate::session::paths::Paths;
 use std::time::Duration;
 use toml::{Table, Value};
 
@@ -59,6 +59,13 @@ pub struct Flavor {
     pub for_docker: bool,
 }
 
+/// containerd 2.x without writable cgroups: runc is reached through our OCI runtime wrapper
+/// ([`crate::host::cgroups::wrapper_script`]), `BinaryName` of the runc runtime. containerd 1.x has
+/// `disable_cgroup` instead (removed in 2.0).
+pub fn needs_wrapper(f: &Flavor) -> bool {
+    f.major >= 2 && !f.cgroup2 && !f.for_docker
+}
+
 /// The config file text.
 pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
     let Flavor {
@@ -67,12 +74,16 @@ pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
         fuse_plugin,
         for_docker,
     } = f;
+    let mut runc_options = table(vec![("SystemdCgroup", Value::Boolean(false))]);
+    if needs_wrapper(&f) {
+        runc_options.insert(
+            "BinaryName".into(),
+            s(crate::host::cgroups::wrapper_path(p).display()),
+        );
+    }
     let runc = table(vec![
         ("runtime_type", s("io.containerd.runc.v2")),
-        (
-            "options",
-            Value::Table(table(vec![("SystemdCgroup", Value::Boolean(false))])),
-        ),
+        ("options", Value::Table(runc_options)),
     ]);
     let runtimes = Value::Table(table(vec![("runc", Value::Table(runc))]));
     let cni = Value::Table(table(vec![
@@ -183,20 +194,26 @@ pub fn add(
     let snapshotter = facts.storage.containerd_snapshotter(fuse_bin.is_some());
     plan.dirs.push((p.data_dir("containerd"), 0o700));
     plan.dirs.push((p.containerd_state(), 0o700));
-    plan.files.push((
-        p.containerd_config(),
-        config(
-            p,
-            snapshotter,
-            Flavor {
-                major: facts.containerd_major,
-                cgroup2: facts.cgroup2,
-                fuse_plugin: fuse_bin.is_some(),
-                for_docker,
-            },
-        ),
-        0o600,
-    ));
+    let flavor = Flavor {
+        major: facts.containerd_major,
+        cgroup2: facts.cgroup2,
+        fuse_plugin: fuse_bin.is_some(),
+        for_docker,
+    };
+    if needs_wrapper(&flavor) {
+        let u7s = need(find, "u7s", "containerd without writable cgroups", hint)?;
+        let runc = need(find, "runc", "containerd", hint)?;
+        plan.files.push((
+            crate::host::cgroups::wrapper_path(p),
+            crate::host::cgroups::wrapper_script(&u7s, &runc),
+            0o700,
+        ));
+    }
+    plan.files
+        .push((p.containerd_config(), config(p, snapshotter, flavor), 0o600));
+    if !for_docker {
+        add_pause_image(plan, cfg, find, snapshotter)?;
+    }
     let mut after = vec![];
     if let Some(fuse) = fuse_bin {
         after.push("fuse-overlayfs-grpc".to_string());
@@ -236,11 +253,55 @@ pub fn add(
     Ok(())
 }
 
+/// The job importing the pause image (see [`crate::process::images`]); required with Kubernetes, a note
+/// without (CRI clients then bring their own sandbox image).
+fn add_pause_image(
+    plan: &mut Plan,
+    cfg: &ChildConfig,
+    find: Finder,
+    snapshotter: &str,
+) -> Result<()> {
+    let hint = "install a release with Kubernetes (it ships the pause binary, bin/pause)";
+    let pause = match find("pause") {
+        Some(p) => p,
+        None if cfg.session.kube => {
+            return Err(Error::MissingBinary(
+                "pause".into(),
+                format!("the pod sandbox image needs it; {hint}"),
+            ));
+        }
+        None => {
+            plan.notes.push(format!(
+                "no pause binary: {SANDBOX_IMAGE} is not imported ({hint})"
+            ));
+            return Ok(());
+        }
+    };
+    let spec = crate::process::images::ImportSpec {
+        pause,
+        ctr: need(find, "ctr", "the pause image import", hint)?,
+        address: cfg.paths.containerd_sock(),
+        snapshotter: snapshotter.into(),
+        archive: cfg.paths.state.join("pause-image.tar"),
+    };
+    let mut args = vec!["__import-images".to_string()];
+    args.extend(spec.to_args());
+    plan.jobs.push(super::Job {
+        name: crate::process::images::JOB.into(),
+        program: need(find, "u7s", "the pause image import", hint)?,
+        args,
+        env: vec![],
+        after: vec!["containerd".into()],
+        once_marker: None,
+    });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     fn fl(major: u32, cgroup2: bool, fuse_plugin: bool) -> Flavor {
         Flavor {
@@ -385,6 +446,74 @@ mod tests {
             get(&t, &["proxy_plugins", "fuse-overlayfs", "address"]).as_str(),
             Some("/run/user/1000/usernetes/containerd/fuse-overlayfs.sock")
         );
+    }
+
+    #[test]
+    fn without_writable_cgroups_runc_is_reached_through_the_wrapper() {
+        let mut c = cfg(Cri::Containerd, false);
+        c.session.kube = true;
+        let f = Facts {
+            storage: Storage::Overlay,
+            containerd_major: 2,
+            cgroup2: false,
+        };
+        let mut p = Plan::default();
+        add(&mut p, &c, &f, &find_all, false).unwrap();
+        let wrapper = crate::host::cgroups::wrapper_path(&c.paths);
+        let (_, script, mode) = p.files.iter().find(|(f, _, _)| *f == wrapper).unwrap();
+        assert_eq!(*mode, 0o700);
+        assert!(
+            script.contains("'/rel/bin/u7s' __oci-runtime --runc '/rel/bin/runc'"),
+            "{script}"
+        );
+        let (_, text, _) = p
+            .files
+            .iter()
+            .find(|(f, _, _)| *f == c.paths.containerd_config())
+            .unwrap();
+        let t = parsed(text);
+        let runc = [
+            "plugins",
+            "io.containerd.cri.v1.runtime",
+            "containerd",
+            "runtimes",
+            "runc",
+            "options",
+        ];
+        let opts = get(&t, &runc);
+        assert_eq!(opts["BinaryName"].as_str(), Some(wrapper.to_str().unwrap()));
+        // The pause image job: after containerd, importing into the snapshotter in use.
+        let job = &p.jobs[0];
+        assert_eq!(job.name, crate::process::images::JOB);
+        assert_eq!(job.after, ["containerd"]);
+        assert_eq!(job.args[0], "__import-images");
+        assert!(job.args.contains(&"--snapshotter=overlayfs".to_string()));
+        // Delegated cgroup v2: runc itself, limits applied.
+        let mut p = Plan::default();
+        let f = Facts { cgroup2: true, ..f };
+        add(&mut p, &c, &f, &find_all, false).unwrap();
+        assert!(p.files.iter().all(|(f, _, _)| *f != wrapper));
+        assert!(!p.files.iter().any(|(_, t, _)| t.contains("BinaryName")));
+    }
+
+    #[test]
+    fn kubernetes_needs_the_pause_binary_a_cri_session_only_notes_it() {
+        let no_pause = |n: &str| (n != "pause").then(|| find_all(n)).flatten();
+        let f = Facts {
+            storage: Storage::Overlay,
+            containerd_major: 2,
+            cgroup2: false,
+        };
+        let mut c = cfg(Cri::Containerd, false);
+        let mut p = Plan::default();
+        add(&mut p, &c, &f, &no_pause, false).unwrap();
+        assert!(p.jobs.is_empty());
+        assert!(p.notes[0].contains("bin/pause"), "{:?}", p.notes);
+        c.session.kube = true;
+        let e = add(&mut Plan::default(), &c, &f, &no_pause, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pause") && e.contains("sandbox image"), "{e}");
     }
 
     #[test]

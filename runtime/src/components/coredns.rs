@@ -6,9 +6,9 @@
 //! marker and etcd, so a reset cluster gets CoreDNS again.
 
 use super::{Finder, Job, Plan, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
 use crate::pki::{Kubeconfig, Pki};
+use crate::session::config::ChildConfig;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -201,7 +201,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn manifest_has_every_object_and_the_dns_address() {

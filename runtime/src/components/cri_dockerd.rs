@@ -6,9 +6,9 @@
 
 use super::containerd::{CNI_BIN_DIR, CNI_CONF_DIR};
 use super::{ComponentSpec, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
-use crate::paths::Paths;
+use crate::session::config::ChildConfig;
+use crate::session::paths::Paths;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn drives_the_session_docker_with_cni() {

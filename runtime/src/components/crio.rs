@@ -7,10 +7,10 @@
 //! stops before starting anything, naming the missing `crio` binary.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
-use crate::paths::Paths;
-use crate::storage::Storage;
+use crate::host::storage::Storage;
+use crate::session::config::ChildConfig;
+use crate::session::paths::Paths;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::{Table, Value};
@@ -182,7 +182,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn rootless_settings() {

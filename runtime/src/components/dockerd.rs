@@ -6,8 +6,8 @@
 //! second at every stop.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
+use crate::session::config::ChildConfig;
 use std::time::Duration;
 
 /// dockerd's arguments.
@@ -56,8 +56,8 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
-    use crate::storage::Storage;
+    use crate::host::storage::Storage;
+    use crate::session::config::Cri;
 
     #[test]
     fn rootless_paths_and_driver() {

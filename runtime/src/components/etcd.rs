@@ -5,9 +5,9 @@
 //! so joined nodes' flanneld reach it through the published 2379.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
 use crate::pki::{Leaf, Pki};
+use crate::session::config::ChildConfig;
 use std::time::Duration;
 
 /// etcd's client port.
@@ -94,7 +94,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn tls_everywhere_and_client_certs_required() {

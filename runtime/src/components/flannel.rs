@@ -8,9 +8,9 @@
 //! bad checksums otherwise: flannel#1279). Readiness: `/run/flannel/subnet.env` exists.
 
 use super::{ComponentSpec, Finder, Job, Plan, Probe, need};
-use crate::config::{ChildConfig, Role, VXLAN_PORT};
 use crate::error::Result;
 use crate::pki::{Leaf, Pki};
+use crate::session::config::{ChildConfig, Role, VXLAN_PORT};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -124,13 +124,13 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     fn flannel_cfg(role: Role) -> ChildConfig {
         let mut c = cfg(Cri::Containerd, false);
         c.session.kube = true;
         c.session.k8s.flannel = true;
-        c.session.k8s.pod_cidr = crate::config::DEFAULT_FLANNEL_CIDR.into();
+        c.session.k8s.pod_cidr = crate::session::config::DEFAULT_FLANNEL_CIDR.into();
         c.session.k8s.host_ip = Some("192.168.5.10".into());
         c.session.k8s.role = role;
         c

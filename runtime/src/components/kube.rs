@@ -7,8 +7,8 @@
 //! to the server through the kubeconfigs and etcd endpoint of its bootstrap bundle.
 
 use super::{Facts, Finder, Plan};
-use crate::config::{ChildConfig, Cri, Role};
 use crate::error::Result;
+use crate::session::config::{ChildConfig, Cri, Role};
 
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
@@ -69,6 +69,14 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> 
         super::cri_dockerd::add(plan, cfg, find)?;
     }
     let mut kubelet_after = vec![super::kubelet::cri(cfg).0.to_string()];
+    // Pods need the sandbox image first (containerd would try to pull it).
+    if plan
+        .jobs
+        .iter()
+        .any(|j| j.name == crate::process::images::JOB)
+    {
+        kubelet_after.push(crate::process::images::JOB.into());
+    }
     if cfg.session.k8s.flannel {
         super::flannel::add(plan, cfg, find)?;
         kubelet_after.push("flannel".into());
@@ -87,8 +95,8 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{Probe, plan};
     use super::*;
-    use crate::config::DEFAULT_FLANNEL_CIDR;
-    use crate::storage::Storage;
+    use crate::host::storage::Storage;
+    use crate::session::config::DEFAULT_FLANNEL_CIDR;
 
     fn facts() -> Facts {
         Facts {
@@ -134,9 +142,12 @@ mod tests {
             ]
         );
         let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
-        assert_eq!(kubelet.after, ["containerd", "kube-apiserver"]);
-        assert_eq!(p.jobs.len(), 1);
-        assert_eq!(p.jobs[0].name, "coredns-apply");
+        assert_eq!(
+            kubelet.after,
+            ["containerd", "pause-image", "kube-apiserver"]
+        );
+        let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(jobs, ["pause-image", "coredns-apply"]);
         assert!(
             p.files
                 .iter()
@@ -175,6 +186,7 @@ mod tests {
         assert_eq!(
             jobs,
             [
+                "pause-image",
                 "coredns-apply",
                 "flannel-network-config",
                 "flannel-tx-checksum-off"
@@ -189,9 +201,9 @@ mod tests {
             ["containerd", "flannel", "kubelet", "kube-proxy"]
         );
         let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
-        assert_eq!(kubelet.after, ["containerd", "flannel"]);
+        assert_eq!(kubelet.after, ["containerd", "pause-image", "flannel"]);
         let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
-        assert_eq!(jobs, ["flannel-tx-checksum-off"]);
+        assert_eq!(jobs, ["pause-image", "flannel-tx-checksum-off"]);
         assert!(p.pki.is_none(), "a node's PKI comes from its bundle");
         assert!(matches!(p.components[1].probe, Probe::FileExists { .. }));
     }

@@ -5,14 +5,15 @@
 //! verified against our CA, service accounts signed with `sa-key.pem`.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
-use crate::config::{APISERVER_PORT, ChildConfig, Cri};
 use crate::error::Result;
 use crate::pki::{Leaf, Pki};
+use crate::session::config::{APISERVER_PORT, ChildConfig, Cri};
 use std::time::Duration;
 
 /// The address of RootlessKit's tap0 inside the namespace (the `.100` of the session CIDR).
 pub fn namespace_ip(cidr: &str) -> String {
-    crate::rkflags::child_ip(cidr).map_or_else(|| "10.0.42.100".into(), |ip| ip.to_string())
+    crate::rootlesskit::flags::child_ip(cidr)
+        .map_or_else(|| "10.0.42.100".into(), |ip| ip.to_string())
 }
 
 /// The address the apiserver advertises (the endpoint of the `kubernetes` Service that pods

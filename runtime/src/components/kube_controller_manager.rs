@@ -10,9 +10,9 @@
 //! serving certificate of our CA would need one more leaf for no gain in what is checked.
 
 use super::{Finder, Plan};
-use crate::config::ChildConfig;
 use crate::error::Result;
 use crate::pki::{Kubeconfig, Pki};
+use crate::session::config::ChildConfig;
 
 /// Its secure port (upstream default).
 pub const PORT: u16 = 10257;
@@ -48,7 +48,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn signs_with_the_ca_and_allocates_no_cidrs() {

@@ -7,9 +7,9 @@
 //! or not yet eligible, something about the node rather than about the process.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
-use crate::config::ChildConfig;
 use crate::error::Result;
 use crate::pki::{Kubeconfig, Pki};
+use crate::session::config::ChildConfig;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,7 +85,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn iptables_with_conntrack_zeros() {

@@ -3,9 +3,9 @@
 //! (see [`super::kube_controller_manager`]): `/healthz` on loopback, self-signed, unverified.
 
 use super::{Finder, Plan};
-use crate::config::ChildConfig;
 use crate::error::Result;
 use crate::pki::{Kubeconfig, Pki};
+use crate::session::config::ChildConfig;
 
 /// Its secure port (upstream default).
 pub const PORT: u16 = 10259;
@@ -25,7 +25,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::config::Cri;
+    use crate::session::config::Cri;
 
     #[test]
     fn own_kubeconfig_no_leader_election() {

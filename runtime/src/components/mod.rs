@@ -20,9 +20,9 @@ pub mod kube_proxy;
 pub mod kube_scheduler;
 pub mod kubelet;
 
-use crate::config::{ChildConfig, Cri, Role};
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::host::storage::Storage;
+use crate::session::config::{ChildConfig, Cri, Role};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -215,9 +215,9 @@ pub fn order_with(c: &mut Vec<ComponentSpec>, jobs: &[String]) -> Result<()> {
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    use crate::binaries::Bins;
-    use crate::config::{ChildConfig, Cri, SessionConfig};
-    use crate::paths::{Env, Paths};
+    use crate::host::binaries::Bins;
+    use crate::session::config::{ChildConfig, Cri, SessionConfig};
+    use crate::session::paths::{Env, Paths};
     use std::path::PathBuf;
 
     pub fn cfg(cri: Cri, etcd: bool) -> ChildConfig {

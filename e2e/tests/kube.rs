@@ -1,0 +1,314 @@
+//! End-to-end: Kubernetes for real, rootless, as the unprivileged test user. A release tree of
+//! the real binaries (Kubernetes, containerd 2, runc, etcd, pause, CNI plugins from
+//! `$U7S_E2E_KUBE_BIN`, see [`e2e::kube_release_tree`]) runs `u7s up --cri containerd --detach`:
+//! the node gets Ready; a Deployment of an image made here (busybox, imported with the release's
+//! `ctr`, no registry) with resource limits is Running; `kubectl logs` and `kubectl exec` work;
+//! its ClusterIP Service answers another pod (kube-proxy); `u7s status` names the cgroup mode; the
+//! host-side kubectl works with the admin kubeconfig; `u7s down` leaves no process.
+//! On a host without writable cgroups (cgroup v1, like CI) this runs in the unenforced mode:
+//! the kubelet without QoS cgroups and runc behind `u7s __oci-runtime`.
+
+use e2e::*;
+use std::time::{Duration, Instant};
+
+const APP_IMAGE: &str = "docker.io/u7s-e2e/busybox:1";
+
+/// `u7s kubectl ARGS` (inside the session); its stdout, or a panic with everything useful.
+fn kubectl(sb: &Sandbox, args: &[&str]) -> String {
+    let mut a = vec!["kubectl"];
+    a.extend_from_slice(args);
+    let r = sb.u7s(&a);
+    assert!(
+        r.success(),
+        "kubectl {args:?} failed: {}\n{}\n{}",
+        r.stderr,
+        r.stdout,
+        diagnostics(sb)
+    );
+    r.stdout
+}
+
+/// The ends of the logs that explain a failure.
+fn diagnostics(sb: &Sandbox) -> String {
+    let mut out = String::new();
+    for c in [
+        "session",
+        "kubelet",
+        "containerd",
+        "pause-image",
+        "kube-apiserver",
+    ] {
+        let log = sb.data().join(format!("logs/{c}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(25).collect();
+        out.push_str(&format!("--- {c}.log (last lines):\n"));
+        for l in tail.iter().rev() {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Polls `kubectl args` every 500 ms until its stdout satisfies `ok`.
+fn wait_kubectl(
+    sb: &Sandbox,
+    limit: Duration,
+    what: &str,
+    args: &[&str],
+    ok: impl Fn(&str) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    let mut a = vec!["kubectl"];
+    a.extend_from_slice(args);
+    loop {
+        let r = sb.u7s(&a);
+        if r.success() && ok(&r.stdout) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}: last answer {:?} {:?}\n{}",
+            r.stdout,
+            r.stderr,
+            diagnostics(sb)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn write_for_user(sb: &Sandbox, name: &str, text: &str) -> String {
+    let p = sb.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    p.display().to_string()
+}
+
+/// The snapshotter the generated containerd config gives the CRI plugin.
+fn snapshotter(config: &str) -> String {
+    config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("snapshotter = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no snapshotter in the containerd config:\n{config}"))
+}
+
+fn userns_of(pid: i32) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// The user namespace of the session (the one its processes live in, not the host's).
+fn session_userns(sb: &Sandbox) -> Option<u64> {
+    let host = userns_of(std::process::id() as i32)?;
+    sb.own_processes()
+        .iter()
+        .filter_map(|(pid, _)| userns_of(*pid))
+        .find(|ino| *ino != host)
+}
+
+const WEB: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: docker.io/u7s-e2e/busybox:1
+        imagePullPolicy: Never
+        command: ["/bin/sh", "-c", "echo hello from web; exec /bin/busybox httpd -f -p 8080 -h /www"]
+        resources:
+          requests: {cpu: 50m, memory: 16Mi}
+          limits: {cpu: 200m, memory: 64Mi}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"#;
+
+#[test]
+#[ignore = "needs root, U7S_TEST_USER and U7S_E2E_KUBE_BIN (scripts/test.sh prepares them)"]
+fn containerd_node_gets_ready_and_runs_a_deployment() {
+    let user = test_user();
+    let mut sb = Sandbox::new(user);
+    sb.release = kube_release_tree(sb.path());
+
+    let t0 = Instant::now();
+    sb.u7s_ok(&["up", "--cri", "containerd", "--detach"]);
+    eprintln!(
+        "e2e kube: up returned after {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    let st = sb.status();
+    let mode = st["session"]["cgroups"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        mode == "delegated" || mode == "unenforced",
+        "status names no cgroup mode: {st}"
+    );
+    let text = sb.u7s_ok(&["status"]);
+    assert!(text.contains("cgroups: "), "{text}");
+    if mode == "unenforced" {
+        let wrapper = sb.runtime_dir.join("usernetes/oci-runtime");
+        assert!(
+            wrapper.is_file(),
+            "no OCI runtime wrapper in the unenforced mode"
+        );
+        let kc =
+            std::fs::read_to_string(sb.runtime_dir.join("usernetes/kubelet-config.yaml")).unwrap();
+        assert!(
+            kc.contains("failCgroupV1: false") && kc.contains("cgroupsPerQOS: false"),
+            "{kc}"
+        );
+    }
+
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(60),
+        "the node to be Ready",
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+        |s| s.trim() == "True",
+    );
+    eprintln!(
+        "e2e kube: node Ready after {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    // The host-side kubectl with the admin kubeconfig, through the published 127.0.0.1:6443.
+    let admin = sb.home.join(".config/usernetes/pki/admin.kubeconfig");
+    let admin_s = admin.display().to_string();
+    let host = sb.run_for(
+        &sb.release.join("bin/kubectl"),
+        &["--kubeconfig", &admin_s, "get", "nodes"],
+        Duration::from_secs(60),
+    );
+    assert!(host.success() && host.stdout.contains("Ready"), "{host:?}");
+
+    // An image made here, imported into the CRI's namespace with the release's ctr.
+    let rootfs = sb.path().join("rootfs.tar");
+    busybox_rootfs_tar(&rootfs, "hello over the cluster network\n");
+    let image = sb.path().join("busybox-image.tar");
+    image_archive(&image, &rootfs, &[APP_IMAGE], &["/bin/busybox"]);
+    for p in [&rootfs, &image] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
+    let state = sb.runtime_dir.join("usernetes");
+    let config = std::fs::read_to_string(state.join("containerd.toml")).unwrap();
+    let sock = state
+        .join("containerd/containerd.sock")
+        .display()
+        .to_string();
+    let ctr = sb.release.join("bin/ctr").display().to_string();
+    let image_s = image.display().to_string();
+    let snap = format!("--snapshotter={}", snapshotter(&config));
+    sb.u7s_ok(&[
+        "nsenter",
+        &ctr,
+        "--address",
+        &sock,
+        "-n",
+        "k8s.io",
+        "images",
+        "import",
+        &snap,
+        &image_s,
+    ]);
+
+    let web = write_for_user(&sb, "web.yaml", WEB);
+    let t1 = Instant::now();
+    kubectl(&sb, &["apply", "-f", &web]);
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(90),
+        "the web pod to be Running",
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ],
+        |s| s.trim() == "Running",
+    );
+    eprintln!(
+        "e2e kube: first pod Running {:.1}s after apply ({:.1}s after up)",
+        t1.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(30),
+        "the web pod's log",
+        &["logs", "deploy/web"],
+        |s| s.contains("hello from web"),
+    );
+    let got = kubectl(
+        &sb,
+        &[
+            "exec",
+            "deploy/web",
+            "--",
+            "/bin/busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1:8080/",
+        ],
+    );
+    assert!(got.contains("hello over the cluster network"), "{got:?}");
+
+    // Another pod reaches the Service by its ClusterIP (kube-proxy's rules).
+    let ip = kubectl(
+        &sb,
+        &["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"],
+    );
+    let client = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: {APP_IMAGE}\n    imagePullPolicy: Never\n    command: [\"/bin/sh\", \"-c\", \"for i in 1 2 3 4 5 6 7 8 9 10; do /bin/busybox wget -qO- http://{}:80/ && exit 0; sleep 1; done; exit 1\"]\n",
+        ip.trim()
+    );
+    let client = write_for_user(&sb, "client.yaml", &client);
+    kubectl(&sb, &["apply", "-f", &client]);
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(60),
+        "the client pod to finish",
+        &["get", "pod", "client", "-o", "jsonpath={.status.phase}"],
+        |s| s.trim() == "Succeeded" || s.trim() == "Failed",
+    );
+    let got = kubectl(&sb, &["logs", "client"]);
+    assert!(
+        got.contains("hello over the cluster network"),
+        "the client pod did not get the page through the Service: {got:?}\n{}\n{}",
+        kubectl(&sb, &["get", "pod", "client", "-o", "yaml"]),
+        diagnostics(&sb)
+    );
+
+    // Down: nothing of the session is left, the pods' processes (in its user namespace) included.
+    let userns = session_userns(&sb).expect("no process of the session in a user namespace");
+    sb.u7s_ok(&["down"]);
+    wait_for(Duration::from_secs(30), "no process of the session", || {
+        let left: Vec<_> = user_processes(sb.user.uid.as_raw())
+            .into_iter()
+            .filter(|(pid, _)| userns_of(*pid) == Some(userns))
+            .chain(sb.own_processes())
+            .collect();
+        left.is_empty().then_some(())
+    });
+}

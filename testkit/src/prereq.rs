@@ -1,0 +1,118 @@
+//! What a test that needs something of the machine (the unprivileged test user, root, a program
+//! such as etcd) does when it is missing: it fails, naming what is missing.
+//!
+//! The rule: a test never returns early and counts as passed. A test that needs the machine
+//! prepared by `scripts/ci-setup.sh` is marked `#[ignore = "needs …"]`, so that a plain
+//! `cargo test` on a developer's machine reports it as *ignored* (and the closing line of
+//! `scripts/test.sh` counts it as skipped). CI and `scripts/test.sh` run the tests with
+//! `--include-ignored`; there the test asks for what it needs through these functions, which
+//! panic when it is missing. There is no "skip unless CI": whoever asks for an ignored test gets
+//! it run, or a failure that names the missing piece.
+
+use nix::unistd::User;
+use std::path::{Path, PathBuf};
+
+/// Where the prerequisites come from, appended to every failure.
+pub const SETUP: &str =
+    "scripts/ci-setup.sh prepares them; scripts/test.sh, run as root, runs it and then the tests";
+
+/// Fails the test: `what` is missing.
+#[track_caller]
+pub fn missing(what: &str) -> ! {
+    panic!("prerequisite missing: {what} ({SETUP})")
+}
+
+/// `found`, or a failure naming `what` when it is `None`.
+#[track_caller]
+pub fn require<T>(found: Option<T>, what: &str) -> T {
+    match found {
+        Some(v) => v,
+        None => missing(what),
+    }
+}
+
+/// The unprivileged test user named by `U7S_TEST_USER` (sub-IDs, `/run/user/UID` and
+/// `/dev/net/tun` prepared for it).
+#[track_caller]
+pub fn test_user() -> User {
+    let name = std::env::var("U7S_TEST_USER").unwrap_or_default();
+    if name.is_empty() {
+        missing("U7S_TEST_USER, the name of the unprivileged test user, is not set");
+    }
+    match User::from_name(&name) {
+        Ok(Some(u)) => u,
+        Ok(None) => missing(&format!("U7S_TEST_USER={name}: no such user")),
+        Err(e) => missing(&format!("U7S_TEST_USER={name}: cannot look it up: {e}")),
+    }
+}
+
+/// The test user, who this process can run commands as: it is root (and uses `runuser`), or
+/// it is that user.
+#[track_caller]
+pub fn test_user_reachable() -> User {
+    let user = test_user();
+    let me = nix::unistd::geteuid();
+    if !me.is_root() && me != user.uid {
+        missing(&format!(
+            "running as uid {me}: root (to become {}) or {} itself",
+            user.name, user.name
+        ));
+    }
+    user
+}
+
+/// Fails unless this process runs as root; `why` says what root is needed for.
+#[track_caller]
+pub fn require_root(why: &str) {
+    if !nix::unistd::geteuid().is_root() {
+        missing(&format!("root ({why})"));
+    }
+}
+
+/// The program `name` on `PATH` or in the usual system folders; a failure naming it otherwise.
+#[track_caller]
+pub fn program(name: &str) -> PathBuf {
+    require(find_program(name), &format!("the program {name}"))
+}
+
+/// The program `name` on `PATH` or in the usual system folders (the sbin folders included,
+/// which a user's PATH often lacks).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(
+            [
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ]
+            .map(PathBuf::from),
+        )
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_found_or_named() {
+        assert!(program("sh").is_absolute());
+        let e = std::panic::catch_unwind(|| program("no-such-program-u7s")).unwrap_err();
+        let msg = e.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.starts_with("prerequisite missing: the program no-such-program-u7s ("),
+            "{msg}"
+        );
+    }
+}
