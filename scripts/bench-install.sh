@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): installs a release of >= 200 MB of real binaries with `u7s-install`
 # (SHA256SUMS check, parallel multi-stream bzip2 decode, safe extraction hashing as it writes,
-# manifest check, fsync of the new tree, rename, swap of `current`) and, in the same run, unpacks
-# the same archive with `tar -xjf` (one bzip2 thread) and `lbzip2 -d | tar -x` (the parallel
-# anchor); prints the times side by side, our phase times and our peak RSS.
+# fsync of every file and folder, manifest check, rename, swap of `current`) and, in the same
+# run, unpacks the same archive with `lbzip2 -d | tar -x` followed by `sync -f` (the parallel
+# anchor, made as durable as our install), without the sync, and with `tar -xjf` (one bzip2
+# thread); prints the times side by side, our phase times and our peak RSS.
 #
 # The binaries are the regular files of installed Debian packages (BENCH_PACKAGES), topped up
 # with suffixed copies to BENCH_MIN_MB; the release is made by the installer's example
 # `make_release` (bundle's scanner and packer). Needs tar, bzip2, lbzip2, bc and GNU time
 # (Debian package `time`).
 #
-# Usage: scripts/bench-install.sh   (env: BENCH_PACKAGES, BENCH_MIN_MB, BENCH_THREADS, BENCH_RUNS;
-# see scripts/lib/bench-common.sh)
-# Times are the best of BENCH_RUNS interleaved runs: on a shared machine the slower runs
-# measure the neighbours.
-# Goal (issue 4): our time <= lbzip2's; our peak RSS <= 64 MiB whatever the archive size.
+# Usage: scripts/bench-install.sh   (env: BENCH_TREE or BENCH_PACKAGES, BENCH_MIN_MB,
+# BENCH_THREADS, BENCH_RUNS; see scripts/lib/bench-common.sh)
+# Times are the medians of BENCH_RUNS interleaved runs (all runs are printed too), with the CPU
+# seconds of the median run: on a shared machine the wall time also measures the neighbours.
+# Goal (issue 13): our time <= that of `lbzip2 -d | tar -x; sync`; our peak RSS <= 64 MiB
+# whatever the archive size.
 set -euo pipefail
 
 BENCH_PACKAGES=${BENCH_PACKAGES:-"docker.io containerd etcd-server etcd-client runc rootlesskit slirp4netns busybox-static"}
-BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_RUNS=${BENCH_RUNS:-5}
 BENCH_NAME=bench-install
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib/bench-common.sh
@@ -49,24 +51,24 @@ cat "$archive" >/dev/null # page cache: every tool reads from memory
 
 install_args=("$archive" --prefix "$work/prefix" --no-doctor --no-modify-path --no-systemd
     --no-completions --threads "$BENCH_THREADS" -q)
-ours() { HOME=$work/home "$INSTALL_BIN" "${install_args[@]}"; }
 # Each tool starts with the previous output deleted and no dirty pages left to write back.
 fresh() {
     rm -rf "${work:?}/prefix" "${work:?}/out" "${work:?}/home" && mkdir -p "$work/out" "$work/home"
     sync
 }
 
-t_ours='' t_reader='' t_lbzip2='' t_tar=''
 load_before=$(load)
 for ((run = 1; run <= BENCH_RUNS; run++)); do
     fresh
-    timed t_ours ours
+    timed ours env HOME="$work/home" "$INSTALL_BIN" "${install_args[@]}"
     fresh
-    timed t_reader "$UNPACK_BIN" "$archive" "$work/out" "$BENCH_THREADS" >/dev/null
+    timed durable bash -c "lbzip2 -d -n $BENCH_THREADS < '$archive' | tar -C '$work/out' -x && sync -f '$work/out'"
     fresh
-    timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$archive' | tar -C '$work/out' -x"
+    timed reader "$UNPACK_BIN" "$archive" "$work/out" "$BENCH_THREADS" >/dev/null
     fresh
-    timed t_tar tar -C "$work/out" -xjf "$archive"
+    timed lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$archive' | tar -C '$work/out' -x"
+    fresh
+    timed tar tar -C "$work/out" -xjf "$archive"
 done
 
 # One more run of ours for the phase times and the peak RSS.
@@ -77,18 +79,23 @@ rss_kib=$(cat "$work/rss")
 "$INSTALL_BIN" --prefix "$work/prefix" --list
 fresh
 
+base=$(median durable)
 echo
-printf '%-52s %9s %12s %14s\n' tool seconds "time/lbzip2" "peak RSS MiB"
+printf '%-52s %8s %8s %9s %10s\n' tool seconds "CPU s" "time/base" "peak MiB"
 row() {
-    printf '%-52s %9s %12.2f %14s\n' "$1" "$2" "$(echo "$2 / $t_lbzip2" | bc -l)" "$3"
+    local m
+    m=$(median "$2")
+    printf '%-52s %8s %8s %9.2f %10s\n' "$1" "$m" "$(median_cpu "$2")" "$(echo "$m / $base" | bc -l)" "$3"
 }
-row "u7s-install (verify + extract + check + fsync)" "$t_ours" "$((rss_kib / 1024))"
-row "bundle's reader alone (example unpack; reference)" "$t_reader" "-"
-row "lbzip2 -d -n $BENCH_THREADS | tar -x" "$t_lbzip2" "-"
-row "tar -xjf (bzip2, 1 thread)" "$t_tar" "-"
+row "u7s-install (verify + extract + fsync + check)" ours "$((rss_kib / 1024))"
+row "base: lbzip2 -d -n $BENCH_THREADS | tar -x; sync -f" durable -
+row "lbzip2 -d -n $BENCH_THREADS | tar -x (not durable)" lbzip2 -
+row "bundle's reader alone (example unpack, no fsync)" reader -
+row "tar -xjf (bzip2, 1 thread, not durable)" tar -
 echo
 echo "u7s-install phases (one run):"
 sed -n 's/^timing: /  /p' "$work/timings"
 echo
-echo "best of $BENCH_RUNS runs; load average before: $load_before, after: $(load)"
-echo "goal: u7s-install time <= lbzip2 time; peak RSS <= 64 MiB"
+echo "runs (wall s): ours $(all_runs ours); base $(all_runs durable); lbzip2 $(all_runs lbzip2)"
+echo "medians of $BENCH_RUNS runs; load average before: $load_before, after: $(load)"
+echo "goal: u7s-install time <= base time; peak RSS <= 64 MiB"

@@ -5,9 +5,10 @@
 # our peak RSS (GNU time, Debian package `time`). Our decoder is also run on a single-stream
 # archive made by lbzip2, where it cannot go parallel.
 #
-# Usage: scripts/bench-unpack.sh (env: BENCH_THREADS, BENCH_MIN_MB, BENCH_PACKAGES, BENCH_RUNS)
-# Times are the best of BENCH_RUNS interleaved runs (see bench-pack.sh);
-# the knobs are described in scripts/lib/bench-common.sh..
+# Usage: scripts/bench-unpack.sh (env: BENCH_TREE or BENCH_PACKAGES, BENCH_THREADS, BENCH_MIN_MB,
+# BENCH_RUNS; described in scripts/lib/bench-common.sh)
+# Times are the medians of BENCH_RUNS interleaved runs (see bench-pack.sh). Nothing here is
+# fsynced: scripts/bench-install.sh compares the durable install.
 # Target: our peak RSS for a whole extraction <= 64 MiB.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -33,18 +34,18 @@ main_unpack() {
     echo "archive: $(stat -c %s "$work/ours.tbz") bytes for $((input / 1000000)) MB;" \
         "threads: $BENCH_THREADS of $(nproc) CPUs"
 
-    local t_ours='' t_tar='' t_lbzip2='' t_single='' rss_ours rss_single run load_before
+    local rss_ours rss_single run load_before
     fresh() { rm -rf "$work/out" && mkdir "$work/out"; }
     load_before=$(load)
     for ((run = 1; run <= BENCH_RUNS; run++)); do
         fresh
-        timed t_ours "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+        timed ours "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
         fresh
-        timed t_lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$work/ours.tbz' | tar -C '$work/out' -x"
+        timed lbzip2 bash -c "lbzip2 -d -n $BENCH_THREADS < '$work/ours.tbz' | tar -C '$work/out' -x"
         fresh
-        timed t_tar tar -C "$work/out" -xjf "$work/ours.tbz"
+        timed tar tar -C "$work/out" -xjf "$work/ours.tbz"
         fresh
-        timed t_single "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
+        timed single "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS" >/dev/null
     done
     fresh
     rss_ours=$(peak_rss_kib "$UNPACK_BIN" "$work/ours.tbz" "$work/out" "$BENCH_THREADS")
@@ -52,17 +53,22 @@ main_unpack() {
     rss_single=$(peak_rss_kib "$UNPACK_BIN" "$work/single.tbz" "$work/out" "$BENCH_THREADS")
     rm -rf "$work/out"
 
+    local t_lbzip2
+    t_lbzip2=$(median lbzip2)
     echo
-    printf '%-44s %9s %12s %14s\n' tool seconds "time/lbzip2" "peak RSS MiB"
+    printf '%-44s %8s %8s %12s %14s\n' tool seconds "CPU s" "time/lbzip2" "peak RSS MiB"
     row() {
-        printf '%-44s %9s %12.2f %14s\n' "$1" "$2" "$(echo "$2 / $t_lbzip2" | bc -l)" "$3"
+        local m
+        m=$(median "$2")
+        printf '%-44s %8s %8s %12.2f %14s\n' "$1" "$m" "$(median_cpu "$2")" "$(echo "$m / $t_lbzip2" | bc -l)" "$3"
     }
-    row "bundle unpack (ours, $BENCH_THREADS threads)" "$t_ours" "$((rss_ours / 1024))"
-    row "lbzip2 -d -n $BENCH_THREADS | tar x" "$t_lbzip2" "-"
-    row "tar xjf (bzip2 -d, 1 thread)" "$t_tar" "-"
-    row "bundle unpack of lbzip2's single stream" "$t_single" "$((rss_single / 1024))"
+    row "bundle unpack (ours, $BENCH_THREADS threads)" ours "$((rss_ours / 1024))"
+    row "lbzip2 -d -n $BENCH_THREADS | tar x" lbzip2 "-"
+    row "tar xjf (bzip2 -d, 1 thread)" tar "-"
+    row "bundle unpack of lbzip2's single stream" single "$((rss_single / 1024))"
     echo
-    echo "best of $BENCH_RUNS runs; load average before: $load_before, after: $(load)"
+    echo "runs (wall s): ours $(all_runs ours); lbzip2 $(all_runs lbzip2)"
+    echo "medians of $BENCH_RUNS runs; load average before: $load_before, after: $(load)"
     echo "target: peak RSS <= 64 MiB"
 }
 

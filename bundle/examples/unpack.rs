@@ -53,6 +53,7 @@ fn main() -> ExitCode {
     let threads = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(0);
     let opts = ExtractOptions {
         top: TOP_DIR.to_string(),
+        sync: false,
     };
     match extract_archive(&PathBuf::from(&args[0]), &dest, &opts, threads) {
         Ok((extracted, sha256)) => {

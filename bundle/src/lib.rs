@@ -16,6 +16,7 @@
 
 pub mod bzip;
 pub mod checksums;
+pub mod durable;
 pub mod error;
 pub mod manifest;
 pub mod oci_image;

@@ -20,6 +20,7 @@ use tar::EntryType;
 
 use crate::bzip::ParallelBzDecoder;
 use crate::checksums::{HashingReader, HashingWriter};
+use crate::durable::Syncer;
 use crate::manifest::Manifest;
 use crate::manifest::{FileEntry, FileKind, MANIFEST_NAME, MODE_EXEC, MODE_FILE, MODE_SYMLINK};
 use crate::{Error, Result};
@@ -29,6 +30,10 @@ use crate::{Error, Result};
 pub struct ExtractOptions {
     /// The single top folder every entry must sit in ("usernetes"); it is stripped.
     pub top: String,
+    /// Make the tree durable: fsync each file as soon as it is written (on background threads,
+    /// [`crate::durable`]) and every folder (`dest` included) at the end; when
+    /// [`extract_tar`] returns Ok, everything it wrote is on disk.
+    pub sync: bool,
 }
 
 /// What was extracted.
@@ -62,6 +67,12 @@ pub fn extract_tar<R: Read>(tar: R, dest: &Path, opts: &ExtractOptions) -> Resul
         context: format!("reading the archive after entry {last:?}"),
         source,
     };
+    let syncer = if opts.sync {
+        Some(Syncer::new()?)
+    } else {
+        None
+    };
+    let mut dirs = vec![dest.to_path_buf()];
     let entries = archive.entries().map_err(|e| read_err(&last, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| read_err(&last, e))?;
@@ -106,6 +117,7 @@ pub fn extract_tar<R: Read>(tar: R, dest: &Path, opts: &ExtractOptions) -> Resul
                     .map_err(|e| Error::io("create folder", &path, e))?;
                 set_mode_nofollow(&path, mode, libc::O_DIRECTORY)?;
                 tree.insert(rel.clone(), Node::Dir);
+                dirs.push(path.clone());
                 FileEntry {
                     path: rel,
                     kind,
@@ -158,6 +170,9 @@ pub fn extract_tar<R: Read>(tar: R, dest: &Path, opts: &ExtractOptions) -> Resul
                 let (file, sha256, _) = out.finish();
                 file.set_permissions(fs::Permissions::from_mode(mode))
                     .map_err(|e| Error::io("set permissions of", &path, e))?;
+                if let Some(syncer) = &syncer {
+                    syncer.sync(path.clone(), file);
+                }
                 tree.insert(rel.clone(), Node::File);
                 FileEntry {
                     path: rel,
@@ -174,6 +189,9 @@ pub fn extract_tar<R: Read>(tar: R, dest: &Path, opts: &ExtractOptions) -> Resul
     }
     drain_end(archive.into_inner())?;
     check_link_chains(&tree, &opts.top)?;
+    if let Some(syncer) = syncer {
+        syncer.finish(&dirs)?;
+    }
     files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(Extracted { files })
 }

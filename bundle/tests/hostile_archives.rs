@@ -14,6 +14,7 @@ use tar::EntryType;
 fn opts() -> ExtractOptions {
     ExtractOptions {
         top: "usernetes".into(),
+        sync: false,
     }
 }
 

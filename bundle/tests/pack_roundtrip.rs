@@ -195,6 +195,7 @@ fn our_reader_extracts_and_matches_the_manifest() {
     fs::create_dir(&dest).unwrap();
     let options = ExtractOptions {
         top: TOP_DIR.into(),
+        sync: true,
     };
     let (extracted, sha256) = extract_archive(&archive, &dest, &options, 3).unwrap();
     assert_eq!(sha256, report.sha256);
@@ -307,6 +308,7 @@ fn a_damaged_archive_is_a_bzip2_error_naming_the_file() {
     fs::write(&truncated, &bytes[..middle]).unwrap();
     let options = ExtractOptions {
         top: TOP_DIR.into(),
+        sync: true,
     };
     for file in [&damaged, &truncated] {
         let dest = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
 //! Unpacking a verified archive into a fresh staging folder `PREFIX/.staging-*` (same
 //! filesystem as `versions/`) through bundle's parallel bzip2 decoder and safe entry filter,
 //! hashing the archive again as it is read, capping the unpacked size at the free space, then
-//! checking every file against `manifest.json`, fsyncing the tree, and renaming it to
+//! fsyncing each file as soon as it is written (bundle's background syncer; the folders at the
+//! end), then checking every file against `manifest.json` and renaming the tree to
 //! `versions/<version>`. Any failure removes the staging folder; a kill leaves it for the next
 //! run's cleanup. A version folder therefore only ever appears complete.
 
@@ -18,7 +19,7 @@ use bundle::safe_extract::{ExtractOptions, Extracted, extract_tar, verify_agains
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{sync_dir, sync_tree};
+use crate::fsutil::sync_dir;
 use crate::prefix::{Prefix, STAGING_PREFIX, TRASH_PREFIX, check_version_name};
 use crate::ui::Progress;
 use crate::verify::hex;
@@ -101,6 +102,7 @@ pub fn unpack(prefix: &Prefix, archive: &Path, opts: UnpackOptions<'_>) -> Resul
         .tempdir_in(prefix.root())
         .ctx("create a staging folder in", prefix.root())?;
     let sdir = staging.path().to_path_buf();
+    fs::set_permissions(&sdir, fs::Permissions::from_mode(0o755)).ctx("chmod", &sdir)?;
     let file = File::open(archive).ctx("open", archive)?;
     let limit = match opts.limit {
         Some(l) => l,
@@ -127,6 +129,7 @@ pub fn unpack(prefix: &Prefix, archive: &Path, opts: UnpackOptions<'_>) -> Resul
         &sdir,
         &ExtractOptions {
             top: TOP_DIR.to_string(),
+            sync: true,
         },
     ) {
         Ok(x) => x,
@@ -161,16 +164,13 @@ pub fn unpack(prefix: &Prefix, archive: &Path, opts: UnpackOptions<'_>) -> Resul
         });
     }
 
-    crate::ui::lap("decompress+unpack");
+    crate::ui::lap("decompress+unpack+fsync");
     let manifest = read_manifest(&sdir, archive)?;
     verify_against_manifest(&manifest, &extracted).map_err(refused)?;
     let version = manifest.version.clone();
     check_version_name(&version)?;
 
-    fs::set_permissions(&sdir, fs::Permissions::from_mode(0o755)).ctx("chmod", &sdir)?;
     crate::ui::lap("manifest check");
-    sync_tree(&sdir, opts.threads)?;
-    crate::ui::lap("fsync");
 
     let versions = prefix.versions();
     fs::create_dir_all(&versions).ctx("create", &versions)?;

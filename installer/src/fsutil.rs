@@ -1,10 +1,10 @@
-//! Small durable-filesystem helpers: fsync of files, folders and whole trees, atomic file
+//! Small durable-filesystem helpers: fsync of folders, atomic file
 //! writes (temp + fsync + rename), deletion via a hidden trash name, and tree sizes.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
 use crate::prefix::{TMP_FILE_PREFIX, TRASH_PREFIX};
@@ -12,50 +12,6 @@ use crate::prefix::{TMP_FILE_PREFIX, TRASH_PREFIX};
 /// fsyncs a folder so the names created or renamed in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|f| f.sync_all()).ctx("sync", dir)
-}
-
-/// fsyncs every file and folder under `root` (folders after their contents), using up to
-/// `threads` threads: the data of a new version is on disk before its name appears.
-pub fn sync_tree(root: &Path, threads: usize) -> Result<()> {
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    collect(root, &mut files, &mut dirs)?;
-    let threads = threads.clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || -> Result<()> {
-                    for f in part {
-                        File::open(f).and_then(|h| h.sync_all()).ctx("sync", f)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("sync thread panicked"))
-    })?;
-    for d in dirs.iter().rev() {
-        sync_dir(d)?;
-    }
-    Ok(())
-}
-
-fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> Result<()> {
-    dirs.push(dir.to_path_buf());
-    for entry in fs::read_dir(dir).ctx("read", dir)? {
-        let entry = entry.ctx("read", dir)?;
-        let ty = entry.file_type().ctx("stat", entry.path())?;
-        if ty.is_dir() {
-            collect(&entry.path(), files, dirs)?;
-        } else if ty.is_file() {
-            files.push(entry.path());
-        }
-    }
-    Ok(())
 }
 
 /// Total size in bytes of the regular files under `root` (symlinks not followed).
@@ -141,7 +97,6 @@ mod tests {
         assert_eq!(fs::read_dir(d.path().join("a/b")).unwrap().count(), 1);
         std::os::unix::fs::symlink("/etc", d.path().join("a/link")).unwrap();
         assert_eq!(tree_size(d.path()), 6);
-        sync_tree(d.path(), 2).unwrap();
     }
 
     #[test]

@@ -5,16 +5,19 @@
 #
 # Knobs (a script may set its own defaults before sourcing this file):
 #   BENCH_PACKAGES  Debian packages whose regular files make the tree
+#   BENCH_TREE      a folder of binaries to use instead of the packages (copied; modes
+#                   normalised where the script asks for it)
 #   BENCH_MIN_MB    the tree is topped up with suffixed copies to at least this many MB
 #   BENCH_THREADS   threads given to the parallel tools (default: all CPUs)
-#   BENCH_RUNS      interleaved runs per tool; the best time is kept
+#   BENCH_RUNS      interleaved runs per tool; the median time is shown, with the CPU seconds
+#                   (user + system) of that run
 #   BENCH_NAME      prefix of the messages on stderr (default: bench)
 # shellcheck disable=SC2034 # the variables set here are used by the scripts that source this file
 
 : "${BENCH_PACKAGES:=docker.io containerd etcd-server etcd-client runc rootlesskit}"
 : "${BENCH_MIN_MB:=200}"
 : "${BENCH_THREADS:=$(nproc)}"
-: "${BENCH_RUNS:=2}"
+: "${BENCH_RUNS:=3}"
 : "${BENCH_NAME:=bench}"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -53,20 +56,27 @@ bench_collect() {
         shift
     done
     local dir=$1 pkg f rel bytes copy=0 base_files
-    echo "collecting binaries from: $BENCH_PACKAGES"
     mkdir -p "$dir"
-    for pkg in $BENCH_PACKAGES; do
-        if ! dpkg -L "$pkg" >/dev/null 2>&1; then
-            echo "$BENCH_NAME: package $pkg is not installed; skipping it" >&2
-            continue
-        fi
-        while IFS= read -r f; do
-            [[ -f $f && ! -L $f ]] || continue
-            rel=$under$pkg$f
-            mkdir -p "$dir/$(dirname "$rel")"
-            cp "$f" "$dir/$rel"
-        done < <(dpkg -L "$pkg")
-    done
+    if [[ -n ${BENCH_TREE:-} ]]; then
+        echo "collecting binaries from: $BENCH_TREE"
+        mkdir -p "$dir/$under"
+        cp -r "$BENCH_TREE/." "$dir/$under"
+        find "$dir" -type l -delete
+    else
+        echo "collecting binaries from: $BENCH_PACKAGES"
+        for pkg in $BENCH_PACKAGES; do
+            if ! dpkg -L "$pkg" >/dev/null 2>&1; then
+                echo "$BENCH_NAME: package $pkg is not installed; skipping it" >&2
+                continue
+            fi
+            while IFS= read -r f; do
+                [[ -f $f && ! -L $f ]] || continue
+                rel=$under$pkg$f
+                mkdir -p "$dir/$(dirname "$rel")"
+                cp "$f" "$dir/$rel"
+            done < <(dpkg -L "$pkg")
+        done
+    fi
     bytes=$(du -sb "$dir" | cut -f1)
     mapfile -t base_files < <(cd "$dir" && find . -type f | LC_ALL=C sort)
     if ((${#base_files[@]} == 0 || bytes == 0)); then
@@ -104,17 +114,38 @@ bench_build_bundle_examples() {
     UNPACK_BIN=$target/release/examples/unpack
 }
 
-# timed VAR CMD...: runs CMD; stores its wall seconds in VAR, or keeps VAR if that was less.
+# timed NAME CMD...: runs CMD under GNU time; appends its wall seconds to the array
+# wall_NAME and its CPU seconds (user + system, children included) to cpu_NAME.
 timed() {
-    local __var=$1 start end took
+    local name=$1
     shift
-    start=$(date +%s.%N)
-    "$@"
-    end=$(date +%s.%N)
-    printf -v took '%.2f' "$(echo "$end - $start" | bc -l)"
-    if [[ -z ${!__var:-} ]] || (($(echo "$took < ${!__var}" | bc -l))); then
-        printf -v "$__var" '%s' "$took"
-    fi
+    /usr/bin/time -f '%e %U %S' -o "$work/.timed" "$@"
+    local e u s
+    read -r e u s <"$work/.timed"
+    eval "wall_$name+=($e)"
+    eval "cpu_$name+=($(echo "$u + $s" | bc -l))"
+}
+
+# median NAME: the median wall seconds of NAME's runs (the lower middle one for an even count).
+median() {
+    local -n __runs=wall_$1
+    printf '%s\n' "${__runs[@]}" | sort -g | sed -n "$(((${#__runs[@]} + 1) / 2))p"
+}
+
+# median_cpu NAME: the CPU seconds of the run whose wall time is the median.
+median_cpu() {
+    local -n __w=wall_$1 __c=cpu_$1
+    local m i
+    m=$(median "$1")
+    for i in "${!__w[@]}"; do
+        [[ ${__w[$i]} == "$m" ]] && printf '%.2f\n' "${__c[$i]}" && return
+    done
+}
+
+# all_runs NAME: every wall time of NAME, in run order.
+all_runs() {
+    local -n __a=wall_$1
+    echo "${__a[*]}"
 }
 
 # load: the 1, 5 and 15 minute load averages.

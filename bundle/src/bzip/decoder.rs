@@ -27,6 +27,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use bzip2::{Decompress, Status};
 
 use super::effective_threads;
+use super::fast::Decoded;
 use super::pool::Pool;
 use super::scan::{START_LEN, find_stream_start};
 
@@ -388,8 +389,19 @@ fn bz_error(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("bzip2: {message}"))
 }
 
-/// Decodes `data` as one bzip2 stream (worker side).
+/// Decodes `data` as one bzip2 stream (worker side): with our decoder, or with libbzip2 for
+/// what ours declines or finds corrupt (libbzip2 then has the last word, and its message).
 fn decode_span(data: &[u8]) -> SpanResult {
+    match super::fast::decode_stream(data, MAX_SPAN_OUTPUT) {
+        Decoded::Stream { out, used } if used == data.len() => SpanResult::Exact(out),
+        Decoded::Stream { out, used } => SpanResult::EndedEarly(out, used as u64),
+        Decoded::Truncated | Decoded::TooLarge => SpanResult::Sequential,
+        Decoded::Unsupported | Decoded::Corrupt(_) => decode_span_libbzip2(data),
+    }
+}
+
+/// Decodes `data` as one bzip2 stream with libbzip2.
+fn decode_span_libbzip2(data: &[u8]) -> SpanResult {
     let mut d = Decompress::new(false);
     let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
     loop {

@@ -9,6 +9,7 @@ use super::bits::BitWriter;
 use super::bwt::Bwt;
 use super::crc;
 use super::huffman::{assign_codes, code_lengths};
+use super::mtf::{move_to_front, position};
 
 /// Largest RLE1 block at level 9 (libbzip2: 100000 * 9 - 19).
 const BLOCK_MAX: usize = 899_981;
@@ -142,14 +143,8 @@ impl Encoder {
             }
             push_zeros(mtf, &mut freq, zeros);
             zeros = 0;
-            let mut j = 1;
-            let mut prev = order[0];
-            while order[j] != r {
-                std::mem::swap(&mut prev, &mut order[j]);
-                j += 1;
-            }
-            order[j] = prev;
-            order[0] = r;
+            let j = position(&order, r);
+            move_to_front(&mut order, j, r);
             let sym = (j + 1) as u16;
             mtf.push(sym);
             freq[sym as usize] += 1;
