@@ -308,16 +308,7 @@ pub fn build_release(recipes: &Path, test_recipes: &Path, payload: &Path) -> Rel
     // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols). It is
     // part of the u7s recipe's source folder (`host/`), so the build cache's key follows the
     // binary: a cached build of an older u7s is never packed.
-    let u7s = recipe_dir.join("host/u7s");
-    let stripped = Command::new("strip")
-        .arg("-o")
-        .arg(&u7s)
-        .arg(workspace_binary("u7s"))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !stripped {
-        testkit::copy_executable(&workspace_binary("u7s"), &u7s);
-    }
+    stripped_u7s(&recipe_dir.join("host/u7s"));
     // Run by the test user through runuser: copied so that no exec can meet ETXTBSY.
     let installer = dir.path().join("u7s-install");
     testkit::copy_executable(&workspace_binary("u7s-install"), &installer);
@@ -455,17 +446,23 @@ pub fn kube_release_tree(dir: &Path) -> PathBuf {
         link(&from, b);
     }
     let u7s = bin.join("u7s");
+    stripped_u7s(&u7s);
+    std::fs::set_permissions(&u7s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    root
+}
+
+/// The workspace's `u7s` at `dest`, stripped (the debug build carries ~80 MB of symbols), or a
+/// plain copy where `strip` is missing; written by a child process or the ETXTBSY-safe copy.
+fn stripped_u7s(dest: &Path) {
     let stripped = Command::new("strip")
         .arg("-o")
-        .arg(&u7s)
+        .arg(dest)
         .arg(workspace_binary("u7s"))
         .status()
         .is_ok_and(|s| s.success());
     if !stripped {
-        testkit::copy_executable(&workspace_binary("u7s"), &u7s);
+        testkit::copy_executable(&workspace_binary("u7s"), dest);
     }
-    std::fs::set_permissions(&u7s, std::fs::Permissions::from_mode(0o755)).unwrap();
-    root
 }
 
 /// The result of a command.
