@@ -17,6 +17,7 @@ pub mod probe;
 pub mod procfs;
 mod render;
 pub mod report;
+pub mod session_lock;
 pub mod subid;
 
 pub use distro::{Distro, Family};
