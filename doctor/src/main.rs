@@ -87,6 +87,21 @@ fn main() {
         );
         std::process::exit(2);
     }
+    if let Some(name) = &cli.user {
+        let passwd = cli.root.join("etc/passwd");
+        let known = std::fs::read_to_string(&passwd).is_ok_and(|t| {
+            doctor::accounts::parse_passwd(&t)
+                .iter()
+                .any(|u| &u.name == name || u.uid.to_string() == *name)
+        });
+        if !known {
+            eprintln!(
+                "error: --user {name}: no such user in {} (give a user name or uid)",
+                passwd.display()
+            );
+            std::process::exit(2);
+        }
+    }
     let opts = doctor::Options {
         root: cli.root.clone(),
         user: cli.user.clone(),

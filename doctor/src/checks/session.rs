@@ -27,22 +27,26 @@ fn not_root(f: &Facts) -> CheckResult {
     const ID: &str = "session.not_root";
     match f.process_ids {
         None => skip(ID, G, "cannot read /proc/self/status"),
-        Some((0, _)) => {
-            let who = match (&f.user, f.is_self) {
-                (Ok(u), false) => u.name.clone(),
-                _ => "<user>".into(),
-            };
-            bad(
-                ID,
-                G,
-                Status::Fail,
-                "running as root: usernetes runs as an unprivileged user (run the doctor as that user)",
-                Some(format!(
-                    "ssh {who}@localhost   # or: machinectl shell {who}@"
-                )),
-                false,
-            )
-        }
+        // Admin mode (`sudo u7s-doctor --user NAME`): root checks another user's set-up.
+        Some((0, _)) if !f.is_self && f.user.as_ref().is_ok_and(|u| u.uid != 0) => pass(
+            ID,
+            G,
+            format!(
+                "checking {} as root (admin mode: the probes run as that user)",
+                user_name(f)
+            ),
+        ),
+        Some((0, _)) => bad(
+            ID,
+            G,
+            Status::Fail,
+            "running as root: usernetes runs as an unprivileged user; check that user's set-up \
+             with `u7s-doctor --user NAME`, or run the doctor as that user",
+            Some(
+                "sudo u7s-doctor --user NAME   # or as NAME: ssh NAME@localhost u7s-doctor".into(),
+            ),
+            false,
+        ),
         Some((uid, _)) => pass(ID, G, format!("running as {} (uid {uid})", user_name(f))),
     }
 }

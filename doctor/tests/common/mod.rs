@@ -347,6 +347,17 @@ impl Tree {
         std::fs::write(self.dir.path().join(".doctor-attrs"), t).unwrap();
     }
 
+    /// Runs `u7s-doctor --root <tree> ARGS` as it is: the raw output.
+    pub fn run_raw(&self, args: &[&str]) -> std::process::Output {
+        self.flush();
+        Command::new(env!("CARGO_BIN_EXE_u7s-doctor"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// Runs `u7s-doctor --root <tree> --json ARGS`.
     pub fn run(&self, args: &[&str]) -> Outcome {
         self.flush();
