@@ -110,28 +110,71 @@ pub fn modules(family: Family, file: &str, mods: &[&str]) -> String {
     format!("modprobe {list}\n{persist}")
 }
 
+/// `cmds` run only when `test` holds; else a note names what to do by hand. Boot-loader edits
+/// are guarded this way: containers, cloud images and systemd-boot hosts have no GRUB, and an
+/// unguarded line would stop a `sh -e` fix block before the fixes after it.
+fn guarded(test: &str, cmds: &[String], arg: &str) -> String {
+    let mut s = format!("if {test}; then\n");
+    for c in cmds {
+        s.push_str(&format!("  {c}\n"));
+    }
+    s.push_str(&format!(
+        "else\n  echo 'no boot loader config found here: add {arg} to the kernel command line by hand' >&2\nfi\n# then reboot"
+    ));
+    s
+}
+
 /// Adds `arg` to the kernel command line (takes effect after a reboot).
 pub fn kernel_arg(family: Family, arg: &str) -> String {
+    let grub = |key: &str, file: &str, mk: &str, tool: &str| {
+        guarded(
+            &format!("[ -f {file} ] && command -v {tool} >/dev/null"),
+            &[
+                format!("sed -i 's/^{key}=\"/&{arg} /' {file}"),
+                mk.to_string(),
+            ],
+            arg,
+        )
+    };
     match family {
-        Family::Fedora | Family::Rhel | Family::Rhel7 => {
-            format!("grubby --update-kernel=ALL --args=\"{arg}\"\n# then reboot")
-        }
-        Family::Debian | Family::Ubuntu => format!(
-            "sed -i 's/^GRUB_CMDLINE_LINUX=\"/&{arg} /' /etc/default/grub\nupdate-grub\n# then reboot"
+        Family::Fedora | Family::Rhel | Family::Rhel7 => guarded(
+            "command -v grubby >/dev/null",
+            &[format!("grubby --update-kernel=ALL --args=\"{arg}\"")],
+            arg,
         ),
-        Family::Suse => format!(
-            "sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=\"/&{arg} /' /etc/default/grub\ngrub2-mkconfig -o /boot/grub2/grub.cfg\n# then reboot"
+        Family::Debian | Family::Ubuntu => grub(
+            "GRUB_CMDLINE_LINUX",
+            "/etc/default/grub",
+            "update-grub",
+            "update-grub",
         ),
-        Family::Arch => format!(
-            "sed -i 's/^GRUB_CMDLINE_LINUX=\"/&{arg} /' /etc/default/grub\ngrub-mkconfig -o /boot/grub/grub.cfg\n# then reboot"
+        Family::Suse => grub(
+            "GRUB_CMDLINE_LINUX_DEFAULT",
+            "/etc/default/grub",
+            "grub2-mkconfig -o /boot/grub2/grub.cfg",
+            "grub2-mkconfig",
         ),
-        Family::Alpine => format!(
-            "sed -i 's/^default_kernel_opts=\"/&{arg} /' /etc/update-extlinux.conf\nupdate-extlinux\n# then reboot"
+        Family::Arch => grub(
+            "GRUB_CMDLINE_LINUX",
+            "/etc/default/grub",
+            "grub-mkconfig -o /boot/grub/grub.cfg",
+            "grub-mkconfig",
+        ),
+        Family::Alpine => grub(
+            "default_kernel_opts",
+            "/etc/update-extlinux.conf",
+            "update-extlinux",
+            "update-extlinux",
         ),
         Family::Unknown => {
             format!("# add {arg} to the kernel command line of your boot loader, then reboot")
         }
     }
+}
+
+/// True when `fix` takes effect only after a reboot (the fix block runs these last).
+pub fn needs_reboot(fix: &str) -> bool {
+    fix.contains("reboot")
 }
 
 /// Switches the host to the unified cgroup v2 hierarchy.
@@ -167,6 +210,22 @@ mod tests {
             modules(Family::Suse, "u.conf", &["ip_tables", "iptable_nat"])
                 .starts_with("modprobe ip_tables iptable_mangle iptable_nat iptable_filter\n")
         );
-        assert!(cgroup_v2(Family::Fedora).starts_with("grubby --update-kernel=ALL"));
+        assert!(cgroup_v2(Family::Fedora).contains("  grubby --update-kernel=ALL"));
+        assert!(needs_reboot(&cgroup_v2(Family::Debian)));
+    }
+
+    #[test]
+    fn a_boot_loader_edit_never_stops_a_sh_e_block_without_grub() {
+        // No boot loader config (a container, a cloud image): the fixes after it still run.
+        let edit = guarded("[ -f /nonexistent/default/grub ]", &["false".into()], "x=1");
+        let script = format!("{edit}\necho after");
+        let out = std::process::Command::new("sh")
+            .arg("-euc")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "after\n");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("add x=1"));
     }
 }

@@ -99,8 +99,8 @@ impl Report {
     }
 
     /// One copy-pasteable script of all fixes: root commands in one `sudo sh -eux` block
-    /// (failures first, then warnings), then the user's own commands. `None` when there is
-    /// nothing to fix.
+    /// (failures first, then warnings; fixes that need a reboot last, with the reboot note at
+    /// the end), then the user's own commands. `None` when there is nothing to fix.
     pub fn fix_script(&self) -> Option<String> {
         let mut root: Vec<String> = Vec::new();
         let mut user: Vec<String> = Vec::new();
@@ -122,6 +122,8 @@ impl Report {
         if root.is_empty() && user.is_empty() {
             return None;
         }
+        // Stable: the reboot-only fixes keep their order, after all the others.
+        root.sort_by_key(|b| crate::fixes::needs_reboot(b));
         let mut s = String::new();
         if !root.is_empty() {
             s.push_str("sudo sh -eux <<'EOF'\n");
