@@ -128,10 +128,35 @@ pub fn run(input: &ProbeInput) -> ProbeOutcome {
     out
 }
 
+/// The scratch folder name of process `pid`.
+const SCRATCH_PREFIX: &str = ".u7s-doctor-probe-";
+
+/// Removes the scratch folders in `base` of processes that are gone (a program that ran the
+/// doctor beside other work, such as `u7s up`, may exit before the probe cleans up).
+pub fn remove_stale_scratch(base: &Path) {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = remove_scratch(&e.path());
+        }
+    }
+}
+
 fn make_scratch(input: &ProbeInput) -> std::io::Result<PathBuf> {
+    remove_stale_scratch(&input.scratch_base);
     let dir = input
         .scratch_base
-        .join(format!(".u7s-doctor-probe-{}", std::process::id()));
+        .join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
     let _ = remove_scratch(&dir);
     std::fs::create_dir(&dir)?;
     for sub in ["l", "u", "w", "m", "t"] {
@@ -542,6 +567,31 @@ fn self_map(input: &ProbeInput, child: Pid) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_scratch_folders_of_gone_processes_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22: this pid never runs.
+        let gone = d.path().join(format!("{SCRATCH_PREFIX}{}", 1u32 << 23));
+        let mine = d
+            .path()
+            .join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+        let other = d.path().join(format!("{SCRATCH_PREFIX}1"));
+        for p in [&gone, &mine, &other] {
+            std::fs::create_dir_all(p.join("w/work")).unwrap();
+        }
+        std::fs::set_permissions(
+            gone.join("w/work"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+        std::fs::create_dir(d.path().join("docker")).unwrap();
+        remove_stale_scratch(d.path());
+        assert!(!gone.exists());
+        assert!(mine.exists(), "this process's own");
+        assert!(other.exists(), "pid 1 runs");
+        assert!(d.path().join("docker").exists());
+    }
 
     #[test]
     fn args() {
