@@ -215,11 +215,13 @@ fn render_install(r: &InstallReport, env: &Env, prefix: &Prefix) -> String {
             "systemd: to keep it running after logout: sudo loginctl enable-linger \"$USER\"\n",
         );
     }
-    if !i.completions.is_empty() {
-        s.push_str(&format!(
-            "completions: {} file(s) written (new shells)\n",
-            i.completions.len()
-        ));
+    for f in &i.completions {
+        let needs = if f.to_string_lossy().contains("bash-completion") {
+            " (bash loads it through the bash-completion package)"
+        } else {
+            ""
+        };
+        s.push_str(&format!("completions: wrote {}{needs}\n", tilde(f, env)));
     }
     if r.session_running {
         s.push_str(
@@ -229,7 +231,14 @@ fn render_install(r: &InstallReport, env: &Env, prefix: &Prefix) -> String {
     }
     match &r.doctor {
         Some(c) => s.push_str(&crate::checkup::render(c)),
-        None => s.push_str("next: u7s up\n"),
+        None => s.push_str(&format!(
+            "next: {}\n",
+            crate::checkup::next_step(
+                crate::checkup::has_kubernetes(&prefix.current_bin()),
+                false,
+                false
+            )
+        )),
     }
     s
 }
@@ -260,7 +269,14 @@ fn render_uninstall(r: &UninstallReport, env: &Env) -> String {
             s.push_str(&format!("{what} {}\n", tilde(p, env)));
         }
     }
-    if !r.kept.is_empty() {
+    if !r.kept.is_empty() && r.kept_shared {
+        let kept: Vec<String> = r.kept.iter().map(|p| tilde(p, env)).collect();
+        s.push_str(&format!(
+            "kept data and config, which every install of this user shares: {} (delete them \
+             with: u7s-install --uninstall --purge, without --prefix)\n",
+            kept.join(", ")
+        ));
+    } else if !r.kept.is_empty() {
         let kept: Vec<String> = r.kept.iter().map(|p| tilde(p, env)).collect();
         s.push_str(&format!(
             "kept data and config: {} (delete with: u7s-install --uninstall --purge)\n",
@@ -340,10 +356,16 @@ pub fn run(cli: Cli) -> i32 {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         };
+        if rustix::process::geteuid().is_root() {
+            ui.warn(
+                "installing for root: usernetes runs as an unprivileged user, so run \
+                 u7s-install as that user (ssh USER@localhost)",
+            );
+        }
         install(&prefix, &env, &opts, &ui).map(|mut r| {
             if !cli.no_doctor {
                 ui.info("checking the host (u7s-doctor)…");
-                r.doctor = Some(crate::checkup::run());
+                r.doctor = Some(crate::checkup::run(&prefix.current_bin()));
             }
             if cli.json {
                 print_json(&r);

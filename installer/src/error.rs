@@ -117,6 +117,16 @@ pub enum Error {
     #[error("could not stop the running session ({0})")]
     SessionStop(String),
 
+    /// A session uses the data an uninstall would delete (or runs this install's binaries) and
+    /// this uninstall cannot stop it.
+    #[error("a usernetes session uses {data} ({holder}{exe}); nothing was removed")]
+    SessionInUse {
+        data: PathBuf,
+        holder: String,
+        exe: String,
+        runtime_dir: PathBuf,
+    },
+
     /// Sub-UID-owned data could not be removed.
     #[error("could not remove {path}: {reason}")]
     Purge { path: PathBuf, reason: String },
@@ -148,7 +158,9 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
-                "check the owner and mode of that path; u7s-install never needs root".into()
+                "you cannot read that path or a folder on the way to it: check their owners and \
+                 modes (or copy the file where you can read it); u7s-install never needs root"
+                    .into()
             }
             Error::Io { source, .. } if source.raw_os_error() == Some(28) => {
                 "free some disk space (or use --prefix on a larger filesystem) and run again".into()
@@ -200,6 +212,11 @@ impl Error {
             Error::BadPrefix(_) => "pass a dedicated folder with --prefix".into(),
             Error::NoHome => "set HOME, or pass --prefix".into(),
             Error::SessionStop(_) => "stop it by hand (u7s down), then run the uninstall again".into(),
+            Error::SessionInUse { runtime_dir, .. } => format!(
+                "stop it first: `u7s down` on that host with XDG_RUNTIME_DIR={}, then run the \
+                 uninstall again",
+                runtime_dir.display()
+            ),
             Error::Purge { .. } => "files owned by sub-UIDs are removed inside a user namespace: \
                  check that newuidmap and /etc/subuid are set up (u7s-doctor), or remove them as root"
                 .into(),

@@ -85,8 +85,14 @@ pub fn install(
 ) -> Result<InstallReport> {
     let src = Source::parse(&opts.archive)?;
     if let Source::File(p) = &src {
-        if !p.is_file() {
-            return Err(Error::ArchiveMissing(p.clone()));
+        match p.metadata() {
+            Ok(m) if m.is_file() => {}
+            // A folder on the way the user cannot enter (an admin's download in /root): say
+            // so, not "no such file".
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::io("read", p, e));
+            }
+            _ => return Err(Error::ArchiveMissing(p.clone())),
         }
     }
     let _lock = PrefixLock::acquire(prefix)?;

@@ -1,9 +1,14 @@
-//! `--uninstall [--purge]`: stops a running session first (`current/bin/u7s down` when
-//! `u7s status` says one runs), removes the systemd units (`u7s units remove`), completions, the PATH lines we added
-//! and the env file, then every version and `current`. `--purge` also deletes the data
-//! (`$XDG_DATA_HOME/usernetes/{docker,containerd,etcd,…}`), the config and the session folder;
-//! files owned by sub-UIDs are deleted from inside a user namespace (the release's
-//! `rootlesskit`, else the one on PATH, else `unshare --map-auto`), as the original cleanup did.
+//! `--uninstall [--purge]`: stops a session that runs this install's binaries first
+//! (`current/bin/u7s down`), removes the systemd units (`u7s units remove`), completions, the
+//! PATH lines we added and the env file, then every version and `current`. `--purge` of the
+//! default prefix also deletes the data (`$XDG_DATA_HOME/usernetes/{docker,containerd,etcd,…}`),
+//! the config and the session folder; files owned by sub-UIDs are deleted from inside a user
+//! namespace (the release's `rootlesskit`, else the one on PATH, else `unshare --map-auto`), as
+//! the original cleanup did. The data and config are shared by every install of the user, so a
+//! `--prefix` elsewhere removes only its own files. Which session uses the data is read from the
+//! data folder's lock (`doctor::session_lock`): a purge refuses, before removing anything, while
+//! a session it cannot stop (another install's, another `XDG_RUNTIME_DIR`'s, another host's)
+//! uses the data.
 
 use std::ffi::OsString;
 use std::fs;
@@ -11,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use doctor::session_lock::{self, Holder};
 use serde::Serialize;
 
 use crate::activate::current_version;
@@ -36,8 +42,10 @@ pub struct UninstallReport {
     pub rc_files_edited: Vec<PathBuf>,
     pub versions_removed: Vec<String>,
     pub purged: Vec<PathBuf>,
-    /// Data left in place (no `--purge`).
+    /// Data left in place (no `--purge`, or a `--prefix` other than the data folder).
     pub kept: Vec<PathBuf>,
+    /// True when the data and config were kept because they are not this prefix's.
+    pub kept_shared: bool,
     pub warnings: Vec<String>,
 }
 
@@ -115,21 +123,68 @@ pub fn remove_tree(target: &Path, release_bin: Option<&Path>) -> Result<()> {
     })
 }
 
-/// Stops the session with the release's `u7s down` when `u7s status` says one runs (or, when
-/// it cannot tell, when the session state folder exists).
-fn stop_session(env: &Env, prefix: &Prefix, ui: &Ui) -> Result<bool> {
-    match session::state(env, prefix) {
-        SessionState::Stopped => return Ok(false),
-        SessionState::Running => {}
-        SessionState::Unknown => {
-            let Some(state) = env.session_dir() else {
-                return Ok(false);
-            };
-            if !state.exists() {
-                return Ok(false);
-            }
-        }
+/// What uninstalling a prefix does about a session that holds the data folder's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionPlan {
+    /// No session uses the data.
+    Nothing,
+    /// The session runs this prefix's binaries here: `current/bin/u7s down` stops it.
+    Stop,
+    /// Another install's session, and the data stays: leave it running.
+    Leave,
+    /// It cannot be stopped from here and would lose its data or binaries: refuse.
+    Refuse,
+}
+
+/// True when `exe` (a running `u7s`) lies inside the prefix `root`.
+pub fn runs_from(exe: Option<&Path>, root: &Path) -> bool {
+    let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    exe.is_some_and(|e| canon(e).starts_with(canon(root)))
+}
+
+/// Decides what to do about `holder`, the session using the data folder (pure).
+/// `reachable`: our `u7s down` reaches it (same host, same `XDG_RUNTIME_DIR`);
+/// `from_prefix`: it runs binaries of the prefix being removed; `purge_data`: the data goes.
+pub fn session_plan(
+    holder: Option<&Holder>,
+    reachable: bool,
+    from_prefix: bool,
+    purge_data: bool,
+) -> SessionPlan {
+    match holder {
+        None => SessionPlan::Nothing,
+        Some(_) if from_prefix && reachable => SessionPlan::Stop,
+        Some(_) if from_prefix || purge_data => SessionPlan::Refuse,
+        Some(_) => SessionPlan::Leave,
     }
+}
+
+/// The refusal naming `holder`.
+fn in_use(data: &Path, holder: &Holder) -> Error {
+    Error::SessionInUse {
+        data: data.to_path_buf(),
+        holder: holder.describe(),
+        exe: holder
+            .exe
+            .as_ref()
+            .map(|e| format!(", running {}", e.display()))
+            .unwrap_or_default(),
+        runtime_dir: holder.runtime_dir.clone(),
+    }
+}
+
+/// Releases older than the data-folder lock: stop the session when `u7s status` says one runs
+/// (or, when it cannot tell, when the session state folder exists).
+fn legacy_session_running(env: &Env, prefix: &Prefix) -> bool {
+    match session::state(env, prefix) {
+        SessionState::Stopped => false,
+        SessionState::Running => true,
+        SessionState::Unknown => env.session_dir().is_some_and(|s| s.exists()),
+    }
+}
+
+/// Stops the session with the release's `u7s down`.
+fn stop_session(env: &Env, prefix: &Prefix, ui: &Ui) -> Result<bool> {
     let u7s = prefix.current_bin().join("u7s");
     if !u7s.is_file() {
         ui.warn(format!(
@@ -157,18 +212,15 @@ fn stop_session(env: &Env, prefix: &Prefix, ui: &Ui) -> Result<bool> {
     }
 }
 
-/// Runtime data in the data folder: everything but the installer's own entries.
-fn data_entries(data_dir: &Path, prefix: &Prefix) -> Vec<PathBuf> {
+/// Runtime data in the data folder: everything but an installer's own entries (this prefix's,
+/// or those of the default install when the data folder is not this prefix).
+fn data_entries(data_dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = fs::read_dir(data_dir) else {
         return Vec::new();
     };
     let mut v: Vec<PathBuf> = rd
         .flatten()
-        .filter(|e| {
-            let own = data_dir == prefix.root()
-                && OWN_NAMES.contains(&e.file_name().to_string_lossy().as_ref());
-            !own
-        })
+        .filter(|e| !OWN_NAMES.contains(&e.file_name().to_string_lossy().as_ref()))
         .map(|e| e.path())
         .collect();
     v.sort();
@@ -185,7 +237,10 @@ pub fn uninstall(
 ) -> Result<UninstallReport> {
     let data_dir = env.data_dir()?;
     let config_dir = env.config_dir()?;
-    if purge && !yes {
+    // The data and config belong to the default prefix (the data folder itself); another
+    // prefix holds only its own versions.
+    let purge_data = purge && prefix.root() == data_dir;
+    if purge_data && !yes {
         let q = format!(
             "Delete all usernetes data (containers, images, volumes, etcd) in {} and the config in {}?",
             data_dir.display(),
@@ -211,7 +266,36 @@ pub fn uninstall(
         Record::default()
     });
 
-    rep.session_stopped = stop_session(env, prefix, ui)?;
+    // Who uses the data decides, before anything is removed.
+    let holder = session_lock::holder(&data_dir)
+        .map_err(|e| Error::io("read", session_lock::path(&data_dir), e))?;
+    let reachable = holder.as_ref().is_some_and(|h| {
+        h.is_local() && env.xdg_runtime_dir.as_deref() == Some(h.runtime_dir.as_path())
+    });
+    let from_prefix = holder
+        .as_ref()
+        .is_some_and(|h| runs_from(h.exe.as_deref(), prefix.root()));
+    let plan = session_plan(holder.as_ref(), reachable, from_prefix, purge_data);
+    let legacy = !session_lock::path(&data_dir).exists() && prefix.root() == data_dir;
+    match plan {
+        SessionPlan::Refuse => {
+            return Err(in_use(&data_dir, holder.as_ref().expect("a holder")));
+        }
+        SessionPlan::Stop => {
+            rep.session_stopped = stop_session(env, prefix, ui)?;
+            if let Some(h) = session_lock::holder(&data_dir)
+                .map_err(|e| Error::io("read", session_lock::path(&data_dir), e))?
+            {
+                if purge_data {
+                    return Err(in_use(&data_dir, &h));
+                }
+            }
+        }
+        SessionPlan::Nothing if legacy && legacy_session_running(env, prefix) => {
+            rep.session_stopped = stop_session(env, prefix, ui)?;
+        }
+        SessionPlan::Nothing | SessionPlan::Leave => {}
+    }
     let (removed, warnings) = units::remove(env, prefix, &mut record);
     rep.units_removed = removed;
     for w in warnings {
@@ -226,8 +310,8 @@ pub fn uninstall(
         .ok()
         .flatten()
         .map(|v| prefix.version(&v).join("bin"));
-    if purge {
-        let mut targets = data_entries(&data_dir, prefix);
+    if purge_data {
+        let mut targets = data_entries(&data_dir);
         targets.push(config_dir.clone());
         if let Some(s) = env.session_dir() {
             targets.push(s);
@@ -262,14 +346,12 @@ pub fn uninstall(
     drop(lock);
     // The prefix itself goes only when nothing else is left in it.
     let _ = fs::remove_dir(prefix.root());
-    if purge && data_dir != prefix.root() {
-        let _ = fs::remove_dir(&data_dir);
-    }
-    if !purge {
-        rep.kept = data_entries(&data_dir, prefix);
+    if !purge_data {
+        rep.kept = data_entries(&data_dir);
         if config_dir.exists() {
             rep.kept.push(config_dir);
         }
+        rep.kept_shared = purge;
     }
     Ok(rep)
 }
@@ -306,11 +388,10 @@ mod tests {
     #[test]
     fn own_names_are_not_data() {
         let d = tempfile::tempdir().unwrap();
-        let p = Prefix::at(d.path());
         for n in ["versions", "docker", "etcd", ".lock", "env"] {
             fs::create_dir_all(d.path().join(n)).unwrap();
         }
-        let names: Vec<_> = data_entries(d.path(), &p)
+        let names: Vec<_> = data_entries(d.path())
             .iter()
             .map(|e| e.file_name().unwrap().to_string_lossy().into_owned())
             .collect();

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::*;
 
-const LINE: &str = ". \"$HOME/.local/share/usernetes/env\" # added by u7s-install (usernetes)";
+const LINE: &str = "if [ -f \"$HOME/.local/share/usernetes/env\" ]; then . \"$HOME/.local/share/usernetes/env\"; fi # added by u7s-install (usernetes)";
 
 fn count(hay: &str, needle: &str) -> usize {
     hay.matches(needle).count()
@@ -437,5 +437,70 @@ fn uninstall_stops_when_the_session_cannot_be_stopped() {
         fs::read_to_string(s.home().join(".profile"))
             .unwrap()
             .contains(LINE)
+    );
+}
+
+#[test]
+fn a_prefix_purge_removes_only_that_prefix() {
+    let s = Sandbox::new();
+    let v1 = Release::small("1.0.0");
+    s.install_ok(&v1, &["--no-systemd"]);
+    let completion = s
+        .home()
+        .join(".local/share/bash-completion/completions/u7s");
+    let default_completion = fs::read(&completion).unwrap();
+    // The default install's session data and the user's config.
+    fs::create_dir_all(s.prefix().join("docker/volumes")).unwrap();
+    fs::write(s.prefix().join("docker/volumes/v"), b"data").unwrap();
+    fs::create_dir_all(s.config_home().join("usernetes")).unwrap();
+    fs::write(s.config_home().join("usernetes/config.toml"), b"x").unwrap();
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    let profile = fs::read_to_string(s.home().join(".profile")).unwrap();
+
+    // A second install elsewhere owns only its own files: the shared completions stay the
+    // default install's.
+    let alt = s.home().join("alt");
+    s.install_ok(
+        &Release::small("2.0.0"),
+        &[
+            "--prefix",
+            alt.to_str().unwrap(),
+            "--no-modify-path",
+            "--no-systemd",
+        ],
+    );
+    assert_eq!(fs::read(&completion).unwrap(), default_completion);
+    assert!(alt.join("current/bin/u7s").is_file());
+
+    let o = s.run(&[
+        "--prefix",
+        alt.to_str().unwrap(),
+        "--uninstall",
+        "--purge",
+        "--yes",
+    ]);
+    assert_success(&o);
+    assert!(!alt.exists(), "{}", text(&o));
+    // The default install, its data, the config, the session folder and the login lines stay.
+    s.assert_current(&v1);
+    assert!(s.prefix().join("env").is_file());
+    assert!(s.prefix().join("install-record.json").is_file());
+    assert_eq!(
+        fs::read(s.prefix().join("docker/volumes/v")).unwrap(),
+        b"data"
+    );
+    assert!(s.config_home().join("usernetes/config.toml").exists());
+    assert!(s.runtime_dir().join("usernetes").exists());
+    assert_eq!(fs::read(&completion).unwrap(), default_completion);
+    assert_eq!(
+        fs::read_to_string(s.home().join(".profile")).unwrap(),
+        profile
+    );
+    assert!(!s.calls().contains("down "), "{}", s.calls());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("every install of this user shares"), "{out}");
+    assert!(
+        !out.contains("usernetes/versions") && !out.contains("usernetes/current"),
+        "the default install is not data: {out}"
     );
 }

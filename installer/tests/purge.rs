@@ -171,3 +171,111 @@ fn purge_removes_files_owned_by_sub_uids() {
     // The PATH line (in a .profile made for it) is gone too.
     assert!(!home.join(".profile").exists());
 }
+
+/// Runs `shell -l -c 'echo ok'` as the user: (stdout, stderr).
+fn login(user: &str, home: &Path, runtime: &Path, shell: &str) -> (String, String) {
+    let o = as_user(
+        user,
+        home,
+        runtime,
+        &format!("{shell} -l -c 'echo ok; echo \"$PATH\"'"),
+    );
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn login_shells_work_after_install_without_the_env_file_and_after_uninstall() {
+    let Some(user) = test_user() else { return };
+    let uid = id(&user, "-u");
+    let gid = id(&user, "-g");
+    let top = tempfile::Builder::new()
+        .prefix("u7s-login-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let t = top.path();
+    fs::set_permissions(t, fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = t.join("u7s-install");
+    fs::copy(BIN, &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let tbz = Release::small("1.0.0").tbz();
+    fs::write(t.join("usernetes-x86_64.tbz"), &tbz).unwrap();
+    fs::write(
+        t.join("SHA256SUMS"),
+        format!("{}  usernetes-x86_64.tbz\n", sha256_hex(&tbz)),
+    )
+    .unwrap();
+    for f in ["usernetes-x86_64.tbz", "SHA256SUMS"] {
+        fs::set_permissions(t.join(f), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let home = t.join("home");
+    let runtime = t.join("run");
+    for d in [&home, &runtime] {
+        fs::create_dir(d).unwrap();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+        rustix::fs::chown(
+            d,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .unwrap();
+    }
+    // A bash user: .bashrc exists, so it gets the line too.
+    let bashrc = "# the user's own\nalias ll='ls -l'\n";
+    fs::write(home.join(".bashrc"), bashrc).unwrap();
+    rustix::fs::chown(
+        home.join(".bashrc"),
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .unwrap();
+    let o = as_user(
+        &user,
+        &home,
+        &runtime,
+        &format!(
+            "{} {}/usernetes-x86_64.tbz --no-doctor --no-systemd",
+            bin.display(),
+            t.display()
+        ),
+    );
+    assert_success(&o);
+    let bin_dir = home.join(".local/share/usernetes/current/bin");
+    for shell in ["bash", "dash"] {
+        let (out, err) = login(&user, &home, &runtime, shell);
+        assert!(out.starts_with("ok\n"), "{shell}: {out}{err}");
+        assert!(
+            out.contains(&bin_dir.display().to_string()),
+            "{shell} -l has no {} on PATH: {out}{err}",
+            bin_dir.display()
+        );
+        assert!(!err.contains("usernetes"), "{shell}: {err}");
+    }
+
+    // The env file gone (another tool, a hand-made cleanup, an older purge): logins still work.
+    fs::remove_file(home.join(".local/share/usernetes/env")).unwrap();
+    for shell in ["bash", "dash"] {
+        let (out, err) = login(&user, &home, &runtime, shell);
+        assert!(out.starts_with("ok\n"), "{shell} login broke: {out}{err}");
+        assert!(!err.contains("usernetes"), "{shell}: {err}");
+    }
+
+    // Uninstall removes what install added: .profile (made for the line) and the .bashrc line.
+    let o = as_user(
+        &user,
+        &home,
+        &runtime,
+        &format!("{} --uninstall", bin.display()),
+    );
+    assert_success(&o);
+    assert!(!home.join(".profile").exists(), "{}", text(&o));
+    assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), bashrc);
+    for shell in ["bash", "dash"] {
+        let (out, err) = login(&user, &home, &runtime, shell);
+        assert!(out.starts_with("ok\n"), "{shell}: {out}{err}");
+        assert!(!out.contains("usernetes"), "{shell}: {out}");
+        assert!(!err.contains("usernetes"), "{shell}: {err}");
+    }
+}

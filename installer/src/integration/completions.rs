@@ -2,7 +2,9 @@
 //! themselves (`current/bin/<cmd> --completions SHELL`): bash into
 //! `$XDG_DATA_HOME/bash-completion/completions/` (loaded on demand by bash-completion), fish
 //! into `$XDG_CONFIG_HOME/fish/completions/` when fish is set up. Refreshed on every install
-//! and rollback, since completions follow the active version.
+//! and rollback, since completions follow the active version. Those folders are shared by
+//! every install of the user, so only the default prefix writes there: a `--prefix` install
+//! leaves them to it (and its uninstall never deletes the default install's files).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -33,7 +35,11 @@ fn targets(env: &Env, cmd: &str) -> Result<Vec<(&'static str, PathBuf)>> {
 }
 
 /// Writes completion files for each command present in `current/bin`; returns the files.
+/// Nothing for a prefix other than the default one (see the module documentation).
 pub fn install(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<Vec<PathBuf>> {
+    if env.default_prefix().ok().as_deref() != Some(prefix.root()) {
+        return Ok(Vec::new());
+    }
     // Files from a previous version whose command disappeared are removed.
     let old: Vec<Generated> = std::mem::take(&mut record.completions);
     let mut written = Vec::new();
@@ -67,11 +73,15 @@ pub fn install(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<Vec<Pa
     Ok(written)
 }
 
-/// Deletes the recorded completion files.
+/// Deletes the recorded completion files that still hold what we wrote (another install may
+/// have written its own since).
 pub fn remove(record: &mut Record) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for g in std::mem::take(&mut record.completions) {
-        if remove_any(&g.path)? {
+        let ours = std::fs::read(&g.path)
+            .map(|b| crate::verify::sha256_hex(&b) == g.sha256)
+            .unwrap_or(false);
+        if ours && remove_any(&g.path)? {
             // bash-completion/completions/ was made for us when missing: drop it once empty.
             if let Some(dir) = g
                 .path

@@ -1,7 +1,9 @@
 //! PATH integration the way rustup does it: a small POSIX `PREFIX/env` file that prepends
 //! `PREFIX/current/bin` to PATH only when missing, and one marked line sourcing it, appended to
-//! the shell startup files that do not already source it. Uninstall removes exactly the lines
-//! recorded as added. Text generation is pure; file edits are below it.
+//! the shell startup files that do not already source it. The line is guarded (`if [ -f … ]`),
+//! so a missing env file never breaks a login (dash stops a login at a failing `.`). Uninstall
+//! removes exactly the lines recorded as added (and the unguarded line of earlier installers).
+//! Text generation is pure; file edits are below it.
 
 use std::fs;
 use std::io::Write;
@@ -59,8 +61,14 @@ pub fn env_script(prefix: &Prefix, home: Option<&Path>) -> String {
     )
 }
 
-/// The line appended to startup files.
+/// The line appended to startup files: sources the env file when it exists.
 pub fn source_line(prefix: &Prefix, home: Option<&Path>) -> String {
+    let env = shell_word(&prefix.env_file(), home);
+    format!("if [ -f {env} ]; then . {env}; fi {MARKER}")
+}
+
+/// The unguarded line earlier installers appended (removed by uninstall too).
+pub fn legacy_source_line(prefix: &Prefix, home: Option<&Path>) -> String {
     format!(". {} {MARKER}", shell_word(&prefix.env_file(), home))
 }
 
@@ -74,9 +82,10 @@ pub fn already_sources(content: &str, prefix: &Prefix, home: Option<&Path>) -> b
     ];
     content.lines().any(|l| {
         let l = l.trim_start();
-        !l.starts_with('#')
-            && (l.starts_with(". ") || l.starts_with("source "))
-            && forms.iter().any(|f| l.contains(f.as_str()))
+        let sources = l.starts_with(". ")
+            || l.starts_with("source ")
+            || (l.starts_with("if ") && (l.contains("then . ") || l.contains("then source ")));
+        !l.starts_with('#') && sources && forms.iter().any(|f| l.contains(f.as_str()))
     })
 }
 
@@ -197,18 +206,22 @@ pub fn add(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<PathOutcom
 pub fn remove(env: &Env, prefix: &Prefix, record: &mut Record) -> Result<Vec<PathBuf>> {
     let mut targets: Vec<RcLine> = record.rc_lines.clone();
     if let Some(home) = env.home.as_deref() {
-        let line = source_line(prefix, Some(home));
         let zdot = env.zdotdir.clone().unwrap_or_else(|| home.to_path_buf());
-        for f in [".profile", ".bash_profile", ".bash_login", ".bashrc"]
-            .iter()
-            .map(|f| home.join(f))
-            .chain([zdot.join(".zshenv")])
-        {
-            targets.push(RcLine {
-                file: f,
-                line: line.clone(),
-                created: false,
-            });
+        for line in [
+            source_line(prefix, Some(home)),
+            legacy_source_line(prefix, Some(home)),
+        ] {
+            for f in [".profile", ".bash_profile", ".bash_login", ".bashrc"]
+                .iter()
+                .map(|f| home.join(f))
+                .chain([zdot.join(".zshenv")])
+            {
+                targets.push(RcLine {
+                    file: f,
+                    line: line.clone(),
+                    created: false,
+                });
+            }
         }
     }
     let mut edited = Vec::new();
@@ -260,7 +273,8 @@ mod tests {
         assert_eq!(shell_word(Path::new("/home/a"), home()), "\"$HOME\"");
         assert_eq!(
             source_line(&p(), home()),
-            ". \"$HOME/.local/share/usernetes/env\" # added by u7s-install (usernetes)"
+            "if [ -f \"$HOME/.local/share/usernetes/env\" ]; then \
+             . \"$HOME/.local/share/usernetes/env\"; fi # added by u7s-install (usernetes)"
         );
     }
 
@@ -320,6 +334,69 @@ mod tests {
         assert_eq!(
             remove_line(". \"$HOME/.local/share/usernetes/env\"\n", &line),
             None
+        );
+    }
+
+    #[test]
+    fn the_line_survives_a_missing_env_file_in_bash_and_dash() {
+        let d = tempfile::tempdir().unwrap();
+        let prefix = Prefix::at(d.path().join("gone"));
+        let line = source_line(&prefix, Some(d.path()));
+        for shell in ["sh", "bash", "dash"] {
+            if find_in_path(shell).is_none() && shell != "sh" {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{shell} is not installed (scripts/ci-setup.sh installs it)"
+                );
+                continue;
+            }
+            let out = std::process::Command::new(shell)
+                .arg("-c")
+                .arg(format!("{line}\necho ok"))
+                .env("HOME", d.path())
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{shell}");
+            assert!(out.stderr.is_empty(), "{shell}: {out:?}");
+            assert!(out.status.success(), "{shell}");
+        }
+    }
+
+    #[test]
+    fn uninstall_removes_guarded_and_legacy_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        let prefix = Prefix::at(home.join(".local/share/usernetes"));
+        let env = Env {
+            home: Some(home.clone()),
+            ..Env::default()
+        };
+        let h = Some(home.as_path());
+        fs::write(
+            home.join(".profile"),
+            format!("umask 022\n{}\n", legacy_source_line(&prefix, h)),
+        )
+        .unwrap();
+        fs::write(
+            home.join(".bashrc"),
+            format!("alias l=ls\n{}\n", source_line(&prefix, h)),
+        )
+        .unwrap();
+        assert!(already_sources(
+            &fs::read_to_string(home.join(".bashrc")).unwrap(),
+            &prefix,
+            h
+        ));
+        let edited = remove(&env, &prefix, &mut Record::default()).unwrap();
+        assert_eq!(edited.len(), 2, "{edited:?}");
+        assert_eq!(
+            fs::read_to_string(home.join(".profile")).unwrap(),
+            "umask 022\n"
+        );
+        assert_eq!(
+            fs::read_to_string(home.join(".bashrc")).unwrap(),
+            "alias l=ls\n"
         );
     }
 }

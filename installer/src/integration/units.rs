@@ -142,7 +142,15 @@ pub fn remove(env: &Env, prefix: &Prefix, record: &mut Record) -> (Vec<PathBuf>,
     let mut removed = Vec::new();
     let mut warnings = Vec::new();
     let bin = prefix.current_bin().join("u7s");
-    if bin.is_file() {
+    // `u7s units` manages the default prefix's units only: another prefix's uninstall must not
+    // remove them; and with no unit recorded or on disk, there is nothing to ask systemd.
+    let ours = unsupported_prefix(env, prefix).is_none();
+    let unit_files = env.systemd_user_dir().ok().is_some_and(|d| {
+        [TARGET, "u7s.service"]
+            .iter()
+            .any(|n| d.join(n).symlink_metadata().is_ok())
+    });
+    if ours && bin.is_file() && (!record.units.is_empty() || unit_files) {
         match u7s(env, &bin, &["units", "remove"], Duration::from_secs(180)) {
             Ok(o) => {
                 removed.extend(printed_paths(&o.stdout));
