@@ -16,8 +16,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The hidden flag that makes `u7s up` the background top process.
-pub const LEADER_FLAG: &str = "--detached-leader";
+/// Set (to 1) in the environment of the `u7s up` that `--detach` starts as the background top
+/// process (an environment variable, not a flag: it stays out of help and completions).
+pub const LEADER_ENV: &str = "U7S_DETACHED_LEADER";
 
 /// What a detached start produced.
 #[derive(Debug)]
@@ -73,11 +74,17 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
     cfg.validate()?;
     let t0 = Instant::now();
     let paths = Paths::from_process()?;
+    // The checks the top process makes first, here too: their one-line errors, not a log tail.
+    crate::leader::preflight(cfg, &paths, &crate::binaries::Bins::from_process())?;
+    crate::leader::refuse_root()?;
     if let Liveness::Live(rec) = session::liveness(&paths)? {
         return Err(Error::AlreadyRunning {
             pid: rec.map_or(0, |r| r.leader_pid),
         });
     }
+    // Another session on the same data folder (another XDG_RUNTIME_DIR, another host): refused
+    // before its logs are rotated.
+    session::check_data_free(&paths)?;
     if !paths.data.exists() {
         ensure_dir(&paths.data, 0o700)?;
     }
@@ -95,7 +102,7 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
     cmd.arg("up")
         .args(cfg.up_args())
         .arg("--no-doctor")
-        .arg(LEADER_FLAG)
+        .env(LEADER_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2));
@@ -114,15 +121,7 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
         .map_err(|e| Error::os("starting the session", e))?;
     let leader = child.id() as i32;
 
-    let (tx, rx) = mpsc::channel();
-    if doctor {
-        let kube = cfg.kube;
-        std::thread::spawn(move || {
-            let _ = tx.send(crate::leader::doctor_failures(kube));
-        });
-    } else {
-        drop(tx);
-    }
+    let doctor_thread = doctor.then(|| crate::leader::DoctorThread::spawn(cfg.kube));
 
     // Ctrl-C while waiting stops what started rather than leaving it half up.
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -173,13 +172,15 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
                 ),
             )));
         }
-        match rx.try_recv() {
-            Ok(Some(failures)) => {
+        match doctor_thread.as_ref().map(|d| d.verdict.try_recv()) {
+            Some(Ok(Some(failures))) => {
                 terminate(&mut child);
                 return Err(Error::Usage(failures));
             }
-            Ok(None) | Err(mpsc::TryRecvError::Disconnected) => doctor_pending = false,
-            Err(mpsc::TryRecvError::Empty) => {}
+            None | Some(Ok(None)) | Some(Err(mpsc::TryRecvError::Disconnected)) => {
+                doctor_pending = false
+            }
+            Some(Err(mpsc::TryRecvError::Empty)) => {}
         }
         if Instant::now() >= deadline {
             terminate(&mut child);

@@ -58,6 +58,34 @@ pub fn doctor_failures(kube: bool) -> Option<String> {
     Some(text)
 }
 
+/// The doctor running beside a start. Dropping it waits (at most 10 s) until the doctor has
+/// finished, so that a start failing early never exits in the middle of a probe and leaves its
+/// scratch folder behind.
+pub struct DoctorThread {
+    /// The verdict ([`doctor_failures`]), once.
+    pub verdict: mpsc::Receiver<Option<String>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl DoctorThread {
+    /// Starts the doctor's checks for a session with or without Kubernetes.
+    pub fn spawn(kube: bool) -> DoctorThread {
+        let (tx, verdict) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let _ = tx.send(doctor_failures(kube));
+            drop(done_tx);
+        });
+        DoctorThread { verdict, done }
+    }
+}
+
+impl Drop for DoctorThread {
+    fn drop(&mut self) {
+        let _ = self.done.recv_timeout(Duration::from_secs(10));
+    }
+}
+
 /// The failing checks of `report` with their fixes, for people; `None` when nothing failed.
 pub fn render_failures(report: &doctor::Report) -> Option<String> {
     if !report.has_failures() {
@@ -112,10 +140,62 @@ fn check_foreign_dockerd(paths: &Paths, cri: Cri) -> Result<()> {
     Ok(())
 }
 
+/// Refuses to run a session as root, before anything is written.
+pub fn refuse_root() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Err(Error::Usage(ROOT_REFUSAL.into()));
+    }
+    Ok(())
+}
+
+/// Why root gets no session, and what to do instead.
+pub const ROOT_REFUSAL: &str = "running as root: usernetes runs as an unprivileged user; log in \
+     as that user (ssh USER@localhost, or machinectl shell USER@) and run it there";
+
+/// Every program the session's plan needs is there: checked before anything starts or is
+/// written, with the same one-line error in the foreground and with `--detach`. The plan is
+/// computed with provisional facts, only for its missing-binary errors.
+pub fn preflight(cfg: &SessionConfig, paths: &Paths, bins: &Bins) -> Result<()> {
+    bins.require("rootlesskit", "the session")?;
+    bins.require("slirp4netns", "the session's network")?;
+    let cgroup2 = rkflags::detect_cgroup2_delegated();
+    let child = ChildConfig {
+        session: cfg.clone(),
+        paths: paths.clone(),
+        bins: bins.clone(),
+        session_id: String::new(),
+        leader_pid: 0,
+        started_at: 0.0,
+        cgroup2,
+    };
+    let provisional = crate::components::Facts {
+        storage: crate::storage::Storage::Overlay,
+        containerd_major: 2,
+        cgroup2,
+    };
+    crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
+    check_publish(&cfg.all_publish())
+}
+
+/// The ports `-p` publishes: no two on the same host port, none already taken on the host.
+pub fn check_publish(publish: &[crate::portspec::PortSpec]) -> Result<()> {
+    for (i, p) in publish.iter().enumerate() {
+        if let Some(q) = publish[..i].iter().find(|q| q.same_parent(p)) {
+            return Err(Error::Usage(format!(
+                "-p {p} and -p {q} use the same host port: give each its own"
+            )));
+        }
+        p.check_host_port_free()?;
+    }
+    Ok(())
+}
+
 /// Runs a session in this process until it ends; returns the exit code.
 pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     cfg.validate()?;
     let paths = Paths::from_process()?;
+    preflight(&cfg, &paths, &Bins::from_process())?;
+    refuse_root()?;
     let lock = match session::try_lock(&paths)? {
         Some(l) => l,
         None => {
@@ -126,6 +206,16 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
             return Err(Error::AlreadyRunning { pid });
         }
     };
+    // The data folder may be shared with a session of another XDG_RUNTIME_DIR or host: its own
+    // lock decides, before anything there (logs included) is touched.
+    if !paths.data.exists() {
+        ensure_dir(&paths.data, 0o700)?;
+    }
+    let data_lock = doctor::session_lock::acquire(
+        &paths.data,
+        &doctor::session_lock::Holder::this_process(&paths.runtime_dir),
+    )
+    .map_err(|b| Error::data_lock(&paths.data, b))?;
     // We hold the lock: a record left behind belongs to a crashed session.
     let old: Option<SessionFile> = crate::status::read_json(&paths.session_file()).unwrap_or(None);
     if let Some(old) = &old {
@@ -146,9 +236,6 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     }
     check_foreign_dockerd(&paths, cfg.cri)?;
     ensure_dir(&paths.state, 0o700)?;
-    if !paths.data.exists() {
-        ensure_dir(&paths.data, 0o700)?;
-    }
     ensure_dir(&paths.logs(), 0o700)?;
     if !opts.detached {
         rotate_logs(&paths, None);
@@ -171,14 +258,6 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         started_at,
         cgroup2,
     };
-    // Every program the plan needs must be there before anything starts: the plan is computed
-    // once here with provisional facts, only for its missing-binary errors.
-    let provisional = crate::components::Facts {
-        storage: crate::storage::Storage::Overlay,
-        containerd_major: 2,
-        cgroup2,
-    };
-    crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
     let args = rkflags::args(
         &RkOptions {
             state_dir: paths.rootlesskit(),
@@ -194,6 +273,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     cmd.args(&args)
         .env("PATH", bins.child_path())
         .env(SESSION_ENV, &id)
+        .env_remove(crate::detach::LEADER_ENV)
         .env(CHILD_CONFIG_ENV, child.to_env())
         .stdin(Stdio::null())
         .process_group(0);
@@ -243,15 +323,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         }
     });
 
-    let (tx, rx) = mpsc::channel();
-    if opts.doctor {
-        let kube = cfg.kube;
-        std::thread::spawn(move || {
-            let _ = tx.send(doctor_failures(kube));
-        });
-    } else {
-        drop(tx);
-    }
+    let doctor = opts.doctor.then(|| DoctorThread::spawn(cfg.kube));
 
     let mut code = None;
     let status = loop {
@@ -260,7 +332,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
             Ok(None) => {}
             Err(e) => return Err(Error::os("waiting for RootlessKit", e)),
         }
-        if let Ok(Some(failures)) = rx.try_recv() {
+        if let Some(Ok(Some(failures))) = doctor.as_ref().map(|d| d.verdict.try_recv()) {
             eprintln!("u7s: {failures}");
             code = Some(1);
             let _ = kill(Pid::from_raw(rk_pid), Signal::SIGTERM);
@@ -269,6 +341,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     };
     target.store(0, Ordering::SeqCst);
     let _ = std::fs::remove_file(paths.session_file());
+    drop(data_lock);
     drop(lock);
     let rc = status
         .code()

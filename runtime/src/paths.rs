@@ -25,6 +25,8 @@ pub const DATA_ENTRIES: &[&str] = &[
     "_var_lib_containers",
     "_var_cache",
     "tmp",
+    // The data-folder lock (doctor::session_lock), taken by `u7s up`.
+    "session.lock",
 ];
 
 /// Host paths bind-mounted inside the namespace from `DATA/<path with / replaced by _>`
@@ -124,6 +126,10 @@ impl Paths {
     pub fn from_process() -> Result<Paths> {
         let env = Env::from_process();
         let uid = env.uid;
+        if uid == 0 && env.xdg_runtime_dir.is_none() {
+            // Root has no session folder: the problem is being root, not XDG_RUNTIME_DIR.
+            return Err(Error::Usage(crate::leader::ROOT_REFUSAL.into()));
+        }
         Paths::resolve(&env, |p| {
             std::fs::metadata(p)
                 .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid && m.is_dir())

@@ -57,6 +57,20 @@ pub enum Liveness {
     Live(Option<SessionFile>),
 }
 
+/// Refuses when a session other than this one (another `XDG_RUNTIME_DIR`, another host sharing
+/// the home) holds the data folder's lock.
+pub fn check_data_free(paths: &Paths) -> Result<()> {
+    let holder = doctor::session_lock::holder(&paths.data)
+        .map_err(|e| Error::io(doctor::session_lock::path(&paths.data), e))?;
+    match holder {
+        Some(h) if !(h.is_local() && h.runtime_dir == paths.runtime_dir) => Err(Error::DataInUse {
+            data: paths.data.clone(),
+            holder: h,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Looks at the lock and the record.
 pub fn liveness(paths: &Paths) -> Result<Liveness> {
     let record: Option<SessionFile> = read_json(&paths.session_file()).unwrap_or(None);
