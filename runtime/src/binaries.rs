@@ -23,6 +23,15 @@ fn is_executable(p: &Path) -> bool {
 }
 
 impl Bins {
+    /// The version of the installed release this `u7s` belongs to: `version` of the release's
+    /// `manifest.json` (beside `bin/`), when there is one.
+    pub fn release_version(&self) -> Option<String> {
+        let manifest = self.release_bin.as_ref()?.parent()?.join("manifest.json");
+        let text = std::fs::read_to_string(manifest).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("version")?.as_str().map(str::to_string)
+    }
+
     /// From the running executable and `PATH`.
     pub fn from_process() -> Bins {
         let release_bin = std::env::current_exe()

@@ -5,42 +5,45 @@ use runtime::config::Cri;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
-  u7s up --detach                      Kubernetes on rootless Docker (cri-dockerd) in the background
-  u7s up --cri containerd --detach     ... on containerd (or --cri crio)
-  u7s kubectl get nodes                the admin kubeconfig; host-side: KUBECONFIG=$XDG_CONFIG_HOME/usernetes/pki/admin.kubeconfig
-  u7s certs check                      every certificate: role, subject, expiry, problems
-  u7s up --cri containerd --flannel -d master of a multi-node cluster (flannel VXLAN)
-  u7s certs bundle node1 --ip 192.168.1.11 --server 192.168.1.10 -o node1.tar
-  u7s up --cri crio --join node1.tar   on node1: join the cluster (kubelet, kube-proxy, flannel)
-  u7s up --no-kube --detach            rootless Docker alone; returns when it answers
-  u7s docker run --rm -p 8080:80 nginx the release's docker CLI, DOCKER_HOST set
+  u7s up --detach                     Kubernetes on rootless Docker
+  u7s up --cri containerd --detach    ... on containerd (or --cri crio)
+  u7s up --no-kube --detach           rootless Docker alone, once it answers
   u7s up --cri containerd --no-kube --etcd --detach
-                                       containerd with the CRI plugin, and etcd with client TLS
-  u7s status                           components, pids, readiness, versions, uptime, ports
-  u7s ports add 8080:80/tcp            publish port 80 of the namespace on 127.0.0.1:8080
-  u7s ports add 0.0.0.0:8443:443/tcp   ... on every interface
-  u7s ports ls --json | u7s ports rm 1
-  u7s nsenter ip addr                  run a command inside the session's namespaces
-  u7s logs dockerd -n 50 -f            a component's log
-  u7s down                             stop; returns when no process of the session is left
-  u7s reset --yes                      stop and remove images, containers and data
-  u7s units install --no-kube --now    systemd user units (u7s.target, u7s.service)
-  u7s certs check                      certificates: subject, expiry, problems (exit 1 on a problem)
-  u7s certs bundle node-1 --ip 192.168.1.21 --server 192.168.1.10 -o node-1.tar
-                                       a joining node's certificates and kubeconfigs (no CA key)
+                                      containerd (CRI) and etcd (client TLS)
+  u7s status                          components, pids, readiness, ports
+  u7s docker run --rm -p 8080:80 nginx
+                                      the release's docker CLI, DOCKER_HOST set
+  u7s kubectl get nodes               kubectl with the admin kubeconfig
+  u7s ports add 8080:80               port 80 of the namespace on 127.0.0.1:8080
+  u7s ports add 0.0.0.0:8443:443/tcp  ... on every interface
+  u7s ports ls                        published ports (u7s ports rm ID)
+  u7s nsenter ip addr                 a command inside the session's namespaces
+  u7s logs dockerd -n 50 -f           a component's log
+  u7s down                            stop; returns when no process is left
+  u7s reset --yes                     stop, remove images, containers and data
+  u7s units install --no-kube --now   systemd user units (u7s.target)
+  u7s certs check                     certificates: role, expiry, problems
+  u7s up --cri containerd --flannel -d
+                                      master of a cluster (flannel VXLAN)
+  u7s certs bundle node1 --ip 192.168.1.11 --server 192.168.1.10 -o node1.tar
+                                      on the master: a node's certificates
+  u7s up --cri crio --join node1.tar  on node1: join the cluster
 
 FILES:
-  $XDG_RUNTIME_DIR/usernetes/          state: RootlessKit (rootlesskit/api.sock), status, sockets
-  $XDG_RUNTIME_DIR/docker.sock         the Docker socket
-  $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
-  $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, a certificate per role, kubeconfigs (u7s certs)
-  $XDG_CONFIG_HOME/usernetes/pki/join.json  on a node: the cluster it joined
+  $XDG_RUNTIME_DIR/usernetes/         state: RootlessKit API, status, sockets
+  $XDG_RUNTIME_DIR/docker.sock        the Docker socket
+  $XDG_DATA_HOME/usernetes/           data (docker, containerd, etcd), logs/
+  $XDG_DATA_HOME/usernetes/session.lock
+                                      held by the running session (host, pid)
+  $XDG_CONFIG_HOME/usernetes/pki/     TLS material and kubeconfigs (u7s certs)
+  $XDG_CONFIG_HOME/usernetes/pki/join.json
+                                      on a node: the cluster it joined
 
 ENVIRONMENT:
-  U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube
-  U7S_NODE_NAME, U7S_HOST_IP           defaults of --node-name and --host-ip
-  U7S_ROOTLESSKIT_FLAGS                extra RootlessKit flags (space separated)
-  U7S_ROOTLESSKIT_PORTS                ports to publish at start (space separated specs)
+  U7S_CRI, U7S_NO_KUBE                defaults of --cri and --no-kube
+  U7S_NODE_NAME, U7S_HOST_IP          defaults of --node-name and --host-ip
+  U7S_ROOTLESSKIT_FLAGS               extra RootlessKit flags (space separated)
+  U7S_ROOTLESSKIT_PORTS               ports to publish at start
 
 EXIT STATUS:
   0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
@@ -182,11 +185,11 @@ pub enum Cmd {
     /// TLS material: check, renew, export a joining node's bootstrap bundle
     #[command(subcommand, after_help = CERTS_EXAMPLES)]
     Certs(CertsCmd),
-
-    /// (internal) the supervisor inside the namespaces
-    #[command(name = "__child", hide = true)]
-    Child,
 }
+
+/// The supervisor inside the namespaces: RootlessKit runs `u7s __child`. Dispatched before the
+/// command line is parsed, so it stays out of help, completions and the man page.
+pub const CHILD_ARG: &str = "__child";
 
 #[derive(Debug, Args)]
 pub struct UpCmd {
@@ -204,10 +207,6 @@ pub struct UpCmd {
     /// Skip the host checks (u7s-doctor)
     #[arg(long)]
     pub no_doctor: bool,
-
-    /// (internal) the background top process of --detach
-    #[arg(long, hide = true)]
-    pub detached_leader: bool,
 }
 
 impl std::ops::Deref for UpCmd {

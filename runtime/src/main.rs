@@ -4,7 +4,7 @@
 mod cli;
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use cli::{CertsCmd, Cli, Cmd, PortsCmd, UnitsCmd};
 use runtime::binaries::Bins;
 use runtime::config::SessionConfig;
@@ -154,7 +154,21 @@ fn print_ready(st: &runtime::detach::Started) {
     if st.status.components.iter().any(|c| c.name == "dockerd") {
         println!("  export DOCKER_HOST={}", st.paths.docker_host());
     }
-    println!("  u7s status | u7s logs COMPONENT | u7s down");
+    println!("{}", next_hint(&names_only(&st.status)));
+}
+
+fn names_only(st: &runtime::status::SupervisorStatus) -> Vec<String> {
+    st.components.iter().map(|c| c.name.clone()).collect()
+}
+
+/// The commands to try next, as a sentence (no shell syntax: pasting it runs nothing).
+fn next_hint(components: &[String]) -> String {
+    let log = components
+        .iter()
+        .find(|c| *c == "dockerd")
+        .or_else(|| components.first())
+        .map_or("session", String::as_str);
+    format!("  next: u7s status, u7s logs {log}, u7s down (to stop)")
 }
 
 fn up(args: &cli::UpCmd) -> Result<ExitCode> {
@@ -169,7 +183,7 @@ fn up(args: &cli::UpCmd) -> Result<ExitCode> {
         cfg,
         runtime::leader::LeaderOptions {
             doctor: !args.no_doctor,
-            detached: args.detached_leader,
+            detached: std::env::var_os(runtime::detach::LEADER_ENV).is_some_and(|v| v == "1"),
         },
     )?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
@@ -177,6 +191,14 @@ fn up(args: &cli::UpCmd) -> Result<ExitCode> {
 
 fn down(timeout: u64) -> Result<ExitCode> {
     let paths = Paths::from_process()?;
+    if let Liveness::Live(Some(rec)) = session::liveness(&paths)? {
+        // dockerd alone may wait 10 s for running containers: say what the wait is.
+        eprintln!(
+            "usernetes: stopping session {} (pid {}): components get up to {timeout}s \
+             (dockerd waits up to 10s for running containers)…",
+            rec.id, rec.leader_pid
+        );
+    }
     match session::stop(&paths, Duration::from_secs(timeout))? {
         None => println!("usernetes: no session running"),
         Some(s) => println!(
@@ -230,6 +252,7 @@ fn ports(cmd: &PortsCmd) -> Result<ExitCode> {
         PortsCmd::Add { json, .. } => {
             let mut added = vec![];
             for spec in &specs {
+                spec.check_host_port_free()?;
                 added.push(c.add(spec)?);
             }
             if *json {
@@ -342,6 +365,29 @@ fn kubectl(args: &[String]) -> Result<ExitCode> {
     Err(anyhow::anyhow!("cannot run {}: {e}", bin.display()))
 }
 
+/// CONTAINERD_ADDRESS (ctr), CONTAINER_RUNTIME_ENDPOINT (crictl) and DOCKER_HOST for the
+/// sockets the session has.
+fn session_tool_env(paths: &Paths) -> Vec<(&'static str, String)> {
+    let mut env = vec![];
+    let containerd = paths.containerd_sock();
+    if containerd.exists() {
+        env.push(("CONTAINERD_ADDRESS", containerd.display().to_string()));
+    }
+    let cri = [paths.crio_sock(), containerd]
+        .into_iter()
+        .find(|s| s.exists());
+    if let Some(s) = cri {
+        env.push((
+            "CONTAINER_RUNTIME_ENDPOINT",
+            format!("unix://{}", s.display()),
+        ));
+    }
+    if paths.docker_sock().exists() {
+        env.push(("DOCKER_HOST", paths.docker_host()));
+    }
+    env
+}
+
 fn nsenter(cmd: &[String]) -> Result<ExitCode> {
     let paths = live_paths()?;
     let pid = runtime::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
@@ -359,6 +405,11 @@ fn nsenter(cmd: &[String]) -> Result<ExitCode> {
         .arg("--")
         .env("PATH", bins.child_path())
         .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
+    // The session's sockets for the tools run there (ctr, crictl, docker), not the rootful
+    // defaults (/run/containerd/containerd.sock, /var/run/docker.sock).
+    for (k, v) in session_tool_env(&paths) {
+        c.env(k, v);
+    }
     if cmd.is_empty() {
         c.arg(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
     } else {
@@ -578,19 +629,111 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Nsenter { command } => nsenter(&command),
         Cmd::Units(u) => units(&u),
         Cmd::Certs(c) => certs(&c),
-        Cmd::Child => Ok(ExitCode::from(runtime::child::run().clamp(0, 255) as u8)),
     }
 }
 
+/// Text as roff: no line starts a request, backslashes stay literal.
+fn roff_text(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let l = l.replace('\\', "\\e");
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// The commands of `cmd` (and theirs), each with its options, as man page subsections.
+fn man_commands(cmd: &clap::Command, path: &str, out: &mut Vec<u8>) {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let name = format!("{path} {}", sub.get_name());
+        out.extend(format!(".SS \"{name}\"\n").as_bytes());
+        if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+            out.extend(roff_text(&about.to_string()).as_bytes());
+        }
+        // The subcommand's OPTIONS section, without its heading (it belongs to this one).
+        let mut opts = Vec::new();
+        if clap_mangen::Man::new(sub.clone())
+            .render_options_section(&mut opts)
+            .is_ok()
+        {
+            let text = String::from_utf8_lossy(&opts);
+            for line in text.lines().filter(|l| !l.starts_with(".SH")) {
+                out.extend(line.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        man_commands(sub, &name, out);
+    }
+}
+
+/// `u7s --man`: one page with every command and its options (no `u7s-up(1)` pages to look
+/// for), then the examples, files, environment and exit status, each a section of its own with
+/// its lines kept as written.
+fn man_page(cmd: clap::Command) -> Vec<u8> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    out.extend(b".SH COMMANDS\n");
+    man_commands(&cmd, "u7s", &mut out);
+    let extra = cmd
+        .get_after_long_help()
+        .or(cmd.get_after_help())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    for block in extra.split("\n\n") {
+        let mut lines = block.lines();
+        let Some(head) = lines.next() else { continue };
+        let body: Vec<&str> = lines.collect();
+        out.extend(format!(".SH \"{}\"\n.nf\n", head.trim_end_matches(':')).as_bytes());
+        out.extend(roff_text(&body.join("\n")).as_bytes());
+        out.extend(b".fi\n");
+    }
+    let _ = man.render_version_section(&mut out);
+    out
+}
+
+/// `u7s --version`: the crate's version and the installed release's (from its manifest).
+fn version_text() -> &'static str {
+    let v = match Bins::from_process().release_version() {
+        Some(r) => format!("{} (release {r})", env!("CARGO_PKG_VERSION")),
+        None => env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Box::leak(v.into_boxed_str())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == cli::CHILD_ARG)
+    {
+        return ExitCode::from(runtime::child::run().clamp(0, 255) as u8);
+    }
+    let cli = match Cli::command()
+        .version(version_text())
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let mut stdout = std::io::stdout();
     if let Some(shell) = cli.completions {
         clap_complete::generate(shell, &mut Cli::command(), "u7s", &mut stdout);
         return ExitCode::SUCCESS;
     }
     if cli.man {
-        if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut stdout) {
+        if let Err(e) = stdout.write_all(&man_page(Cli::command().version(version_text()))) {
             eprintln!("u7s: cannot write the man page: {e}");
             return ExitCode::from(2);
         }
@@ -627,5 +770,67 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let e = anyhow::Error::new(runtime::Error::io("/b.tar", io)).context("cannot join");
         assert_eq!(render_error(&e), "cannot join: /b.tar: no such file");
+    }
+
+    #[test]
+    fn the_next_step_hint_runs_nothing_when_pasted() {
+        let h = next_hint(&["containerd".into(), "dockerd".into()]);
+        assert!(h.contains("u7s logs dockerd"), "{h}");
+        // Pasted into a shell, with a `u7s` on PATH that leaves a mark when run.
+        let d = tempfile::tempdir().unwrap();
+        let fake = d.path().join("u7s");
+        std::fs::write(&fake, "#!/bin/sh\ntouch \"$0.ran\"\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let _ = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(h.trim())
+            .env("PATH", d.path())
+            .output()
+            .unwrap();
+        assert!(!d.path().join("u7s.ran").exists(), "pasting {h:?} ran u7s");
+    }
+
+    #[test]
+    fn the_release_version_comes_from_the_manifest_beside_bin() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("bin")).unwrap();
+        let bins = Bins {
+            release_bin: Some(d.path().join("bin")),
+            path: vec![],
+        };
+        assert_eq!(bins.release_version(), None);
+        std::fs::write(
+            d.path().join("manifest.json"),
+            r#"{"format":1,"version":"20261203.0","components":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(bins.release_version().as_deref(), Some("20261203.0"));
+    }
+
+    #[test]
+    fn the_man_page_holds_every_command_and_renders_cleanly() {
+        let page = man_page(Cli::command());
+        let text = String::from_utf8(page.clone()).unwrap();
+        assert!(text.contains(".SS \"u7s up\""), "{text}");
+        assert!(text.contains(".SS \"u7s ports add\""), "{text}");
+        assert!(text.contains("no\\-kube"), "up's options are in: {text}");
+        assert!(
+            !text.contains("(1)"),
+            "no references to pages that do not exist"
+        );
+        assert!(!text.contains("__child"));
+        assert!(text.contains(".SH \"EXAMPLES\"\n.nf\n"), "{text}");
+        // groff (groff-base, installed by scripts/ci-setup.sh) renders it without a warning.
+        let mut groff = std::process::Command::new("groff")
+            .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("groff is not installed (Debian: groff-base; scripts/ci-setup.sh)");
+        groff.stdin.take().unwrap().write_all(&page).unwrap();
+        let out = groff.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
     }
 }
