@@ -14,7 +14,7 @@ default-crio) exec "$u7s" up --cri crio "$@" ;;
 default-containerd) exec "$u7s" up --cri containerd "$@" ;;
 default-docker-nokube) exec "$u7s" up --cri docker --no-kube "$@" ;;
 -h | --help | help)
-	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 	;;
 *)
 	echo "run.sh: unknown mode $mode (default, default-crio, default-containerd, default-docker-nokube)" >&2

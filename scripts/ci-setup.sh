@@ -20,7 +20,7 @@ packages=(
   rootlesskit slirp4netns uidmap docker.io containerd runc etcd-server etcd-client
   busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps psmisc time
   git pkg-config libssl-dev openssl ca-certificates curl build-essential
-  containernetworking-plugins conntrack iputils-ping
+  containernetworking-plugins conntrack iputils-ping groff-base
 )
 # A real kubectl reads the kubeconfigs the runtime writes: Debian's kubernetes-client, unless the
 # machine already has a kubectl (another package owning /usr/bin/kubectl would conflict).
