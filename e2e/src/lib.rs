@@ -301,12 +301,20 @@ pub fn files_owned_from(dir: &Path, min_uid: u32) -> Vec<PathBuf> {
 }
 
 /// A release archive built by `u7s-build` from the test recipes (`e2e/recipes`: the host's
-/// Debian binaries and the workspace's `u7s`) and the repository's `release/` payload, with the
-/// installer beside it; all world-readable for the test user.
+/// Debian binaries and the workspace's `u7s`, `u7s-install` and `u7s-doctor`) and the
+/// repository's `release/` payload, with the installer beside it; all world-readable for the
+/// test user.
 pub struct ReleaseArchive {
     _dir: tempfile::TempDir,
     pub archive: PathBuf,
     pub installer: PathBuf,
+}
+
+impl ReleaseArchive {
+    /// The archive's `SHA256SUMS`.
+    pub fn sums(&self) -> PathBuf {
+        self.archive.with_file_name("SHA256SUMS")
+    }
 }
 
 /// Folders removed when the test process exits (statics are never dropped).
@@ -367,17 +375,24 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
         .expect("tempdir");
     remove_at_exit_of(dir.path());
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols).
-    let u7s = dir.path().join("u7s");
-    let stripped = Command::new("strip")
-        .arg("-o")
-        .arg(&u7s)
-        .arg(workspace_binary("u7s"))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !stripped {
-        std::fs::copy(workspace_binary("u7s"), &u7s).unwrap();
-    }
+    // Stripped copies keep the archive small (the debug build carries ~80 MB of symbols).
+    let ship = |name: &str| {
+        let to = dir.path().join("ship").join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let stripped = Command::new("strip")
+            .arg("-o")
+            .arg(&to)
+            .arg(workspace_binary(name))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stripped {
+            std::fs::copy(workspace_binary(name), &to).unwrap();
+        }
+        to
+    };
+    let u7s = ship("u7s");
+    let shipped_installer = ship("u7s-install");
+    let shipped_doctor = ship("u7s-doctor");
     let installer = dir.path().join("u7s-install");
     std::fs::copy(workspace_binary("u7s-install"), &installer).unwrap();
     let out = dir.path().join("out");
@@ -401,6 +416,8 @@ pub fn build_release(recipes: &Path, payload: &Path) -> Option<ReleaseArchive> {
             "0.0.0-e2e",
         ])
         .env("U7S_E2E_U7S", &u7s)
+        .env("U7S_E2E_INSTALL", &shipped_installer)
+        .env("U7S_E2E_DOCTOR", &shipped_doctor)
         .stdin(Stdio::null())
         .output()
         .expect("run u7s-build");
@@ -462,6 +479,8 @@ pub struct Sandbox {
     pub release: PathBuf,
     pub home: PathBuf,
     pub runtime_dir: PathBuf,
+    /// Variables set over [`Sandbox::env`] (e.g. another XDG_RUNTIME_DIR, as a second login).
+    pub env_overrides: Vec<(String, String)>,
     /// The network namespace the user's commands start in (see [`Sandbox::enter_netns`]).
     netns: Option<std::fs::File>,
 }
@@ -494,6 +513,7 @@ impl Sandbox {
             release,
             home,
             runtime_dir,
+            env_overrides: Vec::new(),
             netns: None,
         }
     }
@@ -560,7 +580,7 @@ impl Sandbox {
 
     /// The environment the user's commands get.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("HOME".into(), self.home.display().to_string()),
             ("USER".into(), self.user.name.clone()),
             ("LOGNAME".into(), self.user.name.clone()),
@@ -577,7 +597,23 @@ impl Sandbox {
             ),
             ("NO_COLOR".into(), "1".into()),
             ("LANG".into(), "C.UTF-8".into()),
-        ]
+        ];
+        for (k, v) in &self.env_overrides {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+
+    /// A folder of the sandbox owned by the user (mode 0700), e.g. a second XDG_RUNTIME_DIR.
+    pub fn user_dir(&self, name: &str) -> PathBuf {
+        let d = self.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            chown(&d, &self.user);
+        }
+        d
     }
 
     /// `program args` as the test user, clean environment, in the sandbox folder.
