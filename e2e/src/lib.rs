@@ -465,6 +465,16 @@ fn stripped_u7s(dest: &Path) {
     }
 }
 
+/// The snapshotter the generated containerd config (`containerd.toml` of a session) gives the
+/// CRI plugin.
+pub fn snapshotter(config: &str) -> String {
+    config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("snapshotter = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no snapshotter in the containerd config:\n{config}"))
+}
+
 /// The result of a command.
 #[derive(Debug)]
 pub struct Run {

@@ -52,15 +52,6 @@ fn session_userns(sb: &Sandbox) -> Option<u64> {
         .find(|ino| *ino != host)
 }
 
-/// The snapshotter the generated containerd config gives the CRI plugin.
-fn snapshotter(config: &str) -> String {
-    config
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("snapshotter = "))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("no snapshotter in the containerd config:\n{config}"))
-}
-
 fn in_pod_network(ip: &str) -> bool {
     ip.parse::<Ipv4Addr>()
         .is_ok_and(|a| a.octets()[0] == 10 && a.octets()[1] == 88)

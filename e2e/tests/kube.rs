@@ -84,15 +84,6 @@ fn write_for_user(sb: &Sandbox, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
-/// The snapshotter the generated containerd config gives the CRI plugin.
-fn snapshotter(config: &str) -> String {
-    config
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("snapshotter = "))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("no snapshotter in the containerd config:\n{config}"))
-}
-
 fn userns_of(pid: i32) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(format!("/proc/{pid}/ns/user"))
