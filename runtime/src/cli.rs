@@ -93,7 +93,7 @@ pub struct UpArgs {
     #[arg(long, env = "U7S_NO_KUBE")]
     pub no_kube: bool,
 
-    /// Multi-node master: flannel VXLAN pod network (10.5.0.0/16); publishes 6443/tcp, 2379/tcp
+    /// Multi-node master: flannel VXLAN pod network (10.5.0.0/16); publishes 6443/tcp
     /// and 8472/udp on every host interface for the nodes
     #[arg(long, conflicts_with_all = ["no_kube", "join"])]
     pub flannel: bool,

@@ -145,12 +145,11 @@ fn a_joined_host_is_a_node_of_that_cluster_from_then_on() {
     assert!(!e.contains("kube-apiserver"), "{e}");
     let pki = n.pki();
     assert!(!pki.ca_key().exists(), "the CA key never leaves the master");
-    for leaf in [
-        Leaf::Node,
-        Leaf::KubeletServing,
-        Leaf::KubeProxy,
-        Leaf::Flannel,
-    ] {
+    assert!(
+        !pki.dir.join("etcd-ca.pem").exists(),
+        "no etcd CA on a node"
+    );
+    for leaf in Leaf::NODE {
         assert!(
             pki.cert(leaf).exists() && pki.key(leaf).exists(),
             "{leaf:?}"

@@ -171,7 +171,7 @@ fn node_flags_exist_upstream() {
         check_flags("kube-proxy", &kube_proxy::args(&c), &kp);
         check_flags("cri-dockerd", &cri_dockerd::args(&c), &cd);
         let seen = check_flags("flanneld", &flannel::args(&c), &fl);
-        assert!(seen.contains("etcd-endpoints") && seen.contains("iface"));
+        assert!(seen.contains("kube-subnet-mgr") && seen.contains("iface"));
     }
 }
 

@@ -8,7 +8,7 @@
 //! ignored by a plain `cargo test` and run with `--include-ignored` (scripts/test.sh, CI).
 
 use runtime::pki::join_bundle::{NodeRequest, import_node_bundle, write_node_bundle};
-use runtime::pki::{Kubeconfig, Leaf, Pki, PkiSpec};
+use runtime::pki::{CaKind, Kubeconfig, Leaf, Pki, PkiSpec};
 use runtime::session::config::{KubeSettings, SessionConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::io::{Read, Write};
@@ -94,7 +94,6 @@ fn wants() -> Vec<Want> {
                 "DNS:localhost",
                 "IP Address:127.0.0.1",
                 "IP Address:0:0:0:0:0:0:0:1",
-                "IP Address:192.168.1.10",
             ],
         },
         Want {
@@ -129,7 +128,13 @@ fn wants() -> Vec<Want> {
         },
         Want {
             leaf: Leaf::Admin,
-            subject: "CN=kubernetes-admin,O=system:masters",
+            subject: "CN=kubernetes-admin,O=u7s:cluster-admins",
+            eku: CLIENT,
+            sans: &[],
+        },
+        Want {
+            leaf: Leaf::SuperAdmin,
+            subject: "CN=kubernetes-super-admin,O=system:masters",
             eku: CLIENT,
             sans: &[],
         },
@@ -168,12 +173,6 @@ fn wants() -> Vec<Want> {
                 "IP Address:10.0.42.100",
                 "IP Address:192.168.1.10",
             ],
-        },
-        Want {
-            leaf: Leaf::Flannel,
-            subject: "CN=flannel",
-            eku: CLIENT,
-            sans: &[],
         },
     ]
 }
@@ -221,11 +220,21 @@ fn openssl_verifies_every_role() {
         let name = w.leaf.stem();
         assert_eq!(mode(&cert), 0o644, "{name}");
         assert_eq!(mode(&key), 0o600, "{name}");
+        // Each leaf chains to its own CA only: etcd's leaves to etcd-ca.pem, the rest to ca.pem.
+        let (own, foreign) = match w.leaf.ca() {
+            CaKind::Etcd => (pki.etcd_ca_cert(), ca.clone()),
+            CaKind::Cluster => (ca.clone(), pki.etcd_ca_cert()),
+        };
         let v = ok(Command::new(&openssl)
             .args(["verify", "-CAfile"])
-            .arg(&ca)
+            .arg(&own)
             .arg(&cert));
         assert!(v.trim().ends_with(": OK"), "{name}: {v}");
+        let bad = run(Command::new(&openssl)
+            .args(["verify", "-CAfile"])
+            .arg(&foreign)
+            .arg(&cert));
+        assert!(!bad.status.success(), "{name} chains to the other CA");
         let subject = ok(Command::new(&openssl)
             .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])
             .arg(&cert));
@@ -345,7 +354,7 @@ fn etcd_serves_with_client_cert_auth() {
             .spawn()
             .unwrap(),
     );
-    let ca = pki.ca_cert();
+    let ca = pki.etcd_ca_cert();
     // Wait until it answers (it has to elect itself first).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -382,7 +391,7 @@ fn etcd_serves_with_client_cert_auth() {
         )
         .is_err()
     );
-    for leaf in [Leaf::ApiServerEtcdClient, Leaf::Flannel, Leaf::EtcdClient] {
+    for leaf in [Leaf::ApiServerEtcdClient, Leaf::EtcdClient] {
         let key = format!("/k/{}", leaf.stem());
         ok(etcdctl(&ctl, &client, &ca, Some((&pki, leaf))).args(["put", &key, "v"]));
         let got = ok(etcdctl(&ctl, &client, &ca, Some((&pki, leaf))).args([
@@ -391,6 +400,15 @@ fn etcd_serves_with_client_cert_auth() {
             "--print-value-only",
         ]));
         assert_eq!(got.trim(), "v", "{leaf:?}");
+    }
+    // Certificates of the cluster CA (a node's, the admin's) are no etcd credential.
+    for leaf in [Leaf::Node, Leaf::KubeProxy, Leaf::Admin, Leaf::SuperAdmin] {
+        let o = run(etcdctl(&ctl, &client, &ca, Some((&pki, leaf))).args([
+            "get",
+            "/k/etcd-client",
+            "--command-timeout=1s",
+        ]));
+        assert!(!o.status.success(), "etcd served {leaf:?}'s certificate");
     }
     // No client certificate: refused.
     let o =
@@ -406,13 +424,13 @@ fn etcd_serves_with_client_cert_auth() {
     .args(["get", "/k/flannel", "--command-timeout=1s"]));
     assert!(!o.status.success(), "served a certificate of another CA");
     // A client that trusts only another CA refuses our server.
-    let o = run(
-        etcdctl(&ctl, &client, &other.ca_cert(), Some((&pki, Leaf::Flannel))).args([
-            "get",
-            "/k/flannel",
-            "--command-timeout=1s",
-        ]),
-    );
+    let o = run(etcdctl(
+        &ctl,
+        &client,
+        &other.etcd_ca_cert(),
+        Some((&pki, Leaf::EtcdClient)),
+    )
+    .args(["get", "/k/flannel", "--command-timeout=1s"]));
     assert!(!o.status.success(), "trusted a server of another CA");
 }
 
@@ -587,7 +605,12 @@ fn kubectl_uses_every_kubeconfig_over_real_tls() {
         (
             Kubeconfig::Admin,
             "kubernetes-admin",
-            "O=system:masters, CN=kubernetes-admin",
+            "O=u7s:cluster-admins, CN=kubernetes-admin",
+        ),
+        (
+            Kubeconfig::SuperAdmin,
+            "kubernetes-super-admin",
+            "O=system:masters, CN=kubernetes-super-admin",
         ),
         (
             Kubeconfig::ControllerManager,
@@ -657,8 +680,7 @@ fn a_node_bundle_gives_working_kubeconfigs_and_no_ca_key() {
     assert_eq!(mode(&file), 0o600);
     let n = tempfile::tempdir().unwrap();
     let node = Pki::new(n.path().join("pki"));
-    let join = import_node_bundle(&file, &node, "10.0.42.0/24", false).unwrap();
-    assert_eq!(join.etcd, "https://192.168.1.10:2379");
+    import_node_bundle(&file, &node, "10.0.42.0/24", false).unwrap();
     assert!(!node.ca_key().exists(), "the node got the CA key");
     assert_eq!(mode(&node.dir), 0o700);
     let url = "https://192.168.1.10:6443";
@@ -726,7 +748,7 @@ fn the_certs_command() {
     );
     let o = u7s(&["certs", "check", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(j.as_array().unwrap().len(), 14);
+    assert_eq!(j.as_array().unwrap().len(), 15, "two CAs and 13 leaves");
     // The bundle, with the master's recorded host address as the default server.
     let o = u7s(&["certs", "bundle", "node-c", "--ip", "192.168.1.30"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

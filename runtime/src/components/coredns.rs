@@ -191,7 +191,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
             manifest_path(cfg).display().to_string(),
         ],
         env: vec![],
-        after: vec!["kube-apiserver".into()],
+        after: vec![super::admin_rbac::JOB.into()],
         once_marker: Some(marker(cfg)),
     });
     Ok(())
@@ -240,7 +240,7 @@ mod tests {
         let mut p = Plan::default();
         add(&mut p, &c, &find_all).unwrap();
         let j = &p.jobs[0];
-        assert_eq!(j.after, ["kube-apiserver"]);
+        assert_eq!(j.after, ["admin-rbac"]);
         assert_eq!(
             j.args,
             [

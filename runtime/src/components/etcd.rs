@@ -1,8 +1,8 @@
-//! etcd with client TLS: our CA, a server certificate for 127.0.0.1/localhost, client
-//! certificates required (`--client-cert-auth`), peers over TLS too; data under
-//! `DATA/etcd` (0700, as etcd wants). Listens on loopback inside the namespace only, except on
-//! the control plane of a flannel (multi-node) cluster: there on every address of the namespace,
-//! so joined nodes' flanneld reach it through the published 2379.
+//! etcd with client TLS: its own CA (`etcd-ca.pem`, as kubeadm: no certificate of the cluster CA
+//! is an etcd credential), a server certificate for 127.0.0.1/localhost, client certificates
+//! required (`--client-cert-auth`), peers over TLS too; data under `DATA/etcd` (0700, as etcd
+//! wants). Listens on loopback inside the namespace only, multi-node too (flanneld uses the
+//! Kubernetes API), so 2379 is never published.
 
 use super::{ComponentSpec, Finder, Plan, Probe, need};
 use crate::error::Result;
@@ -21,11 +21,11 @@ pub fn tls_args(pki: &Pki) -> Vec<String> {
     vec![
         format!("--cert-file={}", s(pki.cert(Leaf::EtcdServer))),
         format!("--key-file={}", s(pki.key(Leaf::EtcdServer))),
-        format!("--trusted-ca-file={}", s(pki.ca_cert())),
+        format!("--trusted-ca-file={}", s(pki.etcd_ca_cert())),
         "--client-cert-auth".into(),
         format!("--peer-cert-file={}", s(pki.cert(Leaf::EtcdPeer))),
         format!("--peer-key-file={}", s(pki.key(Leaf::EtcdPeer))),
-        format!("--peer-trusted-ca-file={}", s(pki.ca_cert())),
+        format!("--peer-trusted-ca-file={}", s(pki.etcd_ca_cert())),
         "--peer-client-cert-auth".into(),
     ]
 }
@@ -35,23 +35,11 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
     let pki = Pki::new(cfg.paths.pki());
     let client = format!("https://127.0.0.1:{CLIENT_PORT}");
     let peer = format!("https://127.0.0.1:{PEER_PORT}");
-    // With flannel, joined nodes reach etcd through the control plane's published 2379: listen
-    // on every address of the namespace and advertise the host's address too.
-    let k = &cfg.session.k8s;
-    let (listen, advertise) = if cfg.session.kube && k.flannel {
-        let mut adv = client.clone();
-        if let Some(ip) = &k.host_ip {
-            adv.push_str(&format!(",https://{ip}:{CLIENT_PORT}"));
-        }
-        (format!("https://0.0.0.0:{CLIENT_PORT}"), adv)
-    } else {
-        (client.clone(), client)
-    };
     let mut a = vec![
         "--name=u7s".into(),
         format!("--data-dir={}", cfg.paths.data_dir("etcd").display()),
-        format!("--listen-client-urls={listen}"),
-        format!("--advertise-client-urls={advertise}"),
+        format!("--listen-client-urls={client}"),
+        format!("--advertise-client-urls={client}"),
         format!("--listen-peer-urls={peer}"),
         format!("--initial-advertise-peer-urls={peer}"),
         format!("--initial-cluster=u7s={peer}"),
@@ -79,7 +67,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
         after: vec![],
         probe: Probe::EtcdHealth {
             port: CLIENT_PORT,
-            ca: pki.ca_cert(),
+            ca: pki.etcd_ca_cert(),
             cert: pki.cert(Leaf::EtcdClient),
             key: pki.key(Leaf::EtcdClient),
         },
@@ -103,7 +91,8 @@ mod tests {
             "--client-cert-auth",
             "--peer-client-cert-auth",
             "--listen-client-urls=https://127.0.0.1:2379",
-            "--trusted-ca-file=/home/u/.config/usernetes/pki/ca.pem",
+            "--trusted-ca-file=/home/u/.config/usernetes/pki/etcd-ca.pem",
+            "--peer-trusted-ca-file=/home/u/.config/usernetes/pki/etcd-ca.pem",
             "--cert-file=/home/u/.config/usernetes/pki/etcd-server.pem",
             "--key-file=/home/u/.config/usernetes/pki/etcd-server-key.pem",
             "--peer-cert-file=/home/u/.config/usernetes/pki/etcd-peer.pem",
@@ -119,16 +108,19 @@ mod tests {
     }
 
     #[test]
-    fn flannel_clusters_reach_etcd_from_other_nodes() {
+    fn flannel_clusters_keep_etcd_on_loopback() {
         let mut c = cfg(Cri::Containerd, true);
         c.session.kube = true;
         c.session.k8s.flannel = true;
         c.session.k8s.host_ip = Some("192.168.5.10".into());
         let a = args(&c);
-        assert!(a.contains(&"--listen-client-urls=https://0.0.0.0:2379".into()));
-        assert!(a.contains(
-            &"--advertise-client-urls=https://127.0.0.1:2379,https://192.168.5.10:2379".into()
-        ));
+        assert!(a.contains(&"--listen-client-urls=https://127.0.0.1:2379".into()));
+        assert!(a.contains(&"--advertise-client-urls=https://127.0.0.1:2379".into()));
+        assert!(
+            !a.iter()
+                .any(|x| x.contains("0.0.0.0") || x.contains("192.168.5.10"))
+        );
+        assert!(!a.iter().any(|x| x.ends_with("/pki/ca.pem")), "{a:?}");
     }
 
     #[test]

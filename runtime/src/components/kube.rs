@@ -1,21 +1,24 @@
 //! The Kubernetes part of a session's plan, added after the CRI: on the control plane
 //! (`Role::Master`) kube-apiserver (after etcd), kube-controller-manager and kube-scheduler
-//! (after the apiserver) and CoreDNS's first apply; on every node flannel (multi-node), the
-//! CRI shim for Docker (cri-dockerd after dockerd), the kubelet (after the CRI, flannel and, on
-//! the control plane, the apiserver), kube-proxy (after the kubelet) and the CNI config. A
-//! joined node (`Role::Node`) runs no control plane: its kubelet, kube-proxy and flanneld talk
-//! to the server through the kubeconfigs and etcd endpoint of its bootstrap bundle.
+//! (after the apiserver) and CoreDNS's first apply; on every node the CRI shim for Docker
+//! (cri-dockerd after dockerd), the kubelet (after the CRI and, on the control plane, the
+//! apiserver), flannel (multi-node, after the kubelet), kube-proxy (after the kubelet) and the
+//! CNI config. A joined node (`Role::Node`) runs no control plane: its kubelet, kube-proxy and
+//! flanneld talk to the server through the kubeconfigs of its bootstrap bundle.
 
 use super::{Facts, Finder, Plan};
 use crate::error::Result;
 use crate::session::config::{ChildConfig, Cri, Role};
 
+/// The lowest TLS version every Kubernetes server of the session accepts (CIS 1.2.29, 4.2.12).
+pub const TLS_MIN_VERSION: &str = "VersionTLS12";
+
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
 
 /// The flags kube-controller-manager and kube-scheduler share: their kubeconfig for the API,
-/// authentication and authorization; serving on loopback only at `port`; no leader election
-/// (one control plane).
+/// authentication and authorization; serving on loopback only at `port`, TLS 1.2 at least; no
+/// profiling endpoint (CIS 1.3.2, 1.4.1); no leader election (one control plane).
 pub fn loopback_client_args(kubeconfig: &std::path::Path, port: u16) -> Vec<String> {
     let kc = kubeconfig.display();
     vec![
@@ -24,6 +27,8 @@ pub fn loopback_client_args(kubeconfig: &std::path::Path, port: u16) -> Vec<Stri
         format!("--authorization-kubeconfig={kc}"),
         "--bind-address=127.0.0.1".into(),
         format!("--secure-port={port}"),
+        format!("--tls-min-version={TLS_MIN_VERSION}"),
+        "--profiling=false".into(),
         "--leader-elect=false".into(),
     ]
 }
@@ -63,6 +68,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> 
         super::kube_apiserver::add(plan, cfg, find)?;
         super::kube_controller_manager::add(plan, cfg, find)?;
         super::kube_scheduler::add(plan, cfg, find)?;
+        super::admin_rbac::add(plan, cfg, find)?;
         super::coredns::add(plan, cfg, find)?;
     }
     if cfg.session.cri == Cri::Docker {
@@ -77,14 +83,15 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> 
     {
         kubelet_after.push(crate::process::images::JOB.into());
     }
-    if cfg.session.k8s.flannel {
-        super::flannel::add(plan, cfg, find)?;
-        kubelet_after.push("flannel".into());
-    }
     if master {
-        kubelet_after.push("kube-apiserver".into());
+        // The session is ready once the admin credential works.
+        kubelet_after.extend(["kube-apiserver".into(), super::admin_rbac::JOB.into()]);
     }
     super::kubelet::add(plan, cfg, find, kubelet_after)?;
+    if cfg.session.k8s.flannel {
+        // After the kubelet: flanneld reads the Node the kubelet registers.
+        super::flannel::add(plan, cfg, find)?;
+    }
     super::kube_proxy::add(plan, cfg, find)?;
     plan.dirs.push((cfg.paths.data_dir("jobs"), 0o700));
     Ok(())
@@ -144,10 +151,10 @@ mod tests {
         let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
         assert_eq!(
             kubelet.after,
-            ["containerd", "pause-image", "kube-apiserver"]
+            ["containerd", "pause-image", "kube-apiserver", "admin-rbac"]
         );
         let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
-        assert_eq!(jobs, ["pause-image", "coredns-apply"]);
+        assert_eq!(jobs, ["pause-image", "admin-rbac", "coredns-apply"]);
         assert!(
             p.files
                 .iter()
@@ -180,15 +187,14 @@ mod tests {
         c.session.k8s.flannel = true;
         c.session.k8s.pod_cidr = DEFAULT_FLANNEL_CIDR.into();
         let p = plan(&c, &facts(), &find_all).unwrap();
-        assert!(before(&p, "etcd", "flannel"));
-        assert!(before(&p, "flannel", "kubelet"));
+        assert!(before(&p, "kubelet", "flannel"));
         let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(
             jobs,
             [
                 "pause-image",
+                "admin-rbac",
                 "coredns-apply",
-                "flannel-network-config",
                 "flannel-tx-checksum-off"
             ]
         );
@@ -198,14 +204,14 @@ mod tests {
         let p = plan(&c, &facts(), &find_all).unwrap();
         assert_eq!(
             names(&p),
-            ["containerd", "flannel", "kubelet", "kube-proxy"]
+            ["containerd", "kubelet", "flannel", "kube-proxy"]
         );
         let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
-        assert_eq!(kubelet.after, ["containerd", "pause-image", "flannel"]);
+        assert_eq!(kubelet.after, ["containerd", "pause-image"]);
         let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(jobs, ["pause-image", "flannel-tx-checksum-off"]);
         assert!(p.pki.is_none(), "a node's PKI comes from its bundle");
-        assert!(matches!(p.components[1].probe, Probe::FileExists { .. }));
+        assert!(matches!(p.components[2].probe, Probe::FileExists { .. }));
     }
 
     #[test]

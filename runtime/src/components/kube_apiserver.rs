@@ -2,8 +2,12 @@
 //! host-side kubectl), `Node,RBAC` authorization, no anonymous requests (readiness is asked with
 //! the admin certificate), etcd over TLS with the apiserver's own etcd client certificate, the
 //! kubelets reached with its own kubelet-client certificate and their serving certificates
-//! verified against our CA, service accounts signed with `sa-key.pem`.
+//! verified against our CA, service accounts signed with `sa-key.pem`. Hardened as kubeadm and
+//! the CIS benchmark want it: etcd's own CA, NodeRestriction, Pod Security `baseline` by default
+//! ([`super::apiserver_files`]), Secrets encrypted at rest ([`crate::pki::encryption`]), an audit
+//! log with rotation, no profiling, TLS 1.2 at least.
 
+use super::apiserver_files as files;
 use super::{ComponentSpec, Finder, Plan, Probe, need};
 use crate::error::Result;
 use crate::pki::{Leaf, Pki};
@@ -47,7 +51,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
             "--etcd-servers=https://127.0.0.1:{}",
             super::etcd::CLIENT_PORT
         ),
-        format!("--etcd-cafile={}", s(pki.ca_cert())),
+        format!("--etcd-cafile={}", s(pki.etcd_ca_cert())),
         format!("--etcd-certfile={}", s(pki.cert(Leaf::ApiServerEtcdClient))),
         format!("--etcd-keyfile={}", s(pki.key(Leaf::ApiServerEtcdClient))),
         format!(
@@ -76,7 +80,28 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         format!("--service-account-key-file={}", s(pki.sa_pub())),
         format!("--service-account-signing-key-file={}", s(pki.sa_key())),
         format!("--service-cluster-ip-range={}", k.service_cidr),
+        // kubeadm's value: Pod Security (baseline) refuses privileged pods outside kube-system.
         "--allow-privileged=true".into(),
+        // A kubelet may change only its own Node and pods bound to it (CIS 1.2.14).
+        "--enable-admission-plugins=NodeRestriction".into(),
+        format!(
+            "--admission-control-config-file={}",
+            files::admission_path(cfg).display()
+        ),
+        format!(
+            "--encryption-provider-config={}",
+            s(pki.encryption_config())
+        ),
+        format!(
+            "--audit-policy-file={}",
+            files::audit_policy_path(cfg).display()
+        ),
+        format!("--audit-log-path={}", files::audit_log_path(cfg).display()),
+        format!("--audit-log-maxage={}", files::AUDIT_MAXAGE),
+        format!("--audit-log-maxbackup={}", files::AUDIT_MAXBACKUP),
+        format!("--audit-log-maxsize={}", files::AUDIT_MAXSIZE),
+        "--profiling=false".into(),
+        format!("--tls-min-version={}", super::kube::TLS_MIN_VERSION),
     ];
     if cfg.session.cri == Cri::Docker {
         // cri-dockerd serves exec/attach/port-forward over plain HTTP and SPDY only: with the
@@ -91,6 +116,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
     let program = need(find, "kube-apiserver", "kube-apiserver", super::kube::HINT)?;
     let pki = Pki::new(cfg.paths.pki());
+    plan.files.extend(files::files(cfg));
     plan.components.push(ComponentSpec {
         name: "kube-apiserver".into(),
         program,
@@ -136,6 +162,15 @@ mod tests {
             "--service-account-signing-key-file=/home/u/.config/usernetes/pki/sa-key.pem",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--kubelet-preferred-address-types=InternalIP,Hostname",
+            "--etcd-cafile=/home/u/.config/usernetes/pki/etcd-ca.pem",
+            "--client-ca-file=/home/u/.config/usernetes/pki/ca.pem",
+            "--enable-admission-plugins=NodeRestriction",
+            "--encryption-provider-config=/home/u/.config/usernetes/pki/encryption-config.yaml",
+            "--profiling=false",
+            "--tls-min-version=VersionTLS12",
+            "--audit-log-maxage=30",
+            "--audit-log-maxbackup=10",
+            "--audit-log-maxsize=100",
         ] {
             assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
         }

@@ -1,8 +1,8 @@
 //! kube-controller-manager: its own kubeconfig for the API, authentication and authorization;
 //! signs cluster certificates (CSRs) with our CA; service-account tokens with `sa-key.pem`;
-//! one control plane, so no leader election; serves only on loopback. Pod CIDRs are not
-//! allocated by Kubernetes: one node uses the CNI bridge's host-local range, several nodes get
-//! their /24 from flannel (which leases it in etcd).
+//! one control plane, so no leader election; serves only on loopback. Pod CIDRs: one node uses
+//! the CNI bridge's host-local range (nothing allocated); with flannel every Node gets its /24
+//! of the cluster CIDR here (`--allocate-node-cidrs`), which flannel's kube subnet manager uses.
 //!
 //! Readiness is `GET https://127.0.0.1:10257/healthz` without verifying its self-signed serving
 //! certificate: the address is loopback inside the session's own network namespace, the probe
@@ -34,7 +34,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         "--use-service-account-credentials=true".into(),
         format!("--service-cluster-ip-range={}", k.service_cidr),
         format!("--cluster-cidr={}", k.pod_cidr),
-        "--allocate-node-cidrs=false".into(),
+        format!("--allocate-node-cidrs={}", k.flannel),
     ]);
     a
 }
@@ -63,9 +63,23 @@ mod tests {
             "--bind-address=127.0.0.1",
             "--allocate-node-cidrs=false",
             "--cluster-cidr=10.88.0.0/16",
+            "--profiling=false",
+            "--tls-min-version=VersionTLS12",
         ] {
             assert!(a.iter().any(|x| x == must), "missing {must}: {a:?}");
         }
+        let mut f = c.clone();
+        f.session.k8s.flannel = true;
+        f.session.k8s.pod_cidr = crate::session::config::DEFAULT_FLANNEL_CIDR.into();
+        let a = args(&f);
+        assert!(
+            a.contains(&"--allocate-node-cidrs=true".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&"--cluster-cidr=10.5.0.0/16".to_string()),
+            "{a:?}"
+        );
         let mut p = Plan::default();
         add(&mut p, &c, &find_all).unwrap();
         assert_eq!(p.components[0].after, ["kube-apiserver"]);

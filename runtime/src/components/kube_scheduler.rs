@@ -36,5 +36,7 @@ mod tests {
         );
         assert!(a.contains(&"--leader-elect=false".to_string()));
         assert!(a.contains(&"--bind-address=127.0.0.1".to_string()));
+        assert!(a.contains(&"--profiling=false".to_string()));
+        assert!(a.contains(&"--tls-min-version=VersionTLS12".to_string()));
     }
 }

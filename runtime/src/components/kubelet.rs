@@ -19,6 +19,9 @@ use std::time::Duration;
 /// The kubelet's healthz port (upstream default, loopback only).
 pub const HEALTHZ_PORT: u16 = 10248;
 
+/// Most processes a pod may have (`podPidsLimit`).
+pub const POD_PIDS_LIMIT: u32 = 4096;
+
 /// The generated configuration file.
 pub fn config_path(cfg: &ChildConfig) -> PathBuf {
     cfg.paths.state.join("kubelet-config.yaml")
@@ -58,6 +61,14 @@ pub fn config(cfg: &ChildConfig) -> String {
             "x509": {"clientCAFile": s(pki.ca_cert())},
         },
         "authorization": {"mode": "Webhook"},
+        // CIS 4.2: no unauthenticated port, TLS 1.2 at least, a pod cannot fork-bomb the
+        // user's pids budget, RuntimeDefault seccomp unless a pod asks otherwise.
+        // protectKernelDefaults stays false: in a user namespace the kubelet cannot set the
+        // kernel's sysctls, and with it on it refuses to start whenever they differ.
+        "readOnlyPort": 0,
+        "tlsMinVersion": super::kube::TLS_MIN_VERSION,
+        "podPidsLimit": POD_PIDS_LIMIT,
+        "seccompDefault": true,
         "tlsCertFile": s(pki.cert(Leaf::KubeletServing)),
         "tlsPrivateKeyFile": s(pki.key(Leaf::KubeletServing)),
         "clusterDNS": [k.cluster_dns],
@@ -164,6 +175,14 @@ mod tests {
         );
         assert_eq!(v["healthzPort"], 10248);
         assert_eq!(v["healthzBindAddress"], "127.0.0.1");
+        assert_eq!(v["readOnlyPort"], 0);
+        assert_eq!(v["tlsMinVersion"], "VersionTLS12");
+        assert_eq!(v["podPidsLimit"], 4096);
+        assert_eq!(v["seccompDefault"], true);
+        assert!(
+            v.get("protectKernelDefaults").is_none(),
+            "rootless deviation"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! With Kubernetes on, [`kube::add`] adds the control plane, the node components, CNI and the
 //! one-shot [`Job`]s (flannel's network config, CoreDNS) after the CRI.
 
+pub mod admin_rbac;
+pub mod apiserver_files;
 pub mod cni;
 pub mod containerd;
 pub mod coredns;

@@ -3,7 +3,7 @@
 //! CA on request), and the earliest expiry that `u7s status` shows.
 
 use crate::error::{Error, Result};
-use crate::pki::{Leaf, Pki, PkiSpec, RENEW_DAYS, parse_cert};
+use crate::pki::{CaKind, Leaf, Pki, PkiSpec, RENEW_DAYS, parse_cert};
 use serde::Serialize;
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 /// One certificate of the inventory.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertInfo {
-    /// `ca` or the leaf's file stem (`apiserver`, `node`, ...).
+    /// `ca`, `etcd-ca` or the leaf's file stem (`apiserver`, `node`, ...).
     pub role: String,
     pub path: PathBuf,
     pub subject: String,
@@ -34,10 +34,10 @@ fn leaves(pki: &Pki, spec: Option<&PkiSpec>) -> Vec<Leaf> {
     }
 }
 
-fn ca_info(pki: &Pki, now: OffsetDateTime) -> CertInfo {
-    let path = pki.ca_cert();
+fn ca_info(pki: &Pki, kind: CaKind, now: OffsetDateTime) -> CertInfo {
+    let path = pki.ca_cert_of(kind);
     let mut info = CertInfo {
-        role: "ca".into(),
+        role: kind.stem().into(),
         path: path.clone(),
         subject: String::new(),
         sans: vec![],
@@ -66,11 +66,13 @@ fn ca_info(pki: &Pki, now: OffsetDateTime) -> CertInfo {
                 ));
             }
             if pki.is_master() {
-                let key = std::fs::read_to_string(pki.ca_key()).unwrap_or_default();
+                let key = std::fs::read_to_string(pki.ca_key_of(kind)).unwrap_or_default();
                 let parsed = parse_cert(&pem).expect("parsed above");
                 if !crate::pki::key_matches(&key, &parsed) {
-                    info.issues
-                        .push("ca-key.pem does not belong to ca.pem".into());
+                    info.issues.push(format!(
+                        "{0}-key.pem does not belong to {0}.pem",
+                        kind.stem()
+                    ));
                 }
             }
         }
@@ -84,9 +86,13 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Every certificate with its problems, the CA first, at `now`.
+/// Every certificate with its problems, the CAs first, at `now`. A joined node holds the
+/// cluster CA only (etcd's never leaves the master).
 pub fn inventory_at(pki: &Pki, spec: Option<&PkiSpec>, now: OffsetDateTime) -> Vec<CertInfo> {
-    let mut out = vec![ca_info(pki, now)];
+    let mut out = vec![ca_info(pki, CaKind::Cluster, now)];
+    if pki.is_master() {
+        out.push(ca_info(pki, CaKind::Etcd, now));
+    }
     for leaf in leaves(pki, spec) {
         let path = pki.cert(leaf);
         let issues = pki.problems(leaf, spec, now);
@@ -209,8 +215,8 @@ pub fn renew(pki: &Pki, spec: &PkiSpec, what: Renew) -> Result<Vec<PathBuf>> {
         written.extend(pki.create_ca(now)?);
     }
     if what.all || what.ca {
-        let ca = pki.load_ca()?;
         for leaf in spec.leaves() {
+            let ca = pki.load_ca_of(leaf.ca())?;
             written.extend(pki.write_leaf(&ca, leaf, spec, now)?);
         }
     }
@@ -235,9 +241,10 @@ mod tests {
         let spec = kube_spec();
         pki.ensure(&spec).unwrap();
         let inv = inventory(&pki).unwrap();
-        assert_eq!(inv.len(), 14);
+        assert_eq!(inv.len(), 15);
         assert!(inv.iter().all(|c| c.issues.is_empty()), "{inv:?}");
         assert_eq!(inv[0].role, "ca");
+        assert_eq!(inv[1].role, "etcd-ca");
         assert!(inv[0].days_left >= 3649);
         let (role, days) = earliest_expiry(&pki).unwrap();
         assert!((363..=365).contains(&days), "{role} {days}");
@@ -250,7 +257,7 @@ mod tests {
             .filter(|c| !c.issues.is_empty())
             .map(|c| c.role.as_str())
             .collect();
-        assert_eq!(flagged, ["etcd-server", "apiserver", "kubelet-serving"]);
+        assert_eq!(flagged, ["apiserver", "kubelet-serving"]);
         let table = render_table(&inv);
         assert!(
             table.contains("SANs differ") && table.contains("ROLE"),

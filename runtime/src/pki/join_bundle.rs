@@ -1,6 +1,7 @@
 //! The node bootstrap bundle: what a master hands a joining node (a tar of plain files): the
-//! CA certificate, the node's own leaves (kubelet client and serving, kube-proxy, flannel) with
-//! their keys, its two kubeconfigs and `join.json`. Never the CA key: a joined node cannot issue.
+//! CA certificate, the node's own leaves (kubelet client and serving, kube-proxy) with their
+//! keys, its two kubeconfigs and `join.json`. Never a CA key, never an etcd credential (flanneld
+//! uses the Kubernetes API with the kubelet's credential): a joined node cannot issue.
 //! Import checks every entry (plain files with known names only), that the certificates chain to
 //! the bundled CA and belong to the named node, and writes them atomically.
 
@@ -38,8 +39,6 @@ pub struct JoinInfo {
     pub cluster_domain: String,
     pub pod_cidr: String,
     pub flannel: bool,
-    /// etcd for flannel: `https://<server>:2379`.
-    pub etcd: String,
 }
 
 /// Who the bundle is for.
@@ -115,7 +114,6 @@ pub fn export_node_bundle(
         cluster_domain: settings.cluster_domain.clone(),
         pod_cidr: settings.pod_cidr.clone(),
         flannel: true,
-        etcd: kubeconfig::server_url(&node.server).replace(":6443", ":2379"),
     };
     let spec = node_spec(&join, &node.cidr);
     let now = OffsetDateTime::now_utc();
@@ -382,7 +380,14 @@ mod tests {
             crate::rootlesskit::flags::DEFAULT_CIDR,
         )
         .unwrap();
-        assert_eq!(join.etcd, "https://192.168.1.10:2379");
+        // No etcd credential: nothing in the bundle chains to etcd's CA.
+        let etcd_ca = m.ca_der_of(crate::pki::CaKind::Etcd).unwrap();
+        for (name, data) in &files {
+            if let Ok(c) = parse_cert(data) {
+                assert!(!crate::pki::signed_by(&c.der, &etcd_ca), "{name}");
+            }
+        }
+        assert!(!String::from_utf8_lossy(&files[JOIN_FILE]).contains("2379"));
         assert_eq!(join.node_name, "node-b");
         assert!(join.flannel);
         assert_eq!(join.pod_cidr, "10.5.0.0/16");
@@ -516,14 +521,6 @@ mod tests {
         assert!(e.contains("subject") && e.contains("node-c"), "{e}");
         // A leaf from another CA: refused.
         let mut files = read_entries(p, &bytes).unwrap();
-        files.insert(
-            "flannel.pem".into(),
-            std::fs::read(m.cert(Leaf::Flannel)).unwrap(),
-        );
-        files.insert(
-            "flannel-key.pem".into(),
-            std::fs::read(m.key(Leaf::Flannel)).unwrap(),
-        );
         let o = tempfile::tempdir().unwrap();
         let other = Pki::new(o.path());
         other.ensure(&kube_spec()).unwrap();

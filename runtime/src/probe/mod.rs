@@ -422,7 +422,7 @@ mod tests {
         let verified = |port| Probe::HttpsOk {
             port,
             path: "/readyz".into(),
-            ca: pki.ca_cert(),
+            ca: pki.etcd_ca_cert(),
             cert: pki.cert(EtcdClient),
             key: pki.key(EtcdClient),
         };

@@ -69,8 +69,6 @@ pub const DEFAULT_FLANNEL_CIDR: &str = "10.5.0.0/16";
 pub const APISERVER_PORT: u16 = 6443;
 /// flannel's VXLAN port (published on every node of a multi-node cluster).
 pub const VXLAN_PORT: u16 = 8472;
-/// etcd's client port (published on a multi-node master for the nodes' flannel).
-pub const ETCD_PORT: u16 = 2379;
 /// The kubelet's port (published on joined nodes: logs, exec, port-forward from the apiserver).
 pub const KUBELET_PORT: u16 = 10250;
 /// The file recording that this host joined a cluster (under `$XDG_CONFIG_HOME/usernetes`).
@@ -110,10 +108,9 @@ pub struct KubeSettings {
 }
 
 impl KubeSettings {
-    /// Checks the node name (a DNS subdomain, as Kubernetes wants it) and the networks.
-    pub fn validate(&self) -> Result<()> {
-        let n = &self.node_name;
-        let ok = !n.is_empty()
+    /// Whether `n` is a valid node name: a DNS subdomain (RFC 1123), as Kubernetes wants it.
+    pub fn valid_node_name(n: &str) -> bool {
+        !n.is_empty()
             && n.len() <= 253
             && n.split('.').all(|l| {
                 !l.is_empty()
@@ -122,8 +119,13 @@ impl KubeSettings {
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && !l.starts_with('-')
                     && !l.ends_with('-')
-            });
-        if !ok {
+            })
+    }
+
+    /// Checks the node name (a DNS subdomain, as Kubernetes wants it) and the networks.
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.node_name;
+        if !Self::valid_node_name(n) {
             return Err(Error::Usage(format!(
                 "node name {n:?} is not a valid Kubernetes node name (lowercase letters, digits, '-' \
                  and '.'); give one with --node-name"
@@ -225,8 +227,8 @@ impl SessionConfig {
     }
 
     /// Ports published whatever the user asked: the apiserver for host-side kubectl (loopback on
-    /// a single node; every interface on a multi-node master, with etcd for the nodes' flannel and
-    /// the VXLAN port), the kubelet and VXLAN on a joined node. A port the user publishes on the
+    /// a single node; every interface on a multi-node master, with the VXLAN port), the kubelet
+    /// and VXLAN on a joined node. etcd never: no node holds an etcd credential. A port the user publishes on the
     /// same host port and protocol wins.
     pub fn implicit_publish(&self) -> Vec<PortSpec> {
         if !self.kube {
@@ -239,7 +241,6 @@ impl SessionConfig {
             ))],
             (Role::Master, true) => vec![
                 spec(format!("0.0.0.0:{APISERVER_PORT}:{APISERVER_PORT}/tcp")),
-                spec(format!("0.0.0.0:{ETCD_PORT}:{ETCD_PORT}/tcp")),
                 spec(format!("0.0.0.0:{VXLAN_PORT}:{VXLAN_PORT}/udp")),
             ],
             (Role::Node { .. }, _) => vec![
@@ -404,14 +405,7 @@ mod tests {
         assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp"]);
         c.publish.clear();
         c.k8s.flannel = true;
-        assert_eq!(
-            show(&c),
-            [
-                "0.0.0.0:6443:6443/tcp",
-                "0.0.0.0:2379:2379/tcp",
-                "0.0.0.0:8472:8472/udp"
-            ]
-        );
+        assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp", "0.0.0.0:8472:8472/udp"]);
         c.k8s.role = Role::Node {
             server: "192.168.1.10".into(),
         };
