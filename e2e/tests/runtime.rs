@@ -384,7 +384,7 @@ fn containerd_with_cri_and_etcd_with_client_tls() {
         "--dial-timeout=2s",
         "--command-timeout=3s",
     ];
-    let ca = format!("--cacert={}", p("ca.pem"));
+    let ca = format!("--cacert={}", p("etcd-ca.pem"));
     let cert = format!("--cert={}", p("etcd-client.pem"));
     let key = format!("--key={}", p("etcd-client-key.pem"));
     let mut with = base.to_vec();
