@@ -414,6 +414,9 @@ pub enum CertsCmd {
         /// goes in the kubelet's serving certificate)
         #[arg(long, value_name = "CIDR", default_value = crate::rootlesskit::flags::DEFAULT_CIDR)]
         node_cidr: String,
+        /// Issue another bundle for a node name issued before (the earlier one stays valid)
+        #[arg(long)]
+        reissue: bool,
     },
 }
 
@@ -597,7 +600,9 @@ mod tests {
                 server,
                 output,
                 node_cidr,
+                reissue,
             })) => {
+                assert!(!reissue, "never implied");
                 assert_eq!(node_cidr, "10.0.42.0/24");
                 assert_eq!(node, "n1");
                 assert_eq!(ip.len(), 2);

@@ -196,7 +196,16 @@ fn a_node_with_its_own_session_network_needs_a_bundle_made_for_it() {
     let m = master();
     let make = |cidr: Option<&str>, out: &str| {
         let out = m.path(out);
-        let mut args = vec!["certs", "bundle", "node-b", "--ip", "192.168.77.3", "-o"];
+        // The second bundle for node-b replaces the first (issued.json refuses it otherwise).
+        let mut args = vec![
+            "certs",
+            "bundle",
+            "node-b",
+            "--reissue",
+            "--ip",
+            "192.168.77.3",
+            "-o",
+        ];
         args.push(out.to_str().unwrap());
         if let Some(c) = cidr {
             args.extend(["--node-cidr", c]);

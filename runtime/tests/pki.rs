@@ -676,7 +676,7 @@ fn a_node_bundle_gives_working_kubeconfigs_and_no_ca_key() {
         server: "192.168.1.10".into(),
         cidr: "10.0.42.0/24".into(),
     };
-    write_node_bundle(&pki, &req, &settings, &file).unwrap();
+    write_node_bundle(&pki, &req, &settings, &file, false).unwrap();
     assert_eq!(mode(&file), 0o600);
     let n = tempfile::tempdir().unwrap();
     let node = Pki::new(n.path().join("pki"));

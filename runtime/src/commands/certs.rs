@@ -74,6 +74,7 @@ pub fn run(cmd: &CertsCmd) -> Result<ExitStatus> {
             server,
             output,
             node_cidr,
+            reissue,
         } => {
             crate::rootlesskit::flags::validate_cidr(node_cidr)?;
             let spec = pki.load_spec()?;
@@ -112,7 +113,7 @@ pub fn run(cmd: &CertsCmd) -> Result<ExitStatus> {
                 server,
                 cidr: node_cidr.clone(),
             };
-            crate::pki::join_bundle::write_node_bundle(&pki, &req, &settings, &out)?;
+            crate::pki::join_bundle::write_node_bundle(&pki, &req, &settings, &out, *reissue)?;
             println!("{}", out.display());
             eprintln!(
                 "u7s: copy it to {node} (it holds private keys) and start there with `u7s up --join {}`",

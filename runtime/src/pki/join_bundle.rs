@@ -3,7 +3,10 @@
 //! keys, its two kubeconfigs and `join.json`. Never a CA key, never an etcd credential (flanneld
 //! uses the Kubernetes API with the kubelet's credential): a joined node cannot issue.
 //! Import checks every entry (plain files with known names only), that the certificates chain to
-//! the bundled CA and belong to the named node, and writes them atomically.
+//! the bundled CA and belong to the named node, and writes them atomically. Export refuses a name
+//! that is no DNS subdomain and the master's own node name, and records every bundle it writes in
+//! `issued.json` (name, addresses, expiry) beside the CA: a second bundle for the same name (two
+//! valid identities for one node) needs `--reissue`.
 
 use crate::error::{Error, Result};
 use crate::host::fsutil::{ensure_dir, write_atomic};
@@ -21,6 +24,19 @@ use time::OffsetDateTime;
 
 /// The bundle's description of the cluster for the joining node.
 pub const JOIN_FILE: &str = "join.json";
+/// The master's record of the bundles it issued (in its PKI folder).
+pub const ISSUED_FILE: &str = "issued.json";
+
+/// One issued bundle, as recorded in [`ISSUED_FILE`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedBundle {
+    pub node_name: String,
+    pub node_ips: Vec<IpAddr>,
+    /// RFC 3339.
+    pub issued_at: String,
+    /// The node certificate's expiry, RFC 3339.
+    pub not_after: String,
+}
 /// Largest bundle accepted, and largest entry.
 const MAX_BUNDLE: u64 = 4 << 20;
 const MAX_ENTRY: u64 = 256 << 10;
@@ -98,9 +114,19 @@ pub fn export_node_bundle(
     node: &NodeRequest,
     settings: &KubeSettings,
 ) -> Result<Vec<u8>> {
-    if node.name.is_empty() || node.name.contains(['/', ' ']) {
+    if !KubeSettings::valid_node_name(&node.name) {
         return Err(Error::Usage(format!(
-            "node name {:?}: give the node's name as its kubelet registers (e.g. node-1)",
+            "node name {:?} is not a DNS subdomain (lowercase letters, digits, '-' and '.'): give \
+             the node's name as its kubelet registers (e.g. node-1)",
+            node.name
+        )));
+    }
+    if let Some(spec) = master.load_spec()?
+        && spec.node_name == node.name
+    {
+        return Err(Error::Usage(format!(
+            "{:?} is the master's own node name: a bundle for it would let its holder act as the \
+             master's kubelet; give the joining node another name",
             node.name
         )));
     }
@@ -150,15 +176,66 @@ pub fn export_node_bundle(
     b.into_inner().map_err(|e| Error::io("bundle", e))
 }
 
-/// Exports the bundle into `out` (0600, written atomically).
+impl Pki {
+    /// The record of the issued bundles.
+    pub fn issued_file(&self) -> PathBuf {
+        self.dir.join(ISSUED_FILE)
+    }
+
+    /// The bundles issued so far (none when there is no record).
+    pub fn issued(&self) -> Result<Vec<IssuedBundle>> {
+        match std::fs::read(self.issued_file()) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|source| Error::Json {
+                path: self.issued_file(),
+                source,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+            Err(e) => Err(Error::io(self.issued_file(), e)),
+        }
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Exports the bundle into `out` (0600, written atomically) and records it. A name issued before
+/// is refused unless `reissue` (the earlier bundle stays valid until it expires or the CA is
+/// renewed: revoke it with `u7s certs renew --ca`).
 pub fn write_node_bundle(
     master: &Pki,
     node: &NodeRequest,
     settings: &KubeSettings,
     out: &Path,
+    reissue: bool,
 ) -> Result<()> {
+    let mut issued = master.issued()?;
+    if let Some(prev) = issued.iter().find(|b| b.node_name == node.name)
+        && !reissue
+    {
+        return Err(Error::Usage(format!(
+            "a bundle for node {:?} was issued at {} (valid until {}, recorded in {}): pass \
+             --reissue to issue another one (both stay valid), or pick another name",
+            node.name,
+            prev.issued_at,
+            prev.not_after,
+            master.issued_file().display()
+        )));
+    }
     let bytes = export_node_bundle(master, node, settings)?;
-    write_atomic(out, &bytes, 0o600)
+    let files = read_entries(out, &bytes)?;
+    let cert = parse_cert(&files["node.pem"]).map_err(|e| bundle_err(out, e))?;
+    issued.retain(|b| b.node_name != node.name);
+    issued.push(IssuedBundle {
+        node_name: node.name.clone(),
+        node_ips: node.ips.clone(),
+        issued_at: rfc3339(OffsetDateTime::now_utc()),
+        not_after: rfc3339(cert.not_after),
+    });
+    write_atomic(out, &bytes, 0o600)?;
+    let text = serde_json::to_string_pretty(&issued).expect("IssuedBundle serialises");
+    write_atomic(&master.issued_file(), text.as_bytes(), 0o600)
 }
 
 /// Reads and checks a bundle's entries: plain files with known names, each once, small.
@@ -404,7 +481,7 @@ mod tests {
         let (_d, m) = master();
         let out = tempfile::tempdir().unwrap();
         let file = out.path().join("node-b.tar");
-        write_node_bundle(&m, &request(), &settings(), &file).unwrap();
+        write_node_bundle(&m, &request(), &settings(), &file, false).unwrap();
         let n = tempfile::tempdir().unwrap();
         let node = Pki::new(n.path().join("pki"));
         let join = import_node_bundle(&file, &node, crate::rootlesskit::flags::DEFAULT_CIDR, false)
@@ -440,7 +517,7 @@ mod tests {
         let o = Pki::new(other.path());
         o.ensure(&kube_spec()).unwrap();
         let file2 = out.path().join("other.tar");
-        write_node_bundle(&o, &request(), &settings(), &file2).unwrap();
+        write_node_bundle(&o, &request(), &settings(), &file2, false).unwrap();
         let e = import_node_bundle(
             &file2,
             &node,
@@ -456,6 +533,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("master"), "{e}");
+    }
+
+    #[test]
+    fn names_are_checked_and_bundles_recorded_once() {
+        let (_d, m) = master();
+        let out = tempfile::tempdir().unwrap();
+        let file = out.path().join("b.tar");
+        for bad in ["Bad:Name", "UPPER", "-x", "a..b", ""] {
+            let mut r = request();
+            r.name = bad.into();
+            let e = write_node_bundle(&m, &r, &settings(), &file, false)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("DNS subdomain"), "{bad}: {e}");
+        }
+        let mut r = request();
+        r.name = "node-a".into();
+        let e = write_node_bundle(&m, &r, &settings(), &file, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("master's own node name"), "{e}");
+        assert!(!file.exists(), "nothing written");
+        assert!(m.issued().unwrap().is_empty());
+        write_node_bundle(&m, &request(), &settings(), &file, false).unwrap();
+        let rec = m.issued().unwrap();
+        assert_eq!(rec.len(), 1);
+        assert_eq!(rec[0].node_name, "node-b");
+        assert_eq!(rec[0].node_ips, request().ips);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(m.issued_file()).unwrap().mode() & 0o777,
+            0o600
+        );
+        let first = std::fs::read(&file).unwrap();
+        let e = write_node_bundle(&m, &request(), &settings(), &file, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--reissue") && e.contains("issued.json"), "{e}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            first,
+            "the first bundle stays"
+        );
+        write_node_bundle(&m, &request(), &settings(), &file, true).unwrap();
+        assert_eq!(m.issued().unwrap().len(), 1, "one record per name");
+        let mut c = request();
+        c.name = "node-c.example".into();
+        write_node_bundle(&m, &c, &settings(), &out.path().join("c.tar"), false).unwrap();
+        assert_eq!(m.issued().unwrap().len(), 2);
     }
 
     #[test]
