@@ -32,10 +32,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let res = (|| {
+        // A leftover of a crashed writer with our pid goes; then the temp file is created
+        // exclusively and never through a symlink (a planted one in a shared folder fails).
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(mode)
             .open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -127,6 +133,19 @@ mod tests {
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temp left");
         let e = write_atomic(&d.path().join("no/such/dir/f"), b"x", 0o644).unwrap_err();
         assert!(e.to_string().contains("no/such/dir/f"));
+    }
+
+    #[test]
+    fn a_planted_temp_symlink_is_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let tmp = d.path().join(format!(".out.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_atomic(&d.path().join("out"), b"new", 0o600).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(d.path().join("out")).unwrap(), b"new");
+        assert!(fs::symlink_metadata(&tmp).is_err(), "temp gone");
     }
 
     #[test]

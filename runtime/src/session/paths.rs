@@ -82,6 +82,23 @@ pub struct Paths {
     pub config: PathBuf,
 }
 
+/// Why a runtime dir with this owner and mode is not the user's own (pure; None = fine):
+/// another owner, or writable by others (`/tmp`, a shared folder), where another user could
+/// plant or replace the session's sockets. (The XDG spec wants 0700; a readable 0755 one is
+/// tolerated, the session's own folders inside it are 0700.)
+pub fn runtime_dir_problem(uid: u32, owner: u32, mode: u32) -> Option<String> {
+    if owner != uid {
+        Some(format!("is owned by uid {owner}, not {uid}"))
+    } else if mode & 0o022 != 0 {
+        Some(format!(
+            "has mode {:04o}: others can write to it (it should be 0700)",
+            mode & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
 impl Paths {
     /// Derives the paths; `runtime_dir_exists` decides the `/run/user/UID` fallback.
     pub fn resolve(env: &Env, runtime_dir_ok: impl Fn(&Path) -> bool) -> Result<Paths> {
@@ -120,15 +137,28 @@ impl Paths {
         })
     }
 
-    /// Resolves from this process's environment.
+    /// Resolves from this process's environment. The runtime dir (sockets, the session's
+    /// state) must be the user's own and private, as the XDG spec wants: a shared one (e.g.
+    /// `XDG_RUNTIME_DIR=/tmp`) would expose docker.sock, which is the user's account.
     pub fn from_process() -> Result<Paths> {
+        use std::os::unix::fs::MetadataExt;
         let env = Env::from_process();
         let uid = env.uid;
-        Paths::resolve(&env, |p| {
+        let paths = Paths::resolve(&env, |p| {
             std::fs::metadata(p)
-                .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid && m.is_dir())
+                .map(|m| m.is_dir() && runtime_dir_problem(uid, m.uid(), m.mode()).is_none())
                 .unwrap_or(false)
-        })
+        })?;
+        if let Ok(m) = std::fs::metadata(&paths.runtime_dir)
+            && let Some(p) = runtime_dir_problem(uid, m.uid(), m.mode())
+        {
+            return Err(Error::Usage(format!(
+                "XDG_RUNTIME_DIR={} {p}; it holds the session's sockets: use your own private \
+                 folder (/run/user/{uid} from a login session, or `mkdir -m 700` one)",
+                paths.runtime_dir.display()
+            )));
+        }
+        Ok(paths)
     }
 
     /// RootlessKit's state dir (`child_pid`, `api.sock`, `lock`).
@@ -277,6 +307,23 @@ mod tests {
                 .to_string()
                 .contains("HOME")
         );
+    }
+
+    #[test]
+    fn runtime_dir_must_be_private() {
+        assert_eq!(runtime_dir_problem(1000, 1000, 0o40700), None);
+        assert!(
+            runtime_dir_problem(1000, 0, 0o40700)
+                .unwrap()
+                .contains("uid 0")
+        );
+        assert!(
+            runtime_dir_problem(1000, 1000, 0o41777)
+                .unwrap()
+                .contains("1777")
+        );
+        assert!(runtime_dir_problem(1000, 1000, 0o40770).is_some());
+        assert_eq!(runtime_dir_problem(1000, 1000, 0o40755), None);
     }
 
     #[test]

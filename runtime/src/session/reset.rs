@@ -39,7 +39,19 @@ pub fn remove_all(bins: &Bins, targets: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec
         return Ok((plain, vec![]));
     }
     let rk = bins.require("rootlesskit", "removing files owned by sub-UIDs")?;
-    let tmp = std::env::temp_dir().join(format!("u7s-reset-{}", std::process::id()));
+    // RootlessKit's state dir for this one command: created here exclusively, private.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = std::env::temp_dir().join(format!("u7s-reset-{}-{nanos:08x}", std::process::id()));
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
+    }
     let out = Command::new(&rk)
         .arg(format!("--state-dir={}", tmp.display()))
         .arg("--net=host")
