@@ -66,9 +66,14 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<PathBuf>,
 
-    /// Do not ask: install without checksums when none are found; confirm --purge
+    /// Do not ask: confirm --purge (never skips the checksum)
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Install an archive that has no SHA256SUMS (its hash goes unchecked; only its own
+    /// manifest is checked, which proves nothing about where it came from)
+    #[arg(long)]
+    pub insecure_skip_checksum: bool,
 
     /// Print only warnings and errors
     #[arg(short, long)]
@@ -344,7 +349,7 @@ pub fn run(cli: Cli) -> i32 {
                 .clone()
                 .unwrap_or_else(|| bundle::manifest::ARCHIVE_NAME.to_string()),
             checksums: cli.checksums.clone(),
-            yes: cli.yes,
+            skip_checksum: cli.insecure_skip_checksum,
             keep: cli.keep,
             integration: Wanted {
                 modify_path: !cli.no_modify_path,

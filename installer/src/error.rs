@@ -177,7 +177,7 @@ impl Error {
                 "check the URL and your network, then run again: the download resumes where it stopped".into()
             }
             Error::NoChecksums { .. } => "put SHA256SUMS beside the archive, pass --checksums FILE|URL, \
-                 or pass --yes to install without checking the archive's hash"
+                 or pass --insecure-skip-checksum to install without checking the archive's hash (--yes never does)"
                 .into(),
             Error::NotListed { .. } => {
                 "use the SHA256SUMS published with this archive (--checksums FILE|URL)".into()

@@ -26,8 +26,8 @@ pub struct InstallOptions {
     pub archive: String,
     /// Path or URL of a SHA256SUMS file (else the one beside the archive).
     pub checksums: Option<String>,
-    /// Go on without checksums.
-    pub yes: bool,
+    /// Go on without checksums (`--insecure-skip-checksum`, never implied by `--yes`).
+    pub skip_checksum: bool,
     /// Previous versions to keep.
     pub keep: usize,
     pub integration: Wanted,
@@ -44,7 +44,7 @@ pub struct InstallReport {
     pub path: PathBuf,
     pub archive: String,
     pub archive_sha256: String,
-    /// Where the expected hash came from; `None` when installed unverified (`--yes`).
+    /// Where the expected hash came from; `None` when installed unverified (`--insecure-skip-checksum`).
     pub verified_with: Option<String>,
     pub reused: bool,
     pub repaired: bool,
@@ -109,8 +109,9 @@ pub fn install(
     let expected = expected_hash(&src, opts.checksums.as_deref(), &mut net)?;
     match &expected {
         Some(e) => ui.info(format!("expected sha256 {} (from {})", e.sha256, e.from)),
-        None if opts.yes => ui.warn(format!(
-            "no {} beside {}: the archive's hash cannot be checked (going on because of --yes; \
+        None if opts.skip_checksum => ui.warn(format!(
+            "no {} beside {}: the archive's hash cannot be checked (going on because of \
+             --insecure-skip-checksum; \
              its files are still checked against its manifest)",
             bundle::manifest::CHECKSUMS_NAME,
             src.display()

@@ -91,7 +91,7 @@ fn missing_archive_and_missing_checksums_are_refused() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("no checksums for") && err.contains("--yes"),
+        err.contains("no checksums for") && err.contains("--insecure-skip-checksum"),
         "{err}"
     );
     assert!(s.versions().is_empty());

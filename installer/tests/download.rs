@@ -209,7 +209,7 @@ fn url_failures_are_refused_before_unpacking() {
     let o = s.run(&[
         &format!("{}/fail/usernetes-x86_64.tbz", srv.base),
         "--no-doctor",
-        "--yes",
+        "--insecure-skip-checksum",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(stderr(&o).contains("HTTP 500"), "{}", text(&o));
@@ -217,7 +217,7 @@ fn url_failures_are_refused_before_unpacking() {
     let o = s.run(&[
         &format!("{}/missing/usernetes-x86_64.tbz", srv.base),
         "--no-doctor",
-        "--yes",
+        "--insecure-skip-checksum",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(stderr(&o).contains("HTTP 404"), "{}", text(&o));

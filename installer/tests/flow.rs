@@ -351,14 +351,22 @@ fn doctor_runs_after_install_and_its_summary_is_printed() {
 }
 
 #[test]
-fn install_without_checksums_needs_yes() {
+fn install_without_checksums_needs_its_own_flag_not_yes() {
     let s = Sandbox::new();
     let rel = Release::small("1.0.0");
     let a = s.put_archive("usernetes-x86_64.tbz", &rel.tbz(), false);
     let o = s.run(&[a.to_str().unwrap(), "--no-doctor"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(s.versions().is_empty());
+    // --yes answers questions; it never skips the checksum.
     let o = s.run(&[a.to_str().unwrap(), "--no-doctor", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(s.versions().is_empty());
+    let o = s.run(&[
+        a.to_str().unwrap(),
+        "--no-doctor",
+        "--insecure-skip-checksum",
+    ]);
     assert_success(&o);
     assert!(stderr(&o).contains("cannot be checked"), "{}", text(&o));
     s.assert_current(&rel);
