@@ -6,6 +6,7 @@
 //! CRI v1 client.
 
 pub mod cri;
+pub mod kube;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
