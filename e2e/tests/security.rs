@@ -255,6 +255,39 @@ fn node_credentials_pod_security_encryption_audit_and_etcd_ca() {
         "the node labelled itself control-plane: {r:?}"
     );
 
+    // --- flanneld's own credential: what its kube subnet manager needs (every Node, patching
+    // a Node's status), nothing more (no Secrets, no Node spec).
+    let fl = pki.join("flannel.kubeconfig");
+    let r = kubectl_as(&sb, &fl, &["get", "nodes", "-o", "name"]);
+    assert!(
+        r.success() && r.stdout.contains("node/other-node") && r.stdout.contains(&node),
+        "flannel lists every Node: {r:?}"
+    );
+    let r = kubectl_as(
+        &sb,
+        &fl,
+        &[
+            "patch",
+            "node",
+            "other-node",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"FlannelIsUp","message":"test"}]}}"#,
+        ],
+    );
+    assert!(r.success(), "flannel patches Node status: {r:?}");
+    for args in [
+        &["get", "secret", "s1"][..],
+        &["label", "node", "other-node", "y=z"][..],
+    ] {
+        let r = kubectl_as(&sb, &fl, args);
+        assert!(
+            !r.success() && r.stderr.contains("Forbidden"),
+            "flannel {args:?}: {r:?}"
+        );
+    }
+
     // --- Pod Security: baseline enforced outside kube-system (server-side dry runs).
     let plain = write_for_user(&sb, "plain.yaml", &pod("plain", "default", "", ""));
     kubectl(&sb, &["create", "--dry-run=server", "-f", &plain]);

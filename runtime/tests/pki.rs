@@ -748,7 +748,7 @@ fn the_certs_command() {
     );
     let o = u7s(&["certs", "check", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(j.as_array().unwrap().len(), 15, "two CAs and 13 leaves");
+    assert_eq!(j.as_array().unwrap().len(), 16, "two CAs and 14 leaves");
     // The bundle, with the master's recorded host address as the default server.
     let o = u7s(&["certs", "bundle", "node-c", "--ip", "192.168.1.30"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -1,9 +1,10 @@
 //! flanneld for multi-node clusters (VXLAN on 8472/udp, published on every node) with the
 //! Kubernetes subnet manager (`--kube-subnet-mgr`, as kubeadm's and k3s's flannel): each node's
 //! /24 is the `spec.podCIDR` kube-controller-manager allocates (`--allocate-node-cidrs`), and
-//! flanneld talks to the apiserver with the kubelet's own credential (its kubeconfig: a node
-//! may read Nodes and patch its own, which NodeRestriction enforces). No node holds an etcd
-//! credential and etcd is never published. The network config is a file (`net-conf.json`);
+//! flanneld talks to the apiserver with its own credential (`flannel.kubeconfig`, user
+//! `u7s:flannel`, bound by [`super::admin_rbac`] to what kube-flannel's RBAC grants: read Nodes,
+//! patch their status; the kubelet's credential cannot, since the Node authorizer lets a node
+//! read only its own Node). No node holds an etcd credential and etcd is never published. The network config is a file (`net-conf.json`);
 //! `tap0` (RootlessKit's interface) carries the overlay, the host's address is the public IP so
 //! other nodes reach this one through its published port. flanneld waits for its Node object,
 //! so it starts after the kubelet registered it. After flanneld is up a job turns off
@@ -45,7 +46,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         "--kube-subnet-mgr".into(),
         format!(
             "--kubeconfig-file={}",
-            pki.kubeconfig(Kubeconfig::Kubelet).display()
+            pki.kubeconfig(Kubeconfig::Flannel).display()
         ),
         format!("--net-config-path={}", net_conf_path(cfg).display()),
         format!("--subnet-file={SUBNET_FILE}"),
@@ -128,7 +129,7 @@ mod tests {
                 "--kube-subnet-mgr",
                 "--public-ip=192.168.5.10",
                 "--iface=tap0",
-                "--kubeconfig-file=/home/u/.config/usernetes/pki/kubelet.kubeconfig",
+                "--kubeconfig-file=/home/u/.config/usernetes/pki/flannel.kubeconfig",
                 "--subnet-file=/run/flannel/subnet.env",
             ] {
                 assert!(f.args.iter().any(|a| a == must), "{must}: {:?}", f.args);

@@ -241,7 +241,7 @@ mod tests {
         let spec = kube_spec();
         pki.ensure(&spec).unwrap();
         let inv = inventory(&pki).unwrap();
-        assert_eq!(inv.len(), 15);
+        assert_eq!(inv.len(), 16);
         assert!(inv.iter().all(|c| c.issues.is_empty()), "{inv:?}");
         assert_eq!(inv[0].role, "ca");
         assert_eq!(inv[1].role, "etcd-ca");

@@ -1,6 +1,6 @@
 //! The node bootstrap bundle: what a master hands a joining node (a tar of plain files): the
 //! CA certificate, the node's own leaves (kubelet client and serving, kube-proxy) with their
-//! keys, its two kubeconfigs and `join.json`. Never a CA key, never an etcd credential (flanneld
+//! keys, its kubeconfigs and `join.json`. Never a CA key, never an etcd credential (flanneld
 //! uses the Kubernetes API with the kubelet's credential): a joined node cannot issue.
 //! Import checks every entry (plain files with known names only), that the certificates chain to
 //! the bundled CA and belong to the named node, and writes them atomically. Export refuses a name
@@ -76,7 +76,7 @@ pub fn entry_names() -> Vec<String> {
         v.push(format!("{}.pem", l.stem()));
         v.push(format!("{}-key.pem", l.stem()));
     }
-    for k in [Kubeconfig::Kubelet, Kubeconfig::KubeProxy] {
+    for k in Kubeconfig::NODE {
         v.push(k.file_name().into());
     }
     v
@@ -152,7 +152,7 @@ pub fn export_node_bundle(
         issued.insert(l.stem(), i);
     }
     let url = kubeconfig::server_url(&node.server);
-    for k in [Kubeconfig::Kubelet, Kubeconfig::KubeProxy] {
+    for k in Kubeconfig::NODE {
         let i = &issued[k.leaf().stem()];
         let user = profile(k.leaf(), &spec).cn;
         let text = kubeconfig::render(&url, &ca.cert_pem, &user, &i.cert_pem, &i.key_pem);

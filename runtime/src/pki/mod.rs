@@ -109,14 +109,21 @@ pub enum Leaf {
     Node,
     /// The kubelet's serving certificate (node name and addresses).
     KubeletServing,
+    /// flanneld as a Kubernetes client (user [`FLANNEL_USER`]: reads Nodes, patches their
+    /// status; the Node authorizer lets a kubelet read only its own Node, and flanneld needs
+    /// every node's subnet).
+    Flannel,
 }
+
+/// flanneld's user, bound to the `u7s:flannel` ClusterRole.
+pub const FLANNEL_USER: &str = "u7s:flannel";
 
 /// The admin credential's group, bound to `cluster-admin` (not `system:masters`).
 pub const ADMIN_GROUP: &str = "u7s:cluster-admins";
 
 impl Leaf {
     /// Every leaf, in issuing order.
-    pub const ALL: [Leaf; 13] = [
+    pub const ALL: [Leaf; 14] = [
         Leaf::EtcdServer,
         Leaf::EtcdPeer,
         Leaf::EtcdClient,
@@ -130,11 +137,17 @@ impl Leaf {
         Leaf::KubeProxy,
         Leaf::Node,
         Leaf::KubeletServing,
+        Leaf::Flannel,
     ];
 
     /// What a joined node holds (from its bootstrap bundle): Kubernetes credentials only, never
-    /// an etcd one (flanneld uses the Kubernetes API with the kubelet's credential).
-    pub const NODE: [Leaf; 3] = [Leaf::Node, Leaf::KubeletServing, Leaf::KubeProxy];
+    /// an etcd one (flanneld uses the Kubernetes API).
+    pub const NODE: [Leaf; 4] = [
+        Leaf::Node,
+        Leaf::KubeletServing,
+        Leaf::KubeProxy,
+        Leaf::Flannel,
+    ];
 
     /// The CA that signs it.
     pub fn ca(self) -> CaKind {
@@ -162,6 +175,7 @@ impl Leaf {
             Leaf::KubeProxy => "kube-proxy",
             Leaf::Node => "node",
             Leaf::KubeletServing => "kubelet-serving",
+            Leaf::Flannel => "flannel",
         }
     }
 }
@@ -181,17 +195,27 @@ pub enum Kubeconfig {
     KubeProxy,
     /// `kubelet.kubeconfig` (the node's client certificate).
     Kubelet,
+    /// `flannel.kubeconfig` (flanneld's kube subnet manager).
+    Flannel,
 }
 
 impl Kubeconfig {
     /// Every kubeconfig of a master.
-    pub const ALL: [Kubeconfig; 6] = [
+    pub const ALL: [Kubeconfig; 7] = [
         Kubeconfig::Admin,
         Kubeconfig::SuperAdmin,
         Kubeconfig::ControllerManager,
         Kubeconfig::Scheduler,
         Kubeconfig::KubeProxy,
         Kubeconfig::Kubelet,
+        Kubeconfig::Flannel,
+    ];
+
+    /// What a joined node holds.
+    pub const NODE: [Kubeconfig; 3] = [
+        Kubeconfig::KubeProxy,
+        Kubeconfig::Kubelet,
+        Kubeconfig::Flannel,
     ];
 
     /// The file name.
@@ -203,6 +227,7 @@ impl Kubeconfig {
             Kubeconfig::Scheduler => "scheduler.kubeconfig",
             Kubeconfig::KubeProxy => "kube-proxy.kubeconfig",
             Kubeconfig::Kubelet => "kubelet.kubeconfig",
+            Kubeconfig::Flannel => "flannel.kubeconfig",
         }
     }
 
@@ -215,6 +240,7 @@ impl Kubeconfig {
             Kubeconfig::Scheduler => Leaf::Scheduler,
             Kubeconfig::KubeProxy => Leaf::KubeProxy,
             Kubeconfig::Kubelet => Leaf::Node,
+            Kubeconfig::Flannel => Leaf::Flannel,
         }
     }
 
@@ -329,7 +355,7 @@ impl PkiSpec {
         match (self.kube, self.master) {
             (false, _) => vec![],
             (true, true) => Kubeconfig::ALL.to_vec(),
-            (true, false) => vec![Kubeconfig::KubeProxy, Kubeconfig::Kubelet],
+            (true, false) => Kubeconfig::NODE.to_vec(),
         }
     }
 }
@@ -466,6 +492,7 @@ pub fn profile(leaf: Leaf, spec: &PkiSpec) -> Profile {
         }
         Leaf::Admin => Profile::client("kubernetes-admin", Some(ADMIN_GROUP)),
         Leaf::SuperAdmin => Profile::client("kubernetes-super-admin", Some("system:masters")),
+        Leaf::Flannel => Profile::client(FLANNEL_USER, None),
         Leaf::ControllerManager => Profile::client(
             "system:kube-controller-manager",
             Some("system:kube-controller-manager"),
