@@ -12,6 +12,9 @@ use std::time::Duration;
 pub fn run(args: &UpCmd) -> Result<ExitStatus> {
     let mut cfg = args.session_config()?;
     cluster_settings(args, &mut cfg, true)?;
+    if let Some(note) = cfg.firewall_note() {
+        eprintln!("u7s: {note}");
+    }
     if args.detach {
         let st = crate::process::detach::start(
             &cfg,

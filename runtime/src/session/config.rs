@@ -250,6 +250,26 @@ impl SessionConfig {
         }
     }
 
+    /// What `u7s up` says when the session publishes ports on every interface for the other
+    /// nodes (multi-node): which ones, and that they must be firewalled to the nodes' addresses
+    /// (VXLAN carries no authentication). None on a single node.
+    pub fn firewall_note(&self) -> Option<String> {
+        let open: Vec<String> = self
+            .all_publish()
+            .iter()
+            .filter(|p| p.parent_ip.is_none_or(|ip| ip.is_unspecified()))
+            .map(|p| format!("{}/{}", p.parent_port, p.proto))
+            .collect();
+        (!open.is_empty()).then(|| {
+            format!(
+                "published on every interface for the other nodes: {}; allow them only from the \
+                 cluster's hosts (flannel's VXLAN has no authentication: anyone reaching 8472/udp \
+                 can inject traffic into the pod network), e.g. with your host's firewall",
+                open.join(", ")
+            )
+        })
+    }
+
     /// Everything RootlessKit publishes at start: the user's specs, then the implicit ones whose
     /// host port and protocol the user did not take.
     pub fn all_publish(&self) -> Vec<PortSpec> {
@@ -401,14 +421,25 @@ mod tests {
             c.all_publish().iter().map(|p| p.to_string()).collect()
         };
         assert_eq!(show(&c), ["127.0.0.1:6443:6443/tcp"]);
+        assert_eq!(
+            c.firewall_note(),
+            None,
+            "a single node publishes on loopback only"
+        );
         c.publish = vec![PortSpec::parse("0.0.0.0:6443:6443/tcp").unwrap()];
         assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp"]);
         c.publish.clear();
         c.k8s.flannel = true;
         assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp", "0.0.0.0:8472:8472/udp"]);
+        let note = c.firewall_note().unwrap();
+        assert!(
+            note.contains("6443/tcp, 8472/udp") && !note.contains("2379"),
+            "{note}"
+        );
         c.k8s.role = Role::Node {
             server: "192.168.1.10".into(),
         };
+        assert!(c.firewall_note().unwrap().contains("10250/tcp, 8472/udp"));
         assert_eq!(
             show(&c),
             ["0.0.0.0:10250:10250/tcp", "0.0.0.0:8472:8472/udp"]
