@@ -7,6 +7,8 @@
 //!   and `kubectl exec` work (exec needs `ExtendWebSocketsToKubelet` off in the kubelet of a
 //!   cri-dockerd node); `u7s down` leaves no process.
 //! - `--cri crio`: CRI-O with conmon, pinns and runc behind the wrapper; the node gets Ready.
+//!   No pod yet: CRI-O pulls images only from registries (containers/storage has no import
+//!   through the CRI), and the session has no image-load path for CRI-O (see the status report).
 
 use e2e::*;
 use std::time::{Duration, Instant};
@@ -221,5 +223,26 @@ fn docker_node_gets_ready_and_runs_a_pod() {
         "http://127.0.0.1:8080/",
     ]);
     assert!(got.contains("hello over the cluster network"), "{got:?}");
+    down_leaves_nothing(&sb);
+}
+
+#[test]
+#[ignore = "needs root, U7S_TEST_USER and U7S_E2E_KUBE_BIN with crio, pinns and conmon (scripts/test.sh prepares them)"]
+fn crio_node_gets_ready() {
+    let user = test_user();
+    let mut sb = Sandbox::new(user);
+    sb.release = kube_release_tree_for(sb.path(), "crio");
+    let node = Node {
+        sb: &sb,
+        logs: &["session", "kubelet", "crio"],
+    };
+    let t0 = Instant::now();
+    sb.u7s_ok(&["up", "--cri", "crio", "--detach"]);
+    if sb.status()["session"]["cgroups"] == "unenforced" {
+        let conf =
+            std::fs::read_to_string(sb.runtime_dir.join("usernetes/crio/crio.conf")).unwrap();
+        assert!(conf.contains("usernetes/oci-runtime"), "{conf}");
+    }
+    node.wait_ready(t0, "crio");
     down_leaves_nothing(&sb);
 }
