@@ -27,12 +27,13 @@ scripts/ci-components.sh --u7s-build target/debug/u7s-build
 # The release pipeline (.github/workflows/release.yml runs the same script) on the components a
 # Kubernetes node runs (packed from the builds above plus containerd and Kubernetes, built here
 # from their pins when not cached). The archive is then unpacked for the test user: the
-# Kubernetes end-to-end test (e2e/tests/kube.rs) runs the binaries of this real release.
+# Kubernetes end-to-end tests (e2e/tests/kube.rs; kube_cris.rs: Docker + cri-dockerd, CRI-O +
+# conmon) run the binaries of this real release.
 kube_release=$(mktemp -d)
 results=$(mktemp)
 trap 'rm -rf "$results" "$kube_release"' EXIT
 scripts/release.sh --u7s-build target/debug/u7s-build --executor host --out "$kube_release" \
-  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes \
+  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,moby,docker-cli,tini,cri-dockerd,crio,conmon \
   --release-version 0.0.0-ci --json >"$kube_release/pipeline.json"
 tar -xjf "$kube_release/usernetes-x86_64.tbz" -C "$kube_release"
 chmod 0755 "$kube_release"

@@ -385,19 +385,45 @@ pub const KUBE_BINARIES: &[&str] = &[
 /// Taken from `$U7S_E2E_KUBE_BIN` when there, else from the host (Debian's packages).
 pub const KUBE_HOST_FALLBACK: &[&str] = &["rootlesskit", "rootlessctl", "slirp4netns"];
 
+/// What a Kubernetes node on each CRI needs in `$U7S_E2E_KUBE_BIN` besides [`KUBE_BINARIES`]
+/// (`u7s up --cri NAME`): Docker Engine with cri-dockerd, or CRI-O with its monitor and pinns.
+pub fn cri_binaries(cri: &str) -> &'static [&'static str] {
+    match cri {
+        "docker" => &[
+            "dockerd",
+            "docker-proxy",
+            "docker-init",
+            "docker",
+            "cri-dockerd",
+        ],
+        "crio" => &["crio", "pinns", "conmon"],
+        _ => &[],
+    }
+}
+
 /// A release tree for Kubernetes at `dir/usernetes` (`bin/`, `bin/cni/`): a copy of the
 /// workspace's `u7s` (the session finds its programs beside it) and symlinks to the real
 /// binaries of `$U7S_E2E_KUBE_BIN`. Fails naming what is missing.
 pub fn kube_release_tree(dir: &Path) -> PathBuf {
+    kube_release_tree_for(dir, "containerd")
+}
+
+/// [`kube_release_tree`] with the binaries of the CRI `cri` ([`cri_binaries`]) too.
+pub fn kube_release_tree_for(dir: &Path, cri: &str) -> PathBuf {
+    let wanted: Vec<&str> = KUBE_BINARIES
+        .iter()
+        .chain(cri_binaries(cri))
+        .copied()
+        .collect();
     let src = std::env::var_os(KUBE_BIN_ENV).map(PathBuf::from);
     let src = testkit::require(
         src,
         &format!(
             "{KUBE_BIN_ENV} is not set: it names a folder with the real release binaries ({})",
-            KUBE_BINARIES.join(", ")
+            wanted.join(", ")
         ),
     );
-    let missing: Vec<&str> = KUBE_BINARIES
+    let missing: Vec<&str> = wanted
         .iter()
         .copied()
         .filter(|b| !src.join(b).is_file())
@@ -410,7 +436,7 @@ pub fn kube_release_tree(dir: &Path) -> PathBuf {
             missing.join(", ")
         ),
     );
-    let unreadable: Vec<&str> = KUBE_BINARIES
+    let unreadable: Vec<&str> = wanted
         .iter()
         .copied()
         .filter(|b| std::fs::metadata(src.join(b)).is_ok_and(|m| m.mode() & 0o005 != 0o005))
@@ -433,7 +459,7 @@ pub fn kube_release_tree(dir: &Path) -> PathBuf {
         std::os::unix::fs::symlink(from, bin.join(name))
             .unwrap_or_else(|e| panic!("link {}: {e}", from.display()));
     };
-    for b in KUBE_BINARIES {
+    for b in &wanted {
         link(&src.join(b), b);
     }
     for b in KUBE_HOST_FALLBACK {

@@ -300,6 +300,19 @@ pub enum Cmd {
         #[arg(long)]
         archive: std::path::PathBuf,
     },
+
+    /// (internal) the job loading the pod sandbox image into dockerd (for cri-dockerd)
+    #[command(name = "__load-docker-image", hide = true)]
+    LoadDockerImage {
+        #[arg(long)]
+        pause: std::path::PathBuf,
+        #[arg(long)]
+        docker: std::path::PathBuf,
+        #[arg(long)]
+        archive: std::path::PathBuf,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,15 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
             )?;
             Ok(ExitStatus::Success)
         }
+        Cmd::LoadDockerImage {
+            pause,
+            docker,
+            archive,
+            name,
+        } => {
+            runtime::process::images::load_pause_into_docker(&pause, &docker, &archive, &name)?;
+            Ok(ExitStatus::Success)
+        }
     }
 }
 

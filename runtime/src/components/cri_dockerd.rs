@@ -2,10 +2,12 @@
 //! Kubernetes). Its socket is `$XDG_RUNTIME_DIR/usernetes/cri-dockerd.sock`; it drives the
 //! session's Docker socket, uses the same CNI folders as containerd and CRI-O inside the
 //! namespace, keeps its state under our data folder, and uses the pinned pause image.
-//! Readiness: its socket speaks gRPC (HTTP/2 SETTINGS).
+//! Readiness: its socket speaks gRPC (HTTP/2 SETTINGS). The pause image is made from the
+//! release's `pause` binary and loaded into dockerd by the job [`crate::process::images::JOB`]
+//! (`u7s __load-docker-image`): there is no registry to pull it from.
 
 use super::containerd::{CNI_BIN_DIR, CNI_CONF_DIR};
-use super::{ComponentSpec, Finder, Plan, Probe, need};
+use super::{ComponentSpec, Finder, Job, Plan, Probe, need};
 use crate::error::Result;
 use crate::session::config::ChildConfig;
 use crate::session::paths::Paths;
@@ -50,6 +52,22 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
         "install a release that ships cri-dockerd, or use --cri containerd",
     )?;
     let p = &cfg.paths;
+    let hint = "install a release with Kubernetes (it ships the pause binary, bin/pause)";
+    let pause = need(find, "pause", "the pod sandbox image", hint)?;
+    plan.jobs.push(Job {
+        name: crate::process::images::JOB.into(),
+        program: need(find, "u7s", "the pause image load", hint)?,
+        args: vec![
+            "__load-docker-image".into(),
+            format!("--pause={}", pause.display()),
+            format!("--docker={}", p.docker_sock().display()),
+            format!("--archive={}", p.state.join("pause-image.tar").display()),
+            format!("--name={PAUSE_IMAGE}"),
+        ],
+        env: vec![],
+        after: vec!["dockerd".into()],
+        once_marker: None,
+    });
     plan.dirs.push((p.data_dir("cri-dockerd"), 0o700));
     plan.components.push(ComponentSpec {
         name: "cri-dockerd".into(),
@@ -85,6 +103,16 @@ mod tests {
         let mut p = Plan::default();
         add(&mut p, &c, &find_all).unwrap();
         assert_eq!(p.components[0].after, ["dockerd"]);
+        let job = &p.jobs[0];
+        assert_eq!(job.name, crate::process::images::JOB);
+        assert_eq!(job.after, ["dockerd"]);
+        assert_eq!(job.args[0], "__load-docker-image");
+        assert!(job.args.contains(&"--pause=/rel/bin/pause".into()));
+        assert!(
+            job.args
+                .contains(&"--docker=/run/user/1000/docker.sock".into())
+        );
+        assert!(job.args.contains(&format!("--name={PAUSE_IMAGE}")));
         let e = add(&mut p, &c, &find_none).unwrap_err().to_string();
         assert!(e.contains("cri-dockerd"), "{e}");
     }

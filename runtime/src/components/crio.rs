@@ -1,10 +1,11 @@
 //! CRI-O, rootless (research §5.6, §2.6): `_CRIO_ROOTLESS=1`, cgroupfs, conmon in the pod's cgroup,
 //! storage and run folders relocated under our data and state folders, the socket of
 //! design.md §7, CNI folders, an accept-anything signature policy and docker.io as the search
-//! registry. The config is generated on every start.
-//!
-//! Neither Debian bookworm nor this release ships CRI-O yet, so on such a host `u7s up --cri crio`
-//! stops before starting anything, naming the missing `crio` binary.
+//! registry. The config is generated on every start. Without writable cgroups the OCI runtime
+//! is runc behind our wrapper ([`crate::host::cgroups::wrapper_script`]), which drops the cgroup
+//! path and limits CRI-O still writes (crun is not wrapped: it is preferred only where cgroups
+//! are delegated). A release built with `crio`, `pinns` and `conmon` ships all of it; where one
+//! is missing `u7s up --cri crio` stops before starting anything, naming it.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
 use crate::error::Result;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::{Table, Value};
 
-const HINT: &str = "CRI-O is not in this release and not on this host (it needs crio, conmon and crun or runc); use --cri containerd or --cri docker";
+const HINT: &str = "install a release that ships CRI-O (crio, pinns, conmon and runc), or use --cri containerd or --cri docker";
 
 /// The generated files of CRI-O.
 pub struct CrioFiles {
@@ -126,11 +127,23 @@ pub fn config(
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<()> {
     let program = need(find, "crio", "CRI-O", HINT)?;
     let conmon = need(find, "conmon", "CRI-O", HINT)?;
-    let runtime = match find("crun") {
-        Some(c) => ("crun", c),
-        None => ("runc", need(find, "runc", "CRI-O", HINT)?),
-    };
+    need(find, "pinns", "CRI-O", HINT)?;
     let p = &cfg.paths;
+    let runtime = match find("crun") {
+        Some(c) if facts.cgroup2 => ("crun", c),
+        _ if facts.cgroup2 => ("runc", need(find, "runc", "CRI-O", HINT)?),
+        _ => {
+            let u7s = need(find, "u7s", "CRI-O without writable cgroups", HINT)?;
+            let runc = need(find, "runc", "CRI-O", HINT)?;
+            let wrapper = crate::host::cgroups::wrapper_path(p);
+            plan.files.push((
+                wrapper.clone(),
+                crate::host::cgroups::wrapper_script(&u7s, &runc),
+                0o700,
+            ));
+            ("runc", wrapper)
+        }
+    };
     let f = files(p);
     let fuse = find("fuse-overlayfs");
     plan.dirs.push((p.crio_state(), 0o700));
@@ -225,7 +238,7 @@ mod tests {
         let f = Facts {
             storage: Storage::Overlay,
             containerd_major: 1,
-            cgroup2: false,
+            cgroup2: true,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();
@@ -237,5 +250,36 @@ mod tests {
         let mut p = Plan::default();
         add(&mut p, &c, &f, &no_crun).unwrap();
         assert!(p.files[0].1.contains("default_runtime = \"runc\""));
+        let no_pinns = |n: &str| (n != "pinns").then(|| find_all(n)).flatten();
+        let e = add(&mut Plan::default(), &c, &f, &no_pinns).unwrap_err();
+        assert!(e.to_string().contains("pinns"), "{e}");
+    }
+
+    #[test]
+    fn without_writable_cgroups_runc_is_wrapped() {
+        let c = cfg(Cri::Crio, false);
+        let f = Facts {
+            storage: Storage::Overlay,
+            containerd_major: 1,
+            cgroup2: false,
+        };
+        let mut p = Plan::default();
+        add(&mut p, &c, &f, &find_all).unwrap();
+        let wrapper = crate::host::cgroups::wrapper_path(&c.paths);
+        let (_, script, mode) = p.files.iter().find(|(x, _, _)| *x == wrapper).unwrap();
+        assert!(
+            script.contains("__oci-runtime --runc '/rel/bin/runc'"),
+            "{script}"
+        );
+        assert_eq!(*mode, 0o700);
+        let conf = &p
+            .files
+            .iter()
+            .find(|(x, _, _)| *x == files(&c.paths).conf)
+            .unwrap()
+            .1;
+        let v: Table = conf.parse().unwrap();
+        let runc = &v["crio"]["runtime"]["runtimes"]["runc"];
+        assert_eq!(runc["runtime_path"].as_str(), wrapper.to_str());
     }
 }

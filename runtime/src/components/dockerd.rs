@@ -3,17 +3,22 @@
 //! knows it is rootless from `ROOTLESSKIT_STATE_DIR` (set by RootlessKit for its child). Its
 //! containerd is the session's (a component of its own, CRI plugin off, socket of design.md §7)
 //! rather than one dockerd starts and stops itself: dockerd's own containerd costs it a
-//! second at every stop.
+//! second at every stop. Without writable cgroups its default runtime is runc behind our OCI
+//! runtime wrapper ([`crate::host::cgroups::wrapper_script`]): cri-dockerd asks for the pod's
+//! cgroup parent and limits, which runc cannot honour there.
 
 use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
 use crate::error::Result;
 use crate::session::config::ChildConfig;
 use std::time::Duration;
 
+/// The name under which dockerd knows the wrapped runc (unenforced cgroups).
+pub const WRAPPED_RUNTIME: &str = "u7s-runc";
+
 /// dockerd's arguments.
 pub fn args(cfg: &ChildConfig, facts: &Facts) -> Vec<String> {
     let p = &cfg.paths;
-    vec![
+    let mut a = vec![
         format!("--data-root={}", p.data_dir("docker").display()),
         format!("--exec-root={}", p.docker_exec_root().display()),
         format!("--pidfile={}", p.docker_pid_file().display()),
@@ -24,7 +29,15 @@ pub fn args(cfg: &ChildConfig, facts: &Facts) -> Vec<String> {
         // here): the systemd driver would need the user's D-Bus, which a session started outside
         // a login (CI, cron, ssh without lingering) does not have.
         "--exec-opt=native.cgroupdriver=cgroupfs".into(),
-    ]
+    ];
+    if !facts.cgroup2 {
+        a.push(format!(
+            "--add-runtime={WRAPPED_RUNTIME}={}",
+            crate::host::cgroups::wrapper_path(p).display()
+        ));
+        a.push(format!("--default-runtime={WRAPPED_RUNTIME}"));
+    }
+    a
 }
 
 /// Adds dockerd to the plan.
@@ -33,6 +46,15 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
     let program = need(find, "dockerd", "dockerd", hint)?;
     super::containerd::add(plan, cfg, facts, find, true)?;
     let p = &cfg.paths;
+    if !facts.cgroup2 {
+        let u7s = need(find, "u7s", "dockerd without writable cgroups", hint)?;
+        let runc = need(find, "runc", "dockerd", hint)?;
+        plan.files.push((
+            crate::host::cgroups::wrapper_path(p),
+            crate::host::cgroups::wrapper_script(&u7s, &runc),
+            0o700,
+        ));
+    }
     plan.dirs.push((p.data_dir("docker"), 0o710));
     plan.dirs.push((p.docker_exec_root(), 0o700));
     plan.components.push(ComponentSpec {
@@ -77,13 +99,30 @@ mod tests {
                 "--storage-driver=fuse-overlayfs",
                 "--containerd=/run/user/1000/usernetes/containerd/containerd.sock",
                 "--exec-opt=native.cgroupdriver=cgroupfs",
+                "--add-runtime=u7s-runc=/run/user/1000/usernetes/oci-runtime",
+                "--default-runtime=u7s-runc",
             ]
         );
+        let delegated = Facts {
+            cgroup2: true,
+            ..f.clone()
+        };
+        assert!(!args(&c, &delegated).iter().any(|a| a.contains("runtime")));
         let mut plan = Plan::default();
         add(&mut plan, &c, &f, &find_all).unwrap();
         let names: Vec<&str> = plan.components.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["containerd", "dockerd"]);
-        assert!(plan.files[0].1.contains("disabled_plugins"));
+        assert!(
+            plan.files
+                .iter()
+                .any(|(_, t, _)| t.contains("disabled_plugins"))
+        );
+        let wrapper = crate::host::cgroups::wrapper_path(&c.paths);
+        let (_, script, _) = plan.files.iter().find(|(p, _, _)| *p == wrapper).unwrap();
+        assert!(
+            script.contains("__oci-runtime --runc '/rel/bin/runc'"),
+            "{script}"
+        );
         let d = &plan.components[1];
         assert_eq!(d.after, ["containerd"]);
         assert_eq!(d.program, std::path::Path::new("/rel/bin/dockerd"));

@@ -4,7 +4,9 @@
 //! containerd's `k8s.io` namespace under the name containerd's CRI asks for
 //! ([`crate::components::containerd::SANDBOX_IMAGE`], its `pinned_images.sandbox`), by the
 //! one-shot job [`JOB`] (`u7s __import-images`) that the kubelet waits for. containerd would
-//! otherwise try to pull it from registry.k8s.io and every pod would fail.
+//! otherwise try to pull it from registry.k8s.io and every pod would fail. For cri-dockerd the
+//! same archive is loaded into the session's dockerd (`POST /images/load`, `u7s
+//! __load-docker-image`) under cri-dockerd's pod infra image name.
 
 use crate::error::{Error, Result};
 use bundle::oci_image::{self, Image, LayerEntry, RunConfig};
@@ -105,6 +107,36 @@ pub fn import_pause(spec: &ImportSpec, name: &str) -> Result<()> {
         });
     }
     println!("imported {name} from {}", spec.pause.display());
+    Ok(())
+}
+
+/// Writes the pause image archive at `archive` and loads it into the dockerd of `socket`
+/// (`POST /images/load`, the Docker API of `docker load`).
+pub fn load_pause_into_docker(
+    pause: &Path,
+    socket: &Path,
+    archive: &Path,
+    name: &str,
+) -> Result<()> {
+    let bytes = std::fs::read(pause).map_err(|e| Error::io(pause, e))?;
+    let tar = pause_archive(&bytes, name)?;
+    crate::host::fsutil::write_atomic(archive, &tar, 0o600)?;
+    let r = crate::probe::http::unix_request(
+        socket,
+        "POST",
+        "/images/load?quiet=1",
+        Some(&tar),
+        std::time::Duration::from_secs(60),
+    )?;
+    let text = r.text();
+    // dockerd answers 200 and reports a failed load inside its JSON message stream.
+    if r.status != 200 || text.contains("\"error") {
+        return Err(Error::Component {
+            component: "pause image".into(),
+            message: format!("dockerd refused the image ({}): {}", r.status, text.trim()),
+        });
+    }
+    println!("loaded {name} from {} into dockerd", pause.display());
     Ok(())
 }
 
