@@ -375,6 +375,7 @@ pub const KUBE_BINARIES: &[&str] = &[
     "runc",
     "etcd",
     "pause",
+    "coredns",
     "cni/bridge",
     "cni/host-local",
     "cni/loopback",
