@@ -33,7 +33,7 @@ kube_release=$(mktemp -d)
 results=$(mktemp)
 trap 'rm -rf "$results" "$kube_release"' EXIT
 scripts/release.sh --u7s-build target/debug/u7s-build --executor host --out "$kube_release" \
-  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,moby,docker-cli,tini,cri-dockerd,crio,conmon \
+  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,coredns,moby,docker-cli,tini,cri-dockerd,crio,conmon \
   --release-version 0.0.0-ci --json >"$kube_release/pipeline.json"
 tar -xjf "$kube_release/usernetes-x86_64.tbz" -C "$kube_release"
 chmod 0755 "$kube_release"

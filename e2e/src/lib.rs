@@ -376,6 +376,7 @@ pub const KUBE_BINARIES: &[&str] = &[
     "runc",
     "etcd",
     "pause",
+    "coredns",
     "cni/bridge",
     "cni/host-local",
     "cni/loopback",

@@ -299,6 +299,9 @@ pub enum Cmd {
         snapshotter: String,
         #[arg(long)]
         archive: std::path::PathBuf,
+        /// The coredns binary, made into the CoreDNS image (with Kubernetes)
+        #[arg(long)]
+        coredns: Option<std::path::PathBuf>,
     },
 
     /// (internal) the job loading the pod sandbox image into dockerd (for cri-dockerd)

@@ -37,6 +37,7 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
             address,
             snapshotter,
             archive,
+            coredns,
         } => {
             let spec = runtime::process::images::ImportSpec {
                 pause,
@@ -44,10 +45,12 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
                 address,
                 snapshotter,
                 archive,
+                coredns,
             };
-            runtime::process::images::import_pause(
+            runtime::process::images::import_images(
                 &spec,
                 runtime::components::containerd::SANDBOX_IMAGE,
+                runtime::components::coredns::IMAGE,
             )?;
             Ok(ExitStatus::Success)
         }

@@ -220,4 +220,11 @@ fn corefile_plugins_and_image_match_the_pinned_coredns() {
     assert!(plugins >= 10, "{plugins}");
     let tag = coredns::IMAGE.rsplit(':').next().unwrap();
     assert!(known.contains(&format!("image-tag {tag}")), "{tag}");
+    // The image is made from the release's coredns: its tag is the recipe's version.
+    let recipe = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/coredns.toml");
+    let recipe = std::fs::read_to_string(&recipe).unwrap();
+    assert!(
+        recipe.lines().any(|l| l == format!("version = \"{tag}\"")),
+        "recipes/coredns.toml is not at {tag}"
+    );
 }

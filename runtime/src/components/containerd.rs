@@ -253,6 +253,23 @@ pub fn add(
     Ok(())
 }
 
+/// With Kubernetes, the release's `coredns` binary (the job makes the CoreDNS image from it), or a
+/// note saying the cluster DNS will not start.
+fn coredns_binary(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Option<std::path::PathBuf> {
+    if !cfg.session.kube {
+        return None;
+    }
+    let found = find("coredns");
+    if found.is_none() {
+        plan.notes.push(format!(
+            "no coredns binary: {} is not imported and the cluster DNS will not start \
+             (install a release that ships bin/coredns)",
+            super::coredns::IMAGE
+        ));
+    }
+    found
+}
+
 /// The job importing the pause image (see [`crate::process::images`]); required with Kubernetes, a note
 /// without (CRI clients then bring their own sandbox image).
 fn add_pause_image(
@@ -283,6 +300,7 @@ fn add_pause_image(
         address: cfg.paths.containerd_sock(),
         snapshotter: snapshotter.into(),
         archive: cfg.paths.state.join("pause-image.tar"),
+        coredns: coredns_binary(plan, cfg, find),
     };
     let mut args = vec!["__import-images".to_string()];
     args.extend(spec.to_args());

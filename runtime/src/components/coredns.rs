@@ -12,8 +12,9 @@ use crate::session::config::ChildConfig;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// The pinned CoreDNS image (the version kubeadm deploys; see tests/data/upstream/coredns.txt).
-pub const IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.14.2";
+/// The CoreDNS image: `u7s up` makes it from the release's `coredns` (recipes/coredns.toml, whose
+/// version is the tag; see tests/data/upstream/coredns.txt) and imports it (no registry).
+pub const IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.15.0";
 /// The job's name.
 pub const JOB: &str = "coredns-apply";
 
