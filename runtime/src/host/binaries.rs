@@ -23,6 +23,15 @@ fn is_executable(p: &Path) -> bool {
 }
 
 impl Bins {
+    /// The version of the installed release this `u7s` belongs to: `version` of the release's
+    /// `manifest.json` (beside `bin/`), when there is one.
+    pub fn release_version(&self) -> Option<String> {
+        let manifest = self.release_bin.as_ref()?.parent()?.join("manifest.json");
+        let text = std::fs::read_to_string(manifest).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("version")?.as_str().map(str::to_string)
+    }
+
     /// From the running executable and `PATH`.
     pub fn from_process() -> Bins {
         let release_bin = std::env::current_exe()
@@ -77,6 +86,23 @@ impl Bins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_release_version_comes_from_the_manifest_beside_bin() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("bin")).unwrap();
+        let bins = Bins {
+            release_bin: Some(d.path().join("bin")),
+            path: vec![],
+        };
+        assert_eq!(bins.release_version(), None);
+        std::fs::write(
+            d.path().join("manifest.json"),
+            r#"{"format":1,"version":"20261203.0","components":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(bins.release_version().as_deref(), Some("20261203.0"));
+    }
 
     #[test]
     fn release_bin_first_then_path_then_sbin() {
