@@ -44,10 +44,8 @@ pub enum Error {
     #[error("{endpoint}: malformed HTTP response: {reason}")]
     Http { endpoint: String, reason: String },
 
-    #[error(
-        "no usernetes session is running (state in {0}); start one with `u7s up --no-kube --detach`"
-    )]
-    NotRunning(PathBuf),
+    #[error("no usernetes session is running (state in {0}); start one with `{1}`")]
+    NotRunning(PathBuf, &'static str),
 
     #[error("a usernetes session is already running (pid {pid}); stop it with `u7s down` first")]
     AlreadyRunning { pid: i32 },

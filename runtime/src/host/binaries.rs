@@ -32,6 +32,19 @@ impl Bins {
         v.get("version")?.as_str().map(str::to_string)
     }
 
+    /// The command that starts a session with what is installed: Kubernetes when its server
+    /// binaries are there, else the container runtime alone.
+    pub fn start_hint(&self) -> &'static str {
+        if ["kube-apiserver", "kubelet"]
+            .iter()
+            .all(|b| self.find(b).is_some())
+        {
+            "u7s up --detach"
+        } else {
+            "u7s up --no-kube --detach"
+        }
+    }
+
     /// From the running executable and `PATH`.
     pub fn from_process() -> Bins {
         let release_bin = std::env::current_exe()
@@ -102,6 +115,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bins.release_version().as_deref(), Some("20261203.0"));
+    }
+
+    #[test]
+    fn the_start_hint_fits_the_release() {
+        let d = tempfile::tempdir().unwrap();
+        let bins = Bins {
+            release_bin: Some(d.path().to_path_buf()),
+            path: vec![],
+        };
+        assert_eq!(bins.start_hint(), "u7s up --no-kube --detach");
+        for b in ["kube-apiserver", "kubelet"] {
+            let f = d.path().join(b);
+            std::fs::write(&f, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(bins.start_hint(), "u7s up --detach");
     }
 
     #[test]

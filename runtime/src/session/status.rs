@@ -181,8 +181,10 @@ impl Report {
     /// The text of `u7s status`.
     pub fn render(&self) -> String {
         let Some(s) = &self.session else {
-            return "usernetes: no session running (start one with `u7s up --no-kube --detach`)\n"
-                .into();
+            return format!(
+                "usernetes: no session running (start one with `{}`)\n",
+                crate::host::binaries::Bins::from_process().start_hint()
+            );
         };
         let mut out = format!(
             "usernetes session {}: {} (up {}), cri {}{}{}\n",
