@@ -117,8 +117,7 @@ fn main() {
         j.push('\n');
         j
     } else {
-        let color =
-            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = stdout.is_terminal() && doctor::report::color_allowed_here();
         report.render_table(color)
     };
     // A closed pipe (`| head`) is not an error worth a panic.

@@ -309,7 +309,10 @@ pub fn build_release(recipes: &Path, test_recipes: &Path, payload: &Path) -> Rel
     // A stripped copy keeps the archive small (the debug build carries ~80 MB of symbols). It is
     // part of the u7s recipe's source folder (`host/`), so the build cache's key follows the
     // binary: a cached build of an older u7s is never packed.
-    stripped_u7s(&recipe_dir.join("host/u7s"));
+    // u7s-install and u7s-doctor ship in the release's bin/ too (recipes/u7s.toml).
+    for name in ["u7s", "u7s-install", "u7s-doctor"] {
+        stripped(name, &recipe_dir.join("host").join(name));
+    }
     // Run by the test user through runuser: copied so that no exec can meet ETXTBSY.
     let installer = dir.path().join("u7s-install");
     testkit::copy_executable(&workspace_binary("u7s-install"), &installer);
@@ -474,22 +477,22 @@ pub fn kube_release_tree_for(dir: &Path, cri: &str) -> PathBuf {
         link(&from, b);
     }
     let u7s = bin.join("u7s");
-    stripped_u7s(&u7s);
+    stripped("u7s", &u7s);
     std::fs::set_permissions(&u7s, std::fs::Permissions::from_mode(0o755)).unwrap();
     root
 }
 
-/// The workspace's `u7s` at `dest`, stripped (the debug build carries ~80 MB of symbols), or a
+/// The workspace's binary `name` at `dest`, stripped (the debug build carries ~80 MB of symbols), or a
 /// plain copy where `strip` is missing; written by a child process or the ETXTBSY-safe copy.
-fn stripped_u7s(dest: &Path) {
-    let stripped = Command::new("strip")
+fn stripped(name: &str, dest: &Path) {
+    let done = Command::new("strip")
         .arg("-o")
         .arg(dest)
-        .arg(workspace_binary("u7s"))
+        .arg(workspace_binary(name))
         .status()
         .is_ok_and(|s| s.success());
-    if !stripped {
-        testkit::copy_executable(&workspace_binary("u7s"), dest);
+    if !done {
+        testkit::copy_executable(&workspace_binary(name), dest);
     }
 }
 
@@ -533,6 +536,8 @@ pub struct Sandbox {
     pub release: PathBuf,
     pub home: PathBuf,
     pub runtime_dir: PathBuf,
+    /// Variables set over [`Sandbox::env`] (e.g. another XDG_RUNTIME_DIR, as a second login).
+    pub env_overrides: Vec<(String, String)>,
     /// The network namespace the user's commands start in (see [`Sandbox::enter_netns`]).
     netns: Option<std::fs::File>,
 }
@@ -565,6 +570,7 @@ impl Sandbox {
             release,
             home,
             runtime_dir,
+            env_overrides: Vec::new(),
             netns: None,
         }
     }
@@ -629,9 +635,20 @@ impl Sandbox {
         );
     }
 
+    /// A folder of the sandbox owned by the user (mode 0700), e.g. a second XDG_RUNTIME_DIR.
+    pub fn user_dir(&self, name: &str) -> PathBuf {
+        let d = self.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            chown(&d, &self.user);
+        }
+        d
+    }
+
     /// The environment the user's commands get.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("HOME".into(), self.home.display().to_string()),
             ("USER".into(), self.user.name.clone()),
             ("LOGNAME".into(), self.user.name.clone()),
@@ -648,7 +665,12 @@ impl Sandbox {
             ),
             ("NO_COLOR".into(), "1".into()),
             ("LANG".into(), "C.UTF-8".into()),
-        ]
+        ];
+        for (k, v) in &self.env_overrides {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
     }
 
     /// `program args` as the test user, clean environment, in the sandbox folder.

@@ -131,7 +131,7 @@ fn docker_session_images_ports_status_down_reset() {
         .spawn()
         .unwrap();
     let host_port = free_port();
-    let spec = format!("{host_port}:{inner}/tcp");
+    let spec = format!("{host_port}:{inner}"); // Docker style: tcp by default
     let added = sb.u7s_ok(&["ports", "add", &spec]);
     assert!(
         added.contains(&format!("127.0.0.1:{host_port}:{inner}/tcp")),
@@ -458,10 +458,49 @@ fn wrappers_and_modes() {
                 .any(|b| kube.stderr.contains(b)),
         "{kube:?}"
     );
+    // --detach gives the same one-line pre-flight error as the foreground, not a log tail.
+    assert!(!kube.stderr.contains("did not start"), "{kube:?}");
+    assert_eq!(kube.stderr.trim().lines().count(), 1, "{kube:?}");
     assert_no_process_left(&sb, "a refused Kubernetes session on containerd");
     // CRI-O is not on this host: the session stops before anything runs, naming it.
     let crio = sb.u7s(&["up", "--cri", "crio", "--no-kube", "--detach"]);
     assert!(!crio.success() && crio.stderr.contains("crio"), "{crio:?}");
+    assert!(!crio.stderr.contains("did not start"), "{crio:?}");
+    // A busy host port, or two -p on the same one, is named at once; nothing starts.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let p = sb.u7s(&["up", "--no-kube", "-p", &format!("{busy}:80"), "--detach"]);
+    assert!(
+        !p.success()
+            && p.stderr
+                .contains(&format!("host port 127.0.0.1:{busy}/tcp is already in use")),
+        "{p:?}"
+    );
+    drop(taken);
+    let free = free_port();
+    let p = sb.u7s(&[
+        "up",
+        "--no-kube",
+        "-p",
+        &format!("127.0.0.1:{free}:80/tcp"),
+        "-p",
+        &format!("{free}:81"),
+        "--detach",
+    ]);
+    assert!(
+        !p.success() && p.stderr.contains("use the same host port"),
+        "{p:?}"
+    );
+    // The failed starts left no doctor scratch folders behind.
+    let litter: Vec<_> = std::fs::read_dir(sb.data())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".u7s-doctor-probe-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(litter.is_empty(), "{litter:?}");
     assert_no_process_left(&sb, "a refused CRI-O session");
     let cli = sb.run_for(
         &r.join("dockercli.sh"),
@@ -499,4 +538,250 @@ fn wrappers_and_modes() {
     assert!(units.join("u7s.target").exists());
     sb.u7s(&["units", "remove"]);
     assert!(!units.join("u7s.service").exists() && !units.join("u7s.target").exists());
+}
+
+/// The top process of the sandbox's running session, from its record.
+fn leader_pid(sb: &Sandbox) -> i64 {
+    let rec = std::fs::read_to_string(sb.runtime_dir.join("usernetes/session.json"))
+        .expect("session.json of the running session");
+    let v: serde_json::Value = serde_json::from_str(&rec).unwrap();
+    v["leader_pid"].as_i64().expect("leader_pid")
+}
+
+/// Issue 15 H4: the same user logged in with another XDG_RUNTIME_DIR (tmux vs ssh, or a second
+/// host sharing the home) starts a session on the same data folder: refused at once, naming
+/// the running one, without touching its logs; a reset from there deletes nothing.
+#[test]
+#[ignore = "end-to-end: needs root, U7S_TEST_USER and the host packages of scripts/ci-setup.sh"]
+fn a_second_session_on_the_same_data_folder_is_refused_at_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sb = sandbox();
+    sb.u7s_ok(&["up", "--cri", "docker", "--no-kube", "--detach"]);
+    let pid = leader_pid(&sb);
+    // Tools run through `u7s nsenter` talk to the session's containerd, not a rootful one.
+    let ctr = sb.u7s_ok(&["nsenter", "ctr", "version"]);
+    assert!(ctr.contains("Server:"), "{ctr}");
+    let logs = sb.data().join("logs");
+    assert!(logs.join("dockerd.log").is_file());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+
+    let other = sb.user_dir("run2");
+    sb.env_overrides = vec![("XDG_RUNTIME_DIR".into(), other.display().to_string())];
+    for up in [
+        &["up", "--no-kube", "--detach", "--timeout", "20"][..],
+        &["up", "--no-kube"][..],
+    ] {
+        let t0 = std::time::Instant::now();
+        let r = sb.u7s(up);
+        assert!(!r.success(), "{up:?} started a second session: {r:?}");
+        for part in [
+            "another usernetes session uses".to_string(),
+            sb.data().display().to_string(),
+            format!("pid {pid}"),
+            format!("host {}", host.trim()),
+            format!("XDG_RUNTIME_DIR={}", sb.runtime_dir.display()),
+        ] {
+            assert!(
+                r.stderr.contains(&part),
+                "{up:?}: no {part:?} in:\n{}",
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("not ready within"), "{}", r.stderr);
+        // Not a wait for a timeout (the finding: 120 s of silence).
+        assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    }
+    let r = sb.u7s(&["reset", "--yes"]);
+    assert!(
+        !r.success() && r.stderr.contains("another usernetes session uses"),
+        "{r:?}"
+    );
+    sb.env_overrides.clear();
+
+    // The running session kept its logs (not rotated) and works.
+    assert!(
+        logs.join("dockerd.log").is_file(),
+        "dockerd.log rotated away"
+    );
+    assert!(!logs.join("dockerd.log.1").exists(), "dockerd.log rotated");
+    assert!(
+        sb.data().join("docker").is_dir(),
+        "data deleted under the session"
+    );
+    let info = sb.u7s_ok(&["docker", "info", "--format", "{{.Name}}"]);
+    assert!(!info.trim().is_empty());
+    assert_eq!(leader_pid(&sb), pid);
+    sb.u7s_ok(&["down"]);
+    assert_no_process_left(&sb, "down");
+}
+
+/// Issue 15 H3: what a user downloads (the archive and SHA256SUMS, plus the standalone
+/// installer that the release pipeline puts beside them) installs the release with the
+/// installer it holds, and the installed u7s-install and u7s-doctor work.
+#[test]
+#[ignore = "end-to-end: needs root, U7S_TEST_USER and the host packages of scripts/ci-setup.sh"]
+fn the_installer_shipped_in_the_archive_installs_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = sandbox();
+    let release = release();
+    // What a user downloaded: the archive and SHA256SUMS, in a folder of their own.
+    let dl = sb.user_dir("dl");
+    for (from, name) in [
+        (release.archive.clone(), "usernetes-x86_64.tbz"),
+        (release.archive.with_file_name("SHA256SUMS"), "SHA256SUMS"),
+    ] {
+        let to = dl.join(name);
+        if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    // The release pipeline's step: the installer and the doctor beside the archive.
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/release-assets.sh");
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&dl)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "release-assets.sh: {o:?}");
+    for f in ["u7s-install-x86_64", "u7s-doctor-x86_64", "SHA256SUMS"] {
+        let p = dl.join(f);
+        nix::unistd::chown(&p, Some(sb.user.uid), Some(sb.user.gid)).unwrap();
+    }
+
+    // Unpack, then run the archive's own installer on the archive (another prefix: the sandbox
+    // already installed the release in the default one).
+    let dl_s = dl.display().to_string();
+    let r = sb.run_for(
+        std::path::Path::new("/bin/sh"),
+        &[
+            "-c",
+            "set -e; cd \"$1\"; sha256sum --ignore-missing -c SHA256SUMS; \
+             tar -xjf usernetes-x86_64.tbz usernetes/bin/u7s-install; \
+             cmp usernetes/bin/u7s-install u7s-install-x86_64; \
+             ./u7s-install-x86_64 --version; \
+             usernetes/bin/u7s-install usernetes-x86_64.tbz --prefix \"$HOME/p2\" --no-modify-path \
+               --no-systemd --no-doctor",
+            "sh",
+            &dl_s,
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(r.success(), "{r:?}");
+    assert!(r.stdout.contains("u7s-install-x86_64: OK"), "{r:?}");
+    let bin = sb.home.join("p2/current/bin");
+    for b in ["u7s", "u7s-install", "u7s-doctor"] {
+        assert!(bin.join(b).is_file(), "the release has no bin/{b}");
+    }
+    // The installed commands work: the doctor checks the host, the installer lists itself.
+    let r = sb.run_for(
+        &bin.join("u7s-doctor"),
+        &["--for", "docker", "--json"],
+        Duration::from_secs(60),
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("u7s-doctor --json: {e}: {r:?}"));
+    assert!(
+        report["checks"].as_array().is_some_and(|c| !c.is_empty()),
+        "{report}"
+    );
+    let p2 = sb.home.join("p2").display().to_string();
+    let r = sb.run_for(
+        &bin.join("u7s-install"),
+        &["--prefix", &p2, "--list"],
+        Duration::from_secs(60),
+    );
+    assert!(r.success() && r.stdout.contains("0.0.0-e2e"), "{r:?}");
+}
+
+/// Issue 15 H1 with a real session: a purge of another prefix keeps the default install and its
+/// running session (images under a live dockerd); a purge of data that a session of another
+/// login uses is refused, naming it; from the session's own login it stops it first.
+#[test]
+#[ignore = "end-to-end: needs root, U7S_TEST_USER and the host packages of scripts/ci-setup.sh"]
+fn purge_of_another_prefix_keeps_the_session_and_a_purge_refuses_under_a_session() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sb = sandbox();
+    let release = release();
+    let alt = sb.home.join("alt");
+    let archive = release.archive.display().to_string();
+    let alt_s = alt.display().to_string();
+    let r = sb.run_for(
+        &release.installer,
+        &[
+            &archive,
+            "--prefix",
+            &alt_s,
+            "--no-modify-path",
+            "--no-systemd",
+            "--no-completions",
+            "--no-doctor",
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(r.success(), "install into --prefix: {r:?}");
+
+    sb.u7s_ok(&["up", "--cri", "docker", "--no-kube", "--detach"]);
+    let pid = leader_pid(&sb);
+    let tar = sb.path().join("busybox.tar");
+    busybox_rootfs_tar(&tar, "kept\n");
+    sb.u7s_ok(&[
+        "docker",
+        "import",
+        &tar.display().to_string(),
+        "u7s-e2e/kept:1",
+    ]);
+
+    // The other prefix's own installer purges that prefix only.
+    let r = sb.run_for(
+        &alt.join("current/bin/u7s-install"),
+        &["--prefix", &alt_s, "--uninstall", "--purge", "--yes"],
+        Duration::from_secs(120),
+    );
+    assert!(r.success(), "{r:?}");
+    assert!(!alt.exists(), "{r:?}");
+    for kept in ["current", "versions", "install-record.json", "docker"] {
+        assert!(
+            sb.data().join(kept).symlink_metadata().is_ok(),
+            "{kept} of the default install was deleted: {r:?}"
+        );
+    }
+    assert!(sb.runtime_dir.join("usernetes/session.json").exists());
+    let images = sb.u7s_ok(&["docker", "images", "--format", "{{.Repository}}"]);
+    assert!(images.contains("u7s-e2e/kept"), "{images}");
+    assert_eq!(leader_pid(&sb), pid);
+
+    // A purge of the data it cannot stop (another XDG_RUNTIME_DIR) is refused, naming the
+    // session, and removes nothing.
+    let installer = sb.release.join("bin/u7s-install");
+    let other = sb.user_dir("run2");
+    sb.env_overrides = vec![("XDG_RUNTIME_DIR".into(), other.display().to_string())];
+    let r = sb.run_for(
+        &installer,
+        &["--uninstall", "--purge", "--yes"],
+        Duration::from_secs(120),
+    );
+    sb.env_overrides.clear();
+    assert!(!r.success(), "{r:?}");
+    for part in [
+        "a usernetes session uses".to_string(),
+        format!("pid {pid}"),
+        format!("XDG_RUNTIME_DIR={}", sb.runtime_dir.display()),
+    ] {
+        assert!(r.stderr.contains(&part), "no {part:?} in:\n{}", r.stderr);
+    }
+    assert!(sb.data().join("current/bin/u7s").is_file());
+    let images = sb.u7s_ok(&["docker", "images", "--format", "{{.Repository}}"]);
+    assert!(images.contains("u7s-e2e/kept"), "{images}");
+
+    // From the session's own login, the purge stops it first and removes everything.
+    let r = sb.run_for(
+        &installer,
+        &["--uninstall", "--purge", "--yes"],
+        Duration::from_secs(180),
+    );
+    assert!(r.success(), "{r:?}");
+    assert!(r.stdout.contains("stopped the running session"), "{r:?}");
+    assert!(!sb.data().exists(), "{r:?}");
+    assert_no_process_left(&sb, "uninstall --purge");
 }

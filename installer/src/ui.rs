@@ -1,6 +1,6 @@
 //! How the installer talks to people: log lines on stderr (silenced by `-q`, never mixed into
 //! `--json` output on stdout), progress bars only when stderr is a terminal, colour only on a
-//! terminal without `NO_COLOR`, and yes/no questions only on an interactive terminal.
+//! terminal without `NO_COLOR` or `TERM=dumb`, and yes/no questions only on an interactive terminal.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -20,13 +20,11 @@ impl Ui {
     /// Settings from the flags and the environment.
     pub fn new(quiet: bool, json: bool) -> Ui {
         let tty = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-            || std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         Ui {
             quiet,
             json,
             tty,
-            color: tty && !no_color,
+            color: tty && doctor::report::color_allowed_here(),
         }
     }
 

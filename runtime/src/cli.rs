@@ -25,42 +25,47 @@ pub const UP_ENV: &[&str] = &[
 
 const EXAMPLES: &str = "\
 EXAMPLES:
-  u7s up --detach                      Kubernetes on rootless Docker (cri-dockerd) in the background
-  u7s up --cri containerd --detach     ... on containerd (or --cri crio)
-  u7s kubectl get nodes                the admin kubeconfig; host-side: KUBECONFIG=$XDG_CONFIG_HOME/usernetes/pki/admin.kubeconfig
-  u7s certs check                      every certificate: role, subject, expiry, problems
-  u7s up --cri containerd --flannel -d master of a multi-node cluster (flannel VXLAN)
-  u7s certs bundle node1 --ip 192.168.1.11 --server 192.168.1.10 -o node1.tar
-  u7s up --cri crio --join node1.tar   on node1: join the cluster (kubelet, kube-proxy, flannel)
-  u7s up --no-kube --detach            rootless Docker alone; returns when it answers
-  u7s docker run --rm -p 8080:80 nginx the release's docker CLI, DOCKER_HOST set
+  u7s up --detach                     Kubernetes on rootless Docker
+  u7s up --cri containerd --detach    ... on containerd (or --cri crio)
+  u7s up --no-kube --detach           rootless Docker alone, once it answers
   u7s up --cri containerd --no-kube --etcd --detach
-                                       containerd with the CRI plugin, and etcd with client TLS
-  u7s status                           components, pids, readiness, versions, uptime, ports
-  u7s ports add 8080:80/tcp            publish port 80 of the namespace on 127.0.0.1:8080
-  u7s ports add 0.0.0.0:8443:443/tcp   ... on every interface
-  u7s ports ls --json | u7s ports rm 1
-  u7s nsenter ip addr                  run a command inside the session's namespaces
-  u7s logs dockerd -n 50 -f            a component's log
-  u7s down                             stop; returns when no process of the session is left
-  u7s reset --yes                      stop and remove images, containers and data
-  u7s units install --no-kube --now    systemd user units (u7s.target, u7s.service)
-  u7s certs check                      certificates: subject, expiry, problems (exit 1 on a problem)
-  u7s certs bundle node-1 --ip 192.168.1.21 --server 192.168.1.10 -o node-1.tar
-                                       a joining node's certificates and kubeconfigs (no CA key)
+                                      containerd (CRI) and etcd (client TLS)
+  u7s status                          components, pids, readiness, ports
+  u7s docker run --rm -p 8080:80 nginx
+                                      the release's docker CLI, DOCKER_HOST set
+  u7s kubectl get nodes               kubectl with the admin kubeconfig
+  u7s ports add 8080:80               port 80 of the namespace on 127.0.0.1:8080
+  u7s ports add 0.0.0.0:8443:443/tcp  ... on every interface
+  u7s ports ls                        published ports (u7s ports rm ID)
+  u7s nsenter ip addr                 a command inside the session's namespaces
+  u7s logs dockerd -n 50 -f           a component's log
+  u7s down                            stop; returns when no process is left
+  u7s reset --yes                     stop, remove images, containers and data
+  u7s units install --no-kube --now   systemd user units (u7s.target)
+  u7s certs check                     certificates: role, expiry, problems
+  u7s up --cri containerd --flannel -d
+                                      master of a cluster (flannel VXLAN)
+  u7s certs bundle node1 --ip 192.168.1.11 --server 192.168.1.10 -o node1.tar
+                                      on the master: a node's certificates
+  u7s up --cri crio --join node1.tar  on node1: join the cluster
 
 FILES:
-  $XDG_RUNTIME_DIR/usernetes/          state: RootlessKit (rootlesskit/api.sock), status, sockets
-  $XDG_RUNTIME_DIR/docker.sock         the Docker socket
-  $XDG_DATA_HOME/usernetes/            data (docker, containerd, etcd) and logs/
-  $XDG_CONFIG_HOME/usernetes/pki/      TLS material: CA, a certificate per role, kubeconfigs (u7s certs)
-  $XDG_CONFIG_HOME/usernetes/pki/join.json  on a node: the cluster it joined
+  $XDG_RUNTIME_DIR/usernetes/         state: RootlessKit API, status, sockets
+  $XDG_RUNTIME_DIR/docker.sock        the Docker socket
+  $XDG_DATA_HOME/usernetes/           data (docker, containerd, etcd), logs/
+  $XDG_DATA_HOME/usernetes/session.lock
+                                      held by the running session (host, pid)
+  $XDG_CONFIG_HOME/usernetes/pki/     TLS material and kubeconfigs (u7s certs)
+  $XDG_CONFIG_HOME/usernetes/pki/join.json
+                                      on a node: the cluster it joined
+  $XDG_CONFIG_HOME/usernetes/pki/admin.kubeconfig
+                                      KUBECONFIG for kubectl on the host
 
 ENVIRONMENT:
-  U7S_CRI, U7S_NO_KUBE                 defaults of --cri and --no-kube
-  U7S_NODE_NAME, U7S_HOST_IP           defaults of --node-name and --host-ip
-  U7S_ROOTLESSKIT_FLAGS                extra RootlessKit flags (space separated; added to --rootlesskit-flag)
-  U7S_ROOTLESSKIT_PORTS                ports to publish at start (space separated specs; added to --publish)
+  U7S_CRI, U7S_NO_KUBE                defaults of --cri and --no-kube
+  U7S_NODE_NAME, U7S_HOST_IP          defaults of --node-name and --host-ip
+  U7S_ROOTLESSKIT_FLAGS               extra RootlessKit flags (space sep.)
+  U7S_ROOTLESSKIT_PORTS               ports to publish at start (space sep.)
 
 EXIT STATUS:
   0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
@@ -120,7 +125,7 @@ pub struct UpArgs {
     #[arg(long)]
     pub etcd: bool,
 
-    /// Publish a port from the start: [IP:]PORT:PORT/PROTO (127.0.0.1 unless an IP is given)
+    /// Publish a port from the start: [IP:]PORT:PORT[/PROTO] (tcp and 127.0.0.1 unless given)
     #[arg(long, short = 'p', value_name = "SPEC")]
     pub publish: Vec<String>,
 
@@ -349,7 +354,7 @@ impl std::ops::Deref for UpCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum PortsCmd {
-    /// Publish: [IP:]PORT:[IP:]PORT/PROTO (host side first; 127.0.0.1 unless an IP is given)
+    /// Publish: [IP:]PORT:[IP:]PORT[/PROTO] (host side first; tcp and 127.0.0.1 unless given)
     Add {
         #[arg(required = true, value_name = "SPEC")]
         specs: Vec<String>,
@@ -434,6 +439,102 @@ pub enum CertsCmd {
         #[arg(long)]
         reissue: bool,
     },
+}
+
+/// `cmd` without what is hidden (internal commands such as `__child`, internal flags such as
+/// `--detached-leader`): what completions and the man page offer.
+pub fn visible(cmd: &clap::Command) -> clap::Command {
+    // clap takes names as &'static str (its "string" feature is off): a few bytes per command,
+    // once per process.
+    let leak = |s: &str| -> &'static str { s.to_string().leak() };
+    let mut out = clap::Command::new(leak(cmd.get_name()))
+        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(visible),
+        );
+    if let Some(v) = cmd.get_version() {
+        out = out.version(leak(v));
+    }
+    if let Some(a) = cmd.get_about() {
+        out = out.about(a.clone());
+    }
+    if let Some(a) = cmd.get_long_about() {
+        out = out.long_about(a.clone());
+    }
+    if let Some(a) = cmd.get_after_help() {
+        out = out.after_help(a.clone());
+    }
+    out
+}
+
+/// Text as roff: no line starts a request, backslashes stay literal.
+fn roff_text(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let l = l.replace('\\', "\\e");
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// The commands of `cmd` (and theirs), each with its options, as man page subsections.
+fn man_commands(cmd: &clap::Command, path: &str, out: &mut Vec<u8>) {
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("{path} {}", sub.get_name());
+        out.extend(format!(".SS \"{name}\"\n").as_bytes());
+        if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+            out.extend(roff_text(&about.to_string()).as_bytes());
+        }
+        // The subcommand's OPTIONS section, without its heading (it belongs to this one).
+        let mut opts = Vec::new();
+        if clap_mangen::Man::new(sub.clone())
+            .render_options_section(&mut opts)
+            .is_ok()
+        {
+            let text = String::from_utf8_lossy(&opts);
+            for line in text.lines().filter(|l| !l.starts_with(".SH")) {
+                out.extend(line.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        man_commands(sub, &name, out);
+    }
+}
+
+/// `u7s --man`: one page with every command and its options (no `u7s-up(1)` pages to look
+/// for), then the examples, files, environment and exit status, each a section of its own with
+/// its lines kept as written (`.nf`).
+pub fn man_page(cmd: &clap::Command) -> Vec<u8> {
+    let cmd = visible(cmd);
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    out.extend(b".SH COMMANDS\n");
+    man_commands(&cmd, "u7s", &mut out);
+    let extra = cmd
+        .get_after_help()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    for block in extra.split("\n\n") {
+        let mut lines = block.lines();
+        let Some(head) = lines.next() else { continue };
+        let body: Vec<&str> = lines.collect();
+        out.extend(format!(".SH \"{}\"\n.nf\n", head.trim_end_matches(':')).as_bytes());
+        out.extend(roff_text(&body.join("\n")).as_bytes());
+        out.extend(b".fi\n");
+    }
+    let _ = man.render_version_section(&mut out);
+    out
 }
 
 #[cfg(test)]
@@ -629,5 +730,70 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["u7s", "certs", "bundle", "n1"]).is_err());
         assert!(Cli::try_parse_from(["u7s", "certs", "bundle", "n1", "--ip", "nope"]).is_err());
+    }
+
+    #[test]
+    fn completions_leave_out_internal_commands_and_flags() {
+        use clap::CommandFactory;
+        let mut cmd = visible(&Cli::command());
+        let mut out = Vec::new();
+        clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "u7s", &mut out);
+        let script = String::from_utf8(out).unwrap();
+        for hidden in [
+            "__child",
+            "__oci-runtime",
+            "__import-images",
+            "detached-leader",
+        ] {
+            assert!(!script.contains(hidden), "completion offers {hidden}");
+        }
+        for shown in ["--no-kube", "--detach", "nsenter", "--completions"] {
+            assert!(script.contains(shown), "completion lost {shown}");
+        }
+    }
+
+    #[test]
+    fn the_help_examples_fit_80_columns_without_duplicates() {
+        let mut seen = std::collections::HashSet::new();
+        for l in EXAMPLES.lines() {
+            assert!(l.chars().count() <= 80, "{l:?} is wider than 80 columns");
+            let cmd = l.trim();
+            if cmd.starts_with("u7s ") {
+                let key = cmd.split("  ").next().unwrap().to_string();
+                assert!(seen.insert(key.clone()), "{key:?} twice");
+            }
+            assert!(
+                !l.contains(" | u7s"),
+                "a pipe that does nothing useful: {l:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_man_page_holds_every_command_and_renders_cleanly() {
+        use clap::CommandFactory;
+        use std::io::Write;
+        let page = man_page(&Cli::command());
+        let text = String::from_utf8(page.clone()).unwrap();
+        assert!(text.contains(".SS \"u7s up\""), "{text}");
+        assert!(text.contains(".SS \"u7s ports add\""), "{text}");
+        assert!(text.contains("no\\-kube"), "up's options are in: {text}");
+        assert!(
+            !text.contains("(1)"),
+            "references to pages that do not exist"
+        );
+        assert!(!text.contains("__child") && !text.contains("detached"));
+        assert!(text.contains(".SH \"EXAMPLES\"\n.nf\n"), "{text}");
+        // groff (groff-base, installed by scripts/ci-setup.sh) renders it without a warning.
+        let mut groff = std::process::Command::new("groff")
+            .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("groff is not installed (Debian: groff-base; scripts/ci-setup.sh)");
+        groff.stdin.take().unwrap().write_all(&page).unwrap();
+        let out = groff.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
     }
 }

@@ -27,7 +27,7 @@ pub enum Error {
     },
 
     #[error(
-        "invalid port spec {spec:?}: {reason} (expected [IP:]PORT:[IP:]PORT/PROTO, e.g. 8080:80/tcp or [::1]:8080:80/tcp6)"
+        "invalid port spec {spec:?}: {reason} (expected [IP:]PORT:[IP:]PORT[/PROTO], e.g. 8080:80, 53:53/udp or [::1]:8080:80/tcp6)"
     )]
     PortSpec { spec: String, reason: String },
 
@@ -44,13 +44,21 @@ pub enum Error {
     #[error("{endpoint}: malformed HTTP response: {reason}")]
     Http { endpoint: String, reason: String },
 
-    #[error(
-        "no usernetes session is running (state in {0}); start one with `u7s up --no-kube --detach`"
-    )]
-    NotRunning(PathBuf),
+    #[error("no usernetes session is running (state in {0}); start one with `{1}`")]
+    NotRunning(PathBuf, &'static str),
 
     #[error("a usernetes session is already running (pid {pid}); stop it with `u7s down` first")]
     AlreadyRunning { pid: i32 },
+
+    #[error(
+        "another usernetes session uses {} ({}); stop it first (`u7s down` on that host with \
+         XDG_RUNTIME_DIR={}), or give this one its own data folder (XDG_DATA_HOME)",
+        data.display(), holder.describe(), holder.runtime_dir.display()
+    )]
+    DataInUse {
+        data: PathBuf,
+        holder: doctor::session_lock::Holder,
+    },
 
     #[error("{0} is not in this release's bin/ nor on PATH; {1}")]
     MissingBinary(String, String),
@@ -78,6 +86,23 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The data-folder lock of `data` could not be taken.
+    pub fn data_lock(data: &std::path::Path, busy: doctor::session_lock::Busy) -> Error {
+        use doctor::session_lock::{Busy, Holder, path};
+        match busy {
+            Busy::Held(holder) => Error::DataInUse {
+                data: data.to_path_buf(),
+                holder: holder.unwrap_or(Holder {
+                    host: "?".into(),
+                    pid: 0,
+                    runtime_dir: "?".into(),
+                    exe: None,
+                }),
+            },
+            Busy::Io(e) => Error::io(path(data), e),
         }
     }
 

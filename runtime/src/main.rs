@@ -4,9 +4,10 @@
 //! This file only parses the command line, dispatches to `runtime::commands` (one file per
 //! command) and renders an error once.
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use runtime::cli::{Cli, Cmd};
 use runtime::commands::{self, ExitStatus};
+use std::io::Write;
 use std::process::ExitCode;
 
 fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
@@ -66,15 +67,34 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// `u7s --version`: the crate's version and the installed release's (from its manifest).
+fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(
+        || match runtime::host::binaries::Bins::from_process().release_version() {
+            Some(r) => format!("{} (release {r})", env!("CARGO_PKG_VERSION")),
+            None => env!("CARGO_PKG_VERSION").to_string(),
+        },
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = || Cli::command().version(version_text());
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let mut stdout = std::io::stdout();
     if let Some(shell) = cli.completions {
-        clap_complete::generate(shell, &mut Cli::command(), "u7s", &mut stdout);
+        let mut cmd = runtime::cli::visible(&command());
+        clap_complete::generate(shell, &mut cmd, "u7s", &mut stdout);
         return ExitCode::SUCCESS;
     }
     if cli.man {
-        if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut stdout) {
+        if let Err(e) = stdout.write_all(&runtime::cli::man_page(&command())) {
             eprintln!("u7s: cannot write the man page: {e}");
             return ExitCode::from(2);
         }

@@ -8,6 +8,14 @@ use std::time::Duration;
 
 pub fn run(timeout: u64) -> Result<ExitStatus> {
     let paths = Paths::from_process()?;
+    if let session::Liveness::Live(Some(rec)) = session::liveness(&paths)? {
+        // dockerd alone may wait 10 s for running containers: say what the wait is.
+        eprintln!(
+            "usernetes: stopping session {} (pid {}): components get up to {timeout}s \
+             (dockerd waits up to 10s for running containers)…",
+            rec.id, rec.leader_pid
+        );
+    }
     match session::stop(&paths, Duration::from_secs(timeout))? {
         None => println!("usernetes: no session running"),
         Some(s) => println!(

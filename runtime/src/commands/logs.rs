@@ -11,7 +11,7 @@ pub fn run(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitStatus>
     let paths = Paths::from_process()?;
     let p = paths.log(name);
     let mut f = std::fs::File::open(&p).map_err(|e| {
-        let known: Vec<String> = std::fs::read_dir(paths.logs())
+        let mut known: Vec<String> = std::fs::read_dir(paths.logs())
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| {
@@ -23,15 +23,8 @@ pub fn run(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitStatus>
                     .collect()
             })
             .unwrap_or_default();
-        anyhow::anyhow!(
-            "{}: {e}; logs here: {}",
-            p.display(),
-            if known.is_empty() {
-                "none yet".into()
-            } else {
-                known.join(", ")
-            }
-        )
+        known.sort();
+        anyhow::anyhow!(missing_log(name, &p, &e, &known))
     })?;
     let mut out = std::io::stdout().lock();
     match lines {
@@ -55,5 +48,38 @@ pub fn run(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitStatus>
             out.write_all(&buf)?;
             out.flush()?;
         }
+    }
+}
+
+/// Why log `name` (at `path`) cannot be shown: a name without a log is the user's mistake, said
+/// as such with the logs there are; any other error names the file.
+fn missing_log(name: &str, path: &std::path::Path, e: &std::io::Error, known: &[String]) -> String {
+    let available = if known.is_empty() {
+        "none yet (no session has run)".to_string()
+    } else {
+        known.join(", ")
+    };
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("no log {name:?}; available: {available}")
+    } else {
+        format!("{}: {e}", path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_log_is_named_with_the_available_ones() {
+        let nf = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let known = ["containerd".to_string(), "dockerd".into(), "session".into()];
+        assert_eq!(
+            missing_log("foo", "/d/logs/foo.log".as_ref(), &nf, &known),
+            "no log \"foo\"; available: containerd, dockerd, session"
+        );
+        assert!(missing_log("x", "/l".as_ref(), &nf, &[]).contains("none yet"));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(missing_log("x", "/l/x.log".as_ref(), &denied, &known).starts_with("/l/x.log: "));
     }
 }

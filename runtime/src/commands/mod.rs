@@ -57,6 +57,10 @@ fn live_paths() -> anyhow::Result<Paths> {
     let paths = Paths::from_process()?;
     match session::liveness(&paths)? {
         Liveness::Live(_) => Ok(paths),
-        _ => Err(crate::Error::NotRunning(paths.state.clone()).into()),
+        _ => Err(crate::Error::NotRunning(
+            paths.state.clone(),
+            crate::host::binaries::Bins::from_process().start_hint(),
+        )
+        .into()),
     }
 }

@@ -3,8 +3,10 @@
 
 use super::{ExitStatus, live_paths};
 use crate::host::binaries::Bins;
+use crate::session::paths::Paths;
 use anyhow::{Context, Result};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 
 pub fn run(cmd: &[String]) -> Result<ExitStatus> {
     let paths = live_paths()?;
@@ -23,6 +25,11 @@ pub fn run(cmd: &[String]) -> Result<ExitStatus> {
         .arg("--")
         .env("PATH", bins.child_path())
         .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
+    // The session's sockets for the tools run there (ctr, crictl, docker), not the rootful
+    // defaults (/run/containerd/containerd.sock, /var/run/docker.sock).
+    for (k, v) in session_tool_env(&paths, |p| p.exists()) {
+        c.env(k, v);
+    }
     if cmd.is_empty() {
         c.arg(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
     } else {
@@ -30,4 +37,64 @@ pub fn run(cmd: &[String]) -> Result<ExitStatus> {
     }
     let e = c.exec();
     Err(anyhow::anyhow!("cannot run {}: {e}", nsenter.display()))
+}
+
+/// CONTAINERD_ADDRESS (ctr), CONTAINER_RUNTIME_ENDPOINT (crictl) and DOCKER_HOST for the
+/// sockets of the session that `exists`.
+pub fn session_tool_env(
+    paths: &Paths,
+    exists: impl Fn(&Path) -> bool,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![];
+    let containerd = paths.containerd_sock();
+    if exists(&containerd) {
+        env.push(("CONTAINERD_ADDRESS", containerd.display().to_string()));
+    }
+    let cri = [paths.crio_sock(), containerd]
+        .into_iter()
+        .find(|s| exists(s));
+    if let Some(s) = cri {
+        env.push((
+            "CONTAINER_RUNTIME_ENDPOINT",
+            format!("unix://{}", s.display()),
+        ));
+    }
+    if exists(&paths.docker_sock()) {
+        env.push(("DOCKER_HOST", paths.docker_host()));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::paths::Env;
+
+    #[test]
+    fn tools_inside_dial_the_sessions_sockets() {
+        let p = Paths::resolve(
+            &Env {
+                home: Some("/home/a".into()),
+                xdg_runtime_dir: Some("/run/user/1000".into()),
+                xdg_data_home: None,
+                xdg_config_home: None,
+                uid: 1000,
+            },
+            |_| true,
+        )
+        .unwrap();
+        let all = session_tool_env(&p, |_| true);
+        let get = |k: &str| all.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("CONTAINERD_ADDRESS"),
+            Some(p.containerd_sock().display().to_string())
+        );
+        assert_eq!(
+            get("CONTAINER_RUNTIME_ENDPOINT"),
+            Some(format!("unix://{}", p.crio_sock().display()))
+        );
+        assert_eq!(get("DOCKER_HOST"), Some(p.docker_host()));
+        let docker_only = session_tool_env(&p, |s| s == p.docker_sock());
+        assert_eq!(docker_only, vec![("DOCKER_HOST", p.docker_host())]);
+    }
 }

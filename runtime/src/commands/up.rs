@@ -116,5 +116,45 @@ fn print_ready(st: &crate::process::detach::Started) {
     if st.status.components.iter().any(|c| c.name == "dockerd") {
         println!("  export DOCKER_HOST={}", st.paths.docker_host());
     }
-    println!("  u7s status | u7s logs COMPONENT | u7s down");
+    let names: Vec<String> = st
+        .status
+        .components
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    println!("{}", next_hint(&names));
+}
+
+/// The commands to try next, as a sentence (no shell syntax: pasting it runs nothing).
+fn next_hint(components: &[String]) -> String {
+    let log = components
+        .iter()
+        .find(|c| *c == "dockerd")
+        .or_else(|| components.first())
+        .map_or("session", String::as_str);
+    format!("  next: u7s status, u7s logs {log}, u7s down (to stop)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_step_hint_runs_nothing_when_pasted() {
+        let h = next_hint(&["containerd".into(), "dockerd".into()]);
+        assert!(h.contains("u7s logs dockerd"), "{h}");
+        // Pasted into a shell, with a `u7s` on PATH that leaves a mark when run.
+        let d = tempfile::tempdir().unwrap();
+        let fake = d.path().join("u7s");
+        std::fs::write(&fake, "#!/bin/sh\ntouch \"$0.ran\"\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let _ = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(h.trim())
+            .env("PATH", d.path())
+            .output()
+            .unwrap();
+        assert!(!d.path().join("u7s.ran").exists(), "pasting {h:?} ran u7s");
+    }
 }

@@ -23,6 +23,28 @@ fn is_executable(p: &Path) -> bool {
 }
 
 impl Bins {
+    /// The version of the installed release this `u7s` belongs to: `version` of the release's
+    /// `manifest.json` (beside `bin/`), when there is one.
+    pub fn release_version(&self) -> Option<String> {
+        let manifest = self.release_bin.as_ref()?.parent()?.join("manifest.json");
+        let text = std::fs::read_to_string(manifest).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("version")?.as_str().map(str::to_string)
+    }
+
+    /// The command that starts a session with what is installed: Kubernetes when its server
+    /// binaries are there, else the container runtime alone.
+    pub fn start_hint(&self) -> &'static str {
+        if ["kube-apiserver", "kubelet"]
+            .iter()
+            .all(|b| self.find(b).is_some())
+        {
+            "u7s up --detach"
+        } else {
+            "u7s up --no-kube --detach"
+        }
+    }
+
     /// From the running executable and `PATH`.
     pub fn from_process() -> Bins {
         let release_bin = std::env::current_exe()
@@ -77,6 +99,39 @@ impl Bins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_release_version_comes_from_the_manifest_beside_bin() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("bin")).unwrap();
+        let bins = Bins {
+            release_bin: Some(d.path().join("bin")),
+            path: vec![],
+        };
+        assert_eq!(bins.release_version(), None);
+        std::fs::write(
+            d.path().join("manifest.json"),
+            r#"{"format":1,"version":"20261203.0","components":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(bins.release_version().as_deref(), Some("20261203.0"));
+    }
+
+    #[test]
+    fn the_start_hint_fits_the_release() {
+        let d = tempfile::tempdir().unwrap();
+        let bins = Bins {
+            release_bin: Some(d.path().to_path_buf()),
+            path: vec![],
+        };
+        assert_eq!(bins.start_hint(), "u7s up --no-kube --detach");
+        for b in ["kube-apiserver", "kubelet"] {
+            let f = d.path().join(b);
+            std::fs::write(&f, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(bins.start_hint(), "u7s up --detach");
+    }
 
     #[test]
     fn release_bin_first_then_path_then_sbin() {

@@ -86,12 +86,18 @@ fn terminate(child: &mut std::process::Child) {
 pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Started> {
     cfg.validate()?;
     let t0 = Instant::now();
-    let paths = Paths::from_process()?;
+    // The checks the top process makes first, here too: their one-line errors, not a log tail.
+    let paths = crate::process::leader::start_paths()?;
+    crate::process::leader::preflight(cfg, &paths, &crate::host::binaries::Bins::from_process())?;
+    crate::process::leader::refuse_root()?;
     if let Liveness::Live(rec) = session::liveness(&paths)? {
         return Err(Error::AlreadyRunning {
             pid: rec.map_or(0, |r| r.leader_pid),
         });
     }
+    // Another session on the same data folder (another XDG_RUNTIME_DIR, another host): refused
+    // before its logs are rotated.
+    session::check_data_free(&paths)?;
     if !paths.data.exists() {
         ensure_dir(&paths.data, 0o700)?;
     }
@@ -125,15 +131,7 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
         .map_err(|e| Error::os("starting the session", e))?;
     let leader = child.id() as i32;
 
-    let (tx, rx) = mpsc::channel();
-    if doctor {
-        let kube = cfg.kube;
-        std::thread::spawn(move || {
-            let _ = tx.send(crate::process::leader::doctor_failures(kube));
-        });
-    } else {
-        drop(tx);
-    }
+    let doctor_thread = doctor.then(|| crate::process::leader::DoctorThread::spawn(cfg.kube));
 
     // Ctrl-C while waiting stops what started rather than leaving it half up.
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -184,13 +182,15 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
                 ),
             )));
         }
-        match rx.try_recv() {
-            Ok(Some(failures)) => {
+        match doctor_thread.as_ref().map(|d| d.verdict.try_recv()) {
+            Some(Ok(Some(failures))) => {
                 terminate(&mut child);
                 return Err(Error::Usage(failures));
             }
-            Ok(None) | Err(mpsc::TryRecvError::Disconnected) => doctor_pending = false,
-            Err(mpsc::TryRecvError::Empty) => {}
+            None | Some(Ok(None)) | Some(Err(mpsc::TryRecvError::Disconnected)) => {
+                doctor_pending = false
+            }
+            Some(Err(mpsc::TryRecvError::Empty)) => {}
         }
         if Instant::now() >= deadline {
             terminate(&mut child);

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::host::binaries::Bins;
 use crate::host::fsutil::ensure_dir;
 use crate::rootlesskit::flags::{self, RkOptions};
+use crate::rootlesskit::portspec::PortSpec;
 use crate::session;
 use crate::session::config::{CHILD_CONFIG_ENV, ChildConfig, Cri, SESSION_ENV, SessionConfig};
 use crate::session::paths::Paths;
@@ -56,6 +57,96 @@ pub fn doctor_failures(kube: bool) -> Option<String> {
         }
     }
     Some(text)
+}
+
+/// The doctor running beside a start. Dropping it waits (at most 10 s) until the doctor has
+/// finished, so that a start failing early never exits in the middle of a probe and leaves its
+/// scratch folder behind.
+pub struct DoctorThread {
+    /// The verdict ([`doctor_failures`]), once.
+    pub verdict: mpsc::Receiver<Option<String>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl DoctorThread {
+    /// Starts the doctor's checks for a session with or without Kubernetes.
+    pub fn spawn(kube: bool) -> DoctorThread {
+        let (tx, verdict) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let _ = tx.send(doctor_failures(kube));
+            drop(done_tx);
+        });
+        DoctorThread { verdict, done }
+    }
+}
+
+impl Drop for DoctorThread {
+    fn drop(&mut self) {
+        let _ = self.done.recv_timeout(Duration::from_secs(10));
+    }
+}
+
+/// Why root gets no session, and what to do instead.
+pub const ROOT_REFUSAL: &str = "running as root: usernetes runs as an unprivileged user; log in \
+     as that user (ssh USER@localhost, or machinectl shell USER@) and run it there";
+
+/// The paths of a session about to start; for root without `XDG_RUNTIME_DIR`, the error is
+/// being root, not the variable.
+pub fn start_paths() -> Result<Paths> {
+    match Paths::from_process() {
+        Err(Error::Env { .. }) if nix::unistd::geteuid().is_root() => {
+            Err(Error::Usage(ROOT_REFUSAL.into()))
+        }
+        other => other,
+    }
+}
+
+/// Refuses to run a session as root, before anything is written.
+pub fn refuse_root() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Err(Error::Usage(ROOT_REFUSAL.into()));
+    }
+    Ok(())
+}
+
+/// Every program the session's plan needs is there and every `-p` port can be published:
+/// checked before anything starts or is written, with the same one-line error in the
+/// foreground and with `--detach`. The plan is computed with provisional facts, only for its
+/// missing-binary errors.
+pub fn preflight(cfg: &SessionConfig, paths: &Paths, bins: &Bins) -> Result<()> {
+    bins.require("rootlesskit", "the session")?;
+    bins.require("slirp4netns", "the session's network")?;
+    let cgroup2 = flags::detect_cgroup2_delegated();
+    let child = ChildConfig {
+        session: cfg.clone(),
+        paths: paths.clone(),
+        bins: bins.clone(),
+        session_id: String::new(),
+        leader_pid: 0,
+        started_at: 0.0,
+        cgroup2,
+    };
+    let provisional = crate::components::Facts {
+        storage: crate::host::storage::Storage::Overlay,
+        containerd_major: 2,
+        cgroup2,
+    };
+    crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
+    check_publish(&cfg.all_publish())
+}
+
+/// The ports `-p` publishes: no two on the same host port, none already taken on the host.
+pub fn check_publish(publish: &[PortSpec]) -> Result<()> {
+    for (i, p) in publish.iter().enumerate() {
+        if let Some(q) = publish[..i].iter().find(|q| q.same_parent(p)) {
+            return Err(Error::Usage(format!(
+                "-p {p} and -p {q} use the same host port: give each its own"
+            )));
+        }
+        p.check_host_port_free()?;
+    }
+    Ok(())
 }
 
 /// The failing checks of `report` with their fixes, for people; `None` when nothing failed.
@@ -115,7 +206,9 @@ fn check_foreign_dockerd(paths: &Paths, cri: Cri) -> Result<()> {
 /// Runs a session in this process until it ends; returns the exit code.
 pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     cfg.validate()?;
-    let paths = Paths::from_process()?;
+    let paths = start_paths()?;
+    preflight(&cfg, &paths, &Bins::from_process())?;
+    refuse_root()?;
     let lock = match session::try_lock(&paths)? {
         Some(l) => l,
         None => {
@@ -126,6 +219,9 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
             return Err(Error::AlreadyRunning { pid });
         }
     };
+    // The data folder may be shared with a session of another XDG_RUNTIME_DIR or host: its own
+    // lock decides, before anything there (logs included) is touched.
+    let data_lock = session::lock_data(&paths)?;
     // We hold the lock: a record left behind belongs to a crashed session.
     let old: Option<SessionFile> =
         crate::session::status::read_json(&paths.session_file()).unwrap_or(None);
@@ -147,9 +243,6 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     }
     check_foreign_dockerd(&paths, cfg.cri)?;
     ensure_dir(&paths.state, 0o700)?;
-    if !paths.data.exists() {
-        ensure_dir(&paths.data, 0o700)?;
-    }
     ensure_dir(&paths.logs(), 0o700)?;
     if !opts.detached {
         rotate_logs(&paths, None);
@@ -172,14 +265,6 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         started_at,
         cgroup2,
     };
-    // Every program the plan needs must be there before anything starts: the plan is computed
-    // once here with provisional facts, only for its missing-binary errors.
-    let provisional = crate::components::Facts {
-        storage: crate::host::storage::Storage::Overlay,
-        containerd_major: 2,
-        cgroup2,
-    };
-    crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
     let args = flags::args(
         &RkOptions {
             state_dir: paths.rootlesskit(),
@@ -244,15 +329,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         }
     });
 
-    let (tx, rx) = mpsc::channel();
-    if opts.doctor {
-        let kube = cfg.kube;
-        std::thread::spawn(move || {
-            let _ = tx.send(doctor_failures(kube));
-        });
-    } else {
-        drop(tx);
-    }
+    let doctor = opts.doctor.then(|| DoctorThread::spawn(cfg.kube));
 
     let mut code = None;
     let status = loop {
@@ -261,7 +338,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
             Ok(None) => {}
             Err(e) => return Err(Error::os("waiting for RootlessKit", e)),
         }
-        if let Ok(Some(failures)) = rx.try_recv() {
+        if let Some(Ok(Some(failures))) = doctor.as_ref().map(|d| d.verdict.try_recv()) {
             eprintln!("u7s: {failures}");
             code = Some(1);
             let _ = kill(Pid::from_raw(rk_pid), Signal::SIGTERM);
@@ -270,6 +347,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     };
     target.store(0, Ordering::SeqCst);
     let _ = std::fs::remove_file(paths.session_file());
+    drop(data_lock);
     drop(lock);
     let rc = status
         .code()
@@ -291,6 +369,22 @@ mod tests {
             fix: fix.map(str::to_string),
             needs_root: true,
         }
+    }
+
+    #[test]
+    fn publish_refuses_a_duplicate_and_a_busy_host_port_at_once() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let a = PortSpec::parse(&format!("127.0.0.1:{port}:80/tcp")).unwrap();
+        let b = PortSpec::parse(&format!("{port}:81")).unwrap();
+        let e = check_publish(&[a.clone(), b]).unwrap_err().to_string();
+        assert!(e.contains("use the same host port"), "{e}");
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let busy = PortSpec::parse(&format!("{port}:80")).unwrap();
+        let e = check_publish(&[busy]).unwrap_err().to_string();
+        assert!(e.contains("already in use"), "{e}");
     }
 
     #[test]

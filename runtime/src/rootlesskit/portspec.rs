@@ -1,17 +1,18 @@
 //! Port specs as rootlessctl writes them: `[PARENTIP:]PARENTPORT:[CHILDIP:]CHILDPORT/PROTO`,
 //! IPv6 addresses in brackets. Unlike rootlessctl, a spec without a parent address binds the
 //! loopback address (127.0.0.1, or ::1 for `tcp6`/`udp6`): publishing to every interface must be
-//! asked for. Also the JSON shapes of RootlessKit's REST API (`PortSpec`, `PortStatus`).
+//! asked for. As with `docker run -p`, the protocol defaults to tcp and its case does not
+//! matter. Also the JSON shapes of RootlessKit's REST API (`PortSpec`, `PortStatus`), and the
+//! check that a host port is free before RootlessKit is asked to listen on it.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Protocols RootlessKit's port drivers know.
-pub const PROTOS: &[&str] = &[
-    "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "sctp", "sctp4", "sctp6",
-];
+/// Protocols the session's port driver forwards (slirp4netns and the builtin driver: TCP and
+/// UDP; `rootlessctl info` lists no SCTP, and RootlessKit refuses an SCTP spec).
+pub const PROTOS: &[&str] = &["tcp", "tcp4", "tcp6", "udp", "udp4", "udp6"];
 
 /// One forwarding: a parent (host) address and port to a child (namespace) port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,9 +92,9 @@ impl PortSpec {
     /// Parses a spec; the parent address defaults to loopback.
     pub fn parse(spec: &str) -> Result<PortSpec> {
         let s = spec.trim();
-        let (addr, proto) = s
-            .rsplit_once('/')
-            .ok_or_else(|| bad(spec, "missing /PROTO"))?;
+        let (addr, proto) = s.rsplit_once('/').unwrap_or((s, "tcp"));
+        let proto = proto.to_ascii_lowercase();
+        let proto = proto.as_str();
         if !PROTOS.contains(&proto) {
             return Err(bad(
                 spec,
@@ -127,6 +128,29 @@ impl PortSpec {
             child_ip,
             child_port: parse_port(spec, cport)?,
         })
+    }
+
+    /// Fails when the host address and port cannot be listened on because something already
+    /// does (RootlessKit would fail the same way, less clearly, and a session started with this
+    /// port would not come up). Other bind errors are left to RootlessKit.
+    pub fn check_host_port_free(&self) -> Result<()> {
+        let ip = self.parent_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let addr = std::net::SocketAddr::new(ip, self.parent_port);
+        let r = if self.proto.starts_with("udp") {
+            std::net::UdpSocket::bind(addr).map(drop)
+        } else {
+            std::net::TcpListener::bind(addr).map(drop)
+        };
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::Usage(format!(
+                "host port {}:{}/{} is already in use: choose another host port \
+                 (or stop what listens there)",
+                fmt_ip(&ip),
+                self.parent_port,
+                self.proto
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Whether two specs conflict the way RootlessKit decides it (proto, parent IP, parent port).
@@ -254,6 +278,33 @@ mod tests {
     }
 
     #[test]
+    fn docker_style_specs_default_to_tcp_in_any_case() {
+        assert_eq!(p("8080:80"), p("8080:80/tcp"));
+        assert_eq!(p("0.0.0.0:8080:80"), p("0.0.0.0:8080:80/tcp"));
+        assert_eq!(p("9500:80/TCP"), p("9500:80/tcp"));
+        assert_eq!(p("53:53/Udp").proto, "udp");
+    }
+
+    #[test]
+    fn a_busy_host_port_is_named() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let e = p(&format!("{port}:80"))
+            .check_host_port_free()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("host port 127.0.0.1:{port}/tcp is already in use")),
+            "{e}"
+        );
+        drop(taken);
+        p(&format!("{port}:80")).check_host_port_free().unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        assert!(p(&format!("{port}:53/udp")).check_host_port_free().is_err());
+    }
+
+    #[test]
     fn all_field_forms_and_ipv6_brackets() {
         let s = p("[::1]:8080:[fd00::2]:80/tcp");
         assert_eq!(s.parent_ip, Some("::1".parse().unwrap()));
@@ -267,8 +318,8 @@ mod tests {
     #[test]
     fn rejects_bad_specs_with_reasons() {
         for (spec, why) in [
-            ("8080:80", "missing /PROTO"),
             ("8080:80/icmp", "unknown protocol"),
+            ("8080:80/sctp", "unknown protocol"),
             ("::1:8080:80/tcp", "wrong number of fields"),
             ("[::1:8080:80/tcp", "unbalanced"),
             ("0:80/tcp", "not a port"),

@@ -68,6 +68,33 @@ pub enum Liveness {
     Live(Option<SessionFile>),
 }
 
+/// Refuses when a session other than this one (another `XDG_RUNTIME_DIR`, another host sharing
+/// the home) holds the data folder's lock (`doctor::session_lock`).
+pub fn check_data_free(paths: &Paths) -> Result<()> {
+    let holder = doctor::session_lock::holder(&paths.data)
+        .map_err(|e| Error::io(doctor::session_lock::path(&paths.data), e))?;
+    match holder {
+        Some(h) if !(h.is_local() && h.runtime_dir == paths.runtime_dir) => Err(Error::DataInUse {
+            data: paths.data.clone(),
+            holder: h,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the data folder's lock for this process (the session's top process), creating the
+/// folder; refused, naming the holder, while another session uses it.
+pub fn lock_data(paths: &Paths) -> Result<doctor::session_lock::Lock> {
+    if !paths.data.exists() {
+        ensure_dir(&paths.data, 0o700)?;
+    }
+    doctor::session_lock::acquire(
+        &paths.data,
+        &doctor::session_lock::Holder::this_process(&paths.runtime_dir),
+    )
+    .map_err(|b| Error::data_lock(&paths.data, b))
+}
+
 /// Looks at the lock and the record.
 pub fn liveness(paths: &Paths) -> Result<Liveness> {
     let record: Option<SessionFile> = read_json(&paths.session_file()).unwrap_or(None);
@@ -289,5 +316,41 @@ mod tests {
             stop(&paths(d.path()), Duration::from_secs(1)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn the_data_folder_is_refused_while_another_login_or_host_holds_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = paths(d.path());
+        check_data_free(&p).unwrap();
+        // The same login holding it (its own session): not "another" session.
+        let own = lock_data(&p).unwrap();
+        check_data_free(&p).unwrap();
+        // A second start of the same data from another XDG_RUNTIME_DIR: refused, naming it.
+        let mut other = p.clone();
+        other.runtime_dir = d.path().join("run2");
+        let e = lock_data(&other).unwrap_err().to_string();
+        for part in [
+            "another usernetes session uses".to_string(),
+            p.data.display().to_string(),
+            format!("pid {}", std::process::id()),
+            format!("XDG_RUNTIME_DIR={}", p.runtime_dir.display()),
+        ] {
+            assert!(e.contains(&part), "no {part:?} in {e}");
+        }
+        let e = check_data_free(&other).unwrap_err().to_string();
+        assert!(e.contains("another usernetes session uses"), "{e}");
+        // A reset from there deletes nothing under it.
+        let docker = p.data.join("docker");
+        std::fs::create_dir_all(&docker).unwrap();
+        let bins = crate::host::binaries::Bins {
+            release_bin: None,
+            path: vec![],
+        };
+        assert!(crate::session::reset::reset(&other, &bins, false).is_err());
+        assert!(docker.is_dir());
+        drop(own);
+        check_data_free(&other).unwrap();
+        let _again = lock_data(&other).unwrap();
     }
 }

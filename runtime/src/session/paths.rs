@@ -25,6 +25,8 @@ pub const DATA_ENTRIES: &[&str] = &[
     "_var_lib_containers",
     "_var_cache",
     "tmp",
+    // The data folder's lock (doctor::session_lock), taken by `u7s up`.
+    "session.lock",
 ];
 
 /// Host paths bind-mounted inside the namespace from `DATA/<path with / replaced by _>`

@@ -81,6 +81,8 @@ pub fn remove_all(bins: &Bins, targets: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec
 
 /// Stops the session and removes state and data (and config when `with_config`).
 pub fn reset(paths: &Paths, bins: &Bins, with_config: bool) -> Result<ResetOutcome> {
+    // A session of another XDG_RUNTIME_DIR or host still uses the data: never delete under it.
+    crate::session::check_data_free(paths)?;
     let stopped = crate::session::stop(paths, Duration::from_secs(60))?;
     let (removed, removed_in_userns) = remove_all(bins, &paths.reset_targets(with_config))?;
     Ok(ResetOutcome {

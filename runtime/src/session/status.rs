@@ -181,8 +181,10 @@ impl Report {
     /// The text of `u7s status`.
     pub fn render(&self) -> String {
         let Some(s) = &self.session else {
-            return "usernetes: no session running (start one with `u7s up --no-kube --detach`)\n"
-                .into();
+            return format!(
+                "usernetes: no session running (start one with `{}`)\n",
+                crate::host::binaries::Bins::from_process().start_hint()
+            );
         };
         let mut out = format!(
             "usernetes session {}: {} (up {}), cri {}{}{}\n",
@@ -242,7 +244,7 @@ impl Report {
                 c.pid.or(c.ns_pid).map_or("-".into(), |p| p.to_string()),
                 c.uptime_secs.map_or("-".into(), human_duration),
                 c.restarts.to_string(),
-                c.version.clone().unwrap_or_else(|| "-".into()),
+                c.version.as_deref().map_or("-".into(), short_version),
                 c.endpoint.clone(),
             ]);
         }
@@ -276,9 +278,41 @@ impl Report {
     }
 }
 
+/// The version number in a `--version` line, for the table (`--json` keeps the whole line):
+/// "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3" → "1.6.20".
+pub fn short_version(line: &str) -> String {
+    for token in line.split_whitespace() {
+        let t = token.trim_start_matches('v');
+        if t.starts_with(|c: char| c.is_ascii_digit()) && t.contains('.') {
+            let end = t
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(t.len());
+            return t[..end].trim_end_matches('.').to_string();
+        }
+    }
+    line.chars().take(24).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_versions_for_the_table() {
+        for (line, want) in [
+            (
+                "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3",
+                "1.6.20",
+            ),
+            ("Docker version 20.10.24+dfsg1, build 297e128", "20.10.24"),
+            ("rootlesskit version 1.1.0", "1.1.0"),
+            ("etcd Version: 3.4.23", "3.4.23"),
+            ("Kubernetes v1.31.2", "1.31.2"),
+            ("something", "something"),
+        ] {
+            assert_eq!(short_version(line), want, "{line}");
+        }
+    }
     use crate::rootlesskit::portspec::PortSpec;
 
     fn comp(name: &str, state: State) -> ComponentStatus {
