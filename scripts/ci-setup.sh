@@ -22,7 +22,7 @@ fi
 packages=(
   uidmap docker.io containerd busybox-static iptables lbzip2 bzip2 fuse-overlayfs kmod iproute2 procps
   psmisc time git pkg-config libssl-dev openssl ca-certificates curl build-essential
-  conntrack iputils-ping jq bc groff-base
+  conntrack iputils-ping jq bc groff-base minisign
   # what the host executor needs to build the e2e components from their pins
   # (scripts/ci-components.sh; each recipe's needs.* names its own)
   libseccomp-dev libglib2.0-dev libcap-dev meson ninja-build autoconf automake libtool cmake

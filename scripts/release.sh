@@ -3,7 +3,9 @@
 # CI runs on every change (host executor, a small selection of components).
 #
 #   1. build       u7s-build release (its --json summary is kept)
-#   2. checksums   sha256sum -c SHA256SUMS
+#   2. checksums   sha256sum -c SHA256SUMS; with --sign-key, SHA256SUMS.minisig made by minisign
+#                  (Debian package minisign; key from `minisign -G`) and checked with --sign-pub,
+#                  what `u7s-install --public-key` checks
 #   3. archive     unpacks (bzip2 CRCs, tar); one top folder usernetes/; manifest.json and every output
 #                  of every built component present; binaries executable
 #   4. versions    every shipped binary's --version reports its component's pinned version
@@ -11,7 +13,8 @@
 #   5. summary     one line per step; with --json, one JSON document on stdout
 #
 # Usage: scripts/release.sh [--out DIR] [--only NAME,...] [--executor auto|host|docker|podman]
-#                           [--release-version V] [--u7s-build PATH] [--json] [-- MORE u7s-build FLAGS]
+#                           [--release-version V] [--u7s-build PATH] [--json]
+#                           [--sign-key SECRET.key [--sign-pub PUBLIC.pub]] [-- MORE u7s-build FLAGS]
 # Exit status 0 only when every step passed; the archive of a failed check is left in --out
 # for inspection, and the step that failed is named.
 set -euo pipefail
@@ -25,6 +28,8 @@ executor=auto
 release_version=
 u7s_build=
 json=false
+sign_key=
+sign_pub=
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,17 +39,23 @@ while [ $# -gt 0 ]; do
     --release-version) release_version=$2; shift 2 ;;
     --u7s-build) u7s_build=$2; shift 2 ;;
     --json) json=true; shift ;;
+    --sign-key) sign_key=$2; shift 2 ;;
+    --sign-pub) sign_pub=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 
 log() { echo "release.sh: $*" >&2; }
 fail() { log "FAILED at $1: $2"; exit 1; }
-for tool in jq sha256sum bzip2 tar bc; do
+tools=(jq sha256sum bzip2 tar bc)
+[ -n "$sign_key" ] && tools+=(minisign)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || fail setup "$tool is not installed (Debian: apt-get install $tool)"
 done
+[ -z "$sign_key" ] || [ -f "$sign_key" ] || fail setup "--sign-key $sign_key: no such file (make a key pair with: minisign -G -p release.pub -s release.key)"
+[ -z "$sign_pub" ] || [ -n "$sign_key" ] || fail setup "--sign-pub goes with --sign-key"
 if [ -z "$u7s_build" ]; then
   u7s_build=$(cd "$here/.." && pwd)/target/release/u7s-build
   [ -x "$u7s_build" ] || u7s_build=$(cd "$here/.." && pwd)/target/debug/u7s-build
@@ -72,6 +83,18 @@ log "build: $(jq '.components | length' "$summary") components in ${t_build%.*}s
 # 2. checksums
 (cd "$(dirname "$archive")" && sha256sum -c --quiet SHA256SUMS) || fail checksums "SHA256SUMS does not match $archive"
 log "checksums: SHA256SUMS verified"
+signed=false
+if [ -n "$sign_key" ]; then
+  sums="$(dirname "$archive")/SHA256SUMS"
+  rm -f "$sums.minisig"
+  minisign -S -s "$sign_key" -m "$sums" -t "usernetes $(jq -r '.version // empty' "$summary") $(basename "$archive")" >&2 \
+    || fail checksums "minisign could not sign $sums with $sign_key"
+  if [ -n "$sign_pub" ]; then
+    minisign -V -q -p "$sign_pub" -m "$sums" || fail checksums "$sums.minisig does not verify with $sign_pub"
+  fi
+  signed=true
+  log "checksums: signed -> $sums.minisig${sign_pub:+ (verified with $sign_pub)}"
+fi
 
 # 3. archive
 # One pass: tar runs bzip2 -d, which checks every block's CRC; -v lists what it unpacks.
@@ -119,10 +142,10 @@ log "versions: $checked binaries report their pinned version"
 
 # 5. summary
 if $json; then
-  jq -n --slurpfile s "$summary" --argjson checked "$checked" --arg build_s "${t_build%.*}" \
+  jq -n --slurpfile s "$summary" --argjson checked "$checked" --arg build_s "${t_build%.*}" --argjson signed "$signed" \
     --argjson entries "$(wc -l <"$work/list")" '{
       archive: $s[0].archive, checksums: $s[0].checksums, version: $s[0].version,
-      build_seconds: ($build_s | tonumber),
+      build_seconds: ($build_s | tonumber), signed: $signed,
       steps: {build: "ok", checksums: "ok", archive: "ok", versions: "ok"},
       archive_entries: $entries, versions_checked: $checked,
       components: [$s[0].components[] | {name, version, source, cached}]

@@ -62,6 +62,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE|URL")]
     pub checksums: Option<String>,
 
+    /// The release's minisign public key (base64 RW... or a .pub file): SHA256SUMS must then
+    /// carry a good signature by it (SHA256SUMS.minisig beside it)
+    #[arg(long, value_name = "KEY|FILE", env = "U7S_PUBLIC_KEY")]
+    pub public_key: Option<String>,
+
     /// Install prefix [default: $XDG_DATA_HOME/usernetes, else ~/.local/share/usernetes]
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<PathBuf>,
@@ -350,6 +355,7 @@ pub fn run(cli: Cli) -> i32 {
                 .unwrap_or_else(|| bundle::manifest::ARCHIVE_NAME.to_string()),
             checksums: cli.checksums.clone(),
             skip_checksum: cli.insecure_skip_checksum,
+            public_key: cli.public_key.clone(),
             keep: cli.keep,
             integration: Wanted {
                 modify_path: !cli.no_modify_path,

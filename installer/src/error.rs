@@ -40,6 +40,18 @@ pub enum Error {
     #[error("no checksums for {archive}: {looked}")]
     NoChecksums { archive: String, looked: String },
 
+    /// The configured public key cannot be read.
+    #[error("public key {given:?}: {reason}")]
+    PublicKey { given: String, reason: String },
+
+    /// A public key is configured and the checksums' signature is missing or bad.
+    #[error("signature of {sums} refused ({sig}): {reason}")]
+    Signature {
+        sums: String,
+        sig: String,
+        reason: String,
+    },
+
     /// The checksums file does not list the archive.
     #[error("{sums} has no line for {name}")]
     NotListed { sums: String, name: String },
@@ -179,6 +191,14 @@ impl Error {
             Error::NoChecksums { .. } => "put SHA256SUMS beside the archive, pass --checksums FILE|URL, \
                  or pass --insecure-skip-checksum to install without checking the archive's hash (--yes never does)"
                 .into(),
+            Error::PublicKey { .. } => "give --public-key (or U7S_PUBLIC_KEY) the release's minisign public key: \
+                 its base64 line (RW...) or its .pub file"
+                .into(),
+            Error::Signature { sig, .. } => format!(
+                "put the {sig} published with this release beside its SHA256SUMS; if it is there, the \
+                 checksums were not signed by the key given with --public-key (or U7S_PUBLIC_KEY): \
+                 nothing was installed"
+            ),
             Error::NotListed { .. } => {
                 "use the SHA256SUMS published with this archive (--checksums FILE|URL)".into()
             }
@@ -235,6 +255,7 @@ impl Error {
             Error::Bundle { .. }
                 | Error::Manifest { .. }
                 | Error::ChecksumMismatch { .. }
+                | Error::Signature { .. }
                 | Error::BadVersion(_)
                 | Error::TooLarge { .. }
                 | Error::ArchiveChanged { .. }

@@ -28,6 +28,8 @@ pub struct InstallOptions {
     pub checksums: Option<String>,
     /// Go on without checksums (`--insecure-skip-checksum`, never implied by `--yes`).
     pub skip_checksum: bool,
+    /// The release's minisign public key: the checksums must carry a good signature by it.
+    pub public_key: Option<String>,
     /// Previous versions to keep.
     pub keep: usize,
     pub integration: Wanted,
@@ -58,13 +60,37 @@ pub struct InstallReport {
 
 /// Finds the expected hash: `--checksums` (must exist and list the archive) or the SHA256SUMS
 /// beside the archive (may be absent).
-fn expected_hash(src: &Source, checksums: Option<&str>, net: &mut Net) -> Result<Option<Expected>> {
+fn expected_hash(
+    src: &Source,
+    checksums: Option<&str>,
+    public_key: Option<&str>,
+    net: &mut Net,
+) -> Result<Option<Expected>> {
     let name = src.file_name();
     let (sums, required) = match checksums {
         Some(c) => (Source::parse(c)?, true),
         None => (src.sibling(bundle::manifest::CHECKSUMS_NAME), false),
     };
+    let key = public_key
+        .map(crate::signature::load_public_key)
+        .transpose()?;
     let text = source::read_text(&sums, net)?;
+    if let Some(key) = &key {
+        let sig_src = sums.sibling(&crate::signature::signature_name(&sums.file_name()));
+        let sums_text = text.as_deref().ok_or_else(|| Error::Signature {
+            sums: sums.display(),
+            sig: sig_src.display(),
+            reason: "a public key is configured and there is no checksums file to check".into(),
+        })?;
+        let sig = source::read_text(&sig_src, net)?;
+        crate::signature::check(
+            key,
+            sums_text.as_bytes(),
+            &sums.display(),
+            sig.as_deref(),
+            &sig_src.display(),
+        )?;
+    }
     match text {
         Some(t) => verify::expected_from(&t, &sums.display(), &name).map(Some),
         None if required => Err(Error::Io {
@@ -106,7 +132,12 @@ pub fn install(
     }
 
     let mut net = Net::default();
-    let expected = expected_hash(&src, opts.checksums.as_deref(), &mut net)?;
+    let expected = expected_hash(
+        &src,
+        opts.checksums.as_deref(),
+        opts.public_key.as_deref(),
+        &mut net,
+    )?;
     match &expected {
         Some(e) => ui.info(format!("expected sha256 {} (from {})", e.sha256, e.from)),
         None if opts.skip_checksum => ui.warn(format!(

@@ -20,6 +20,7 @@ pub mod prefix;
 pub mod record;
 pub mod run;
 pub mod session;
+pub mod signature;
 pub mod source;
 pub mod ui;
 pub mod uninstall;

@@ -512,3 +512,86 @@ fn a_prefix_purge_removes_only_that_prefix() {
         "the default install is not data: {out}"
     );
 }
+
+/// `minisign ARGS` in `dir` (Debian package minisign; scripts/test.sh installs it).
+fn minisign(dir: &std::path::Path, args: &[&str]) {
+    let o = std::process::Command::new("minisign")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("minisign is needed for the signature tests: apt-get install minisign");
+    assert!(o.status.success(), "minisign {args:?}: {o:?}");
+}
+
+#[test]
+fn a_configured_public_key_needs_a_good_signature_of_the_checksums() {
+    let s = Sandbox::new();
+    let keys = s.root().join("keys");
+    fs::create_dir_all(&keys).unwrap();
+    minisign(
+        &keys,
+        &["-G", "-W", "-p", "release.pub", "-s", "release.key"],
+    );
+    minisign(&keys, &["-G", "-W", "-p", "other.pub", "-s", "other.key"]);
+    let pubkey = keys.join("release.pub");
+    let rel = Release::small("1.0.0");
+    let a = s.put_archive("usernetes-x86_64.tbz", &rel.tbz(), true);
+    let sums = a.with_file_name("SHA256SUMS");
+    let with_key = |key: &std::path::Path| {
+        s.run(&[
+            a.to_str().unwrap(),
+            "--no-doctor",
+            "--public-key",
+            key.to_str().unwrap(),
+        ])
+    };
+    // Unsigned: refused (exit 3, the archive refused), naming the missing signature file and the fix; nothing installed.
+    let o = with_key(&pubkey);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("SHA256SUMS.minisig")
+            && stderr(&o).contains("missing")
+            && stderr(&o).contains("--public-key"),
+        "{}",
+        text(&o)
+    );
+    assert!(s.versions().is_empty());
+    // Signed by another key: refused.
+    minisign(
+        &keys,
+        &["-S", "-s", "other.key", "-m", sums.to_str().unwrap()],
+    );
+    let o = with_key(&pubkey);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(stderr(&o).contains("bad signature"), "{}", text(&o));
+    assert!(s.versions().is_empty());
+    // Signed by the release key: installed.
+    minisign(
+        &keys,
+        &["-S", "-s", "release.key", "-m", sums.to_str().unwrap()],
+    );
+    assert_success(&with_key(&pubkey));
+    s.assert_current(&rel);
+    // A tampered SHA256SUMS (the hash of another archive) keeps its old signature: refused
+    // before anything of the new archive is installed.
+    let rel2 = Release::small("2.0.0");
+    fs::write(&a, rel2.tbz()).unwrap();
+    fs::write(
+        &sums,
+        format!("{} *usernetes-x86_64.tbz\n", sha256_hex(&rel2.tbz())),
+    )
+    .unwrap();
+    let o = with_key(&pubkey);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(stderr(&o).contains("bad signature"), "{}", text(&o));
+    s.assert_current(&rel);
+    // The key from the environment works the same way.
+    let o = s
+        .cmd()
+        .args([a.to_str().unwrap(), "--no-doctor"])
+        .env("U7S_PUBLIC_KEY", keys.join("other.pub"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    s.assert_current(&rel);
+}

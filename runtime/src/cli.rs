@@ -99,7 +99,7 @@ pub struct UpArgs {
     pub no_kube: bool,
 
     /// Multi-node master: flannel VXLAN pod network (10.5.0.0/16); publishes 6443/tcp
-    /// and 8472/udp on every host interface for the nodes
+    /// and 8472/udp for the nodes on the host address (--host-ip)
     #[arg(long, conflicts_with_all = ["no_kube", "join"])]
     pub flannel: bool,
 
@@ -117,7 +117,8 @@ pub struct UpArgs {
     pub node_name: Option<String>,
 
     /// The host's address as other machines reach it (default: the address of the route to the
-    /// outside); goes into certificates, flannel's public IP and the apiserver's advertise address
+    /// outside); goes into certificates, flannel's public IP and the apiserver's advertise address,
+    /// and the ports other nodes need (6443, 10250/tcp, 8472/udp) are published on it only
     #[arg(long, value_name = "ADDR", env = "U7S_HOST_IP")]
     pub host_ip: Option<String>,
 

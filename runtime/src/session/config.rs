@@ -226,48 +226,106 @@ impl SessionConfig {
         self.k8s.validate()
     }
 
-    /// Ports published whatever the user asked: the apiserver for host-side kubectl (loopback on
-    /// a single node; every interface on a multi-node master, with the VXLAN port), the kubelet
-    /// and VXLAN on a joined node. etcd never: no node holds an etcd credential. A port the user publishes on the
-    /// same host port and protocol wins.
+    /// The addresses other nodes reach this host at (`--host-ip`, given or found at `u7s up`;
+    /// several separated by ','): the published ports of a multi-node session bind there.
+    /// Empty when unknown or unparsable (validate() names the latter).
+    pub fn host_addrs(&self) -> Vec<std::net::IpAddr> {
+        self.k8s
+            .host_ip
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .filter(|a| !a.is_unspecified())
+            .collect()
+    }
+
+    /// Ports published whatever the user asked: the apiserver for host-side kubectl (loopback),
+    /// and for the other nodes of a multi-node cluster the apiserver and VXLAN (master) or the
+    /// kubelet and VXLAN (joined node), bound to the host address (`--host-ip`), on every
+    /// interface only when no host address is known. etcd never: no node holds an etcd
+    /// credential. A port the user publishes on the same host port and protocol wins.
     pub fn implicit_publish(&self) -> Vec<PortSpec> {
         if !self.kube {
             return vec![];
         }
-        let spec = |s: String| PortSpec::parse(&s).expect("built-in port spec parses");
+        let mut addrs = self.host_addrs();
+        if addrs.is_empty() {
+            addrs.push(std::net::Ipv4Addr::UNSPECIFIED.into());
+        }
+        let for_nodes = |port: u16, proto: &str| {
+            addrs
+                .iter()
+                .map(|ip| PortSpec {
+                    proto: proto.to_string(),
+                    parent_ip: Some(*ip),
+                    parent_port: port,
+                    child_ip: None,
+                    child_port: port,
+                })
+                .collect::<Vec<_>>()
+        };
+        let loopback_apiserver =
+            PortSpec::parse(&format!("127.0.0.1:{APISERVER_PORT}:{APISERVER_PORT}/tcp"))
+                .expect("built-in port spec parses");
         match (&self.k8s.role, self.k8s.flannel) {
-            (Role::Master, false) => vec![spec(format!(
-                "127.0.0.1:{APISERVER_PORT}:{APISERVER_PORT}/tcp"
-            ))],
-            (Role::Master, true) => vec![
-                spec(format!("0.0.0.0:{APISERVER_PORT}:{APISERVER_PORT}/tcp")),
-                spec(format!("0.0.0.0:{VXLAN_PORT}:{VXLAN_PORT}/udp")),
-            ],
-            (Role::Node { .. }, _) => vec![
-                spec(format!("0.0.0.0:{KUBELET_PORT}:{KUBELET_PORT}/tcp")),
-                spec(format!("0.0.0.0:{VXLAN_PORT}:{VXLAN_PORT}/udp")),
-            ],
+            (Role::Master, false) => vec![loopback_apiserver],
+            (Role::Master, true) => {
+                let mut v = vec![loopback_apiserver];
+                for p in for_nodes(APISERVER_PORT, "tcp") {
+                    if !p.same_parent(&v[0]) {
+                        v.push(p);
+                    }
+                }
+                v.extend(for_nodes(VXLAN_PORT, "udp"));
+                v
+            }
+            (Role::Node { .. }, _) => {
+                let mut v = for_nodes(KUBELET_PORT, "tcp");
+                v.extend(for_nodes(VXLAN_PORT, "udp"));
+                v
+            }
         }
     }
 
-    /// What `u7s up` says when the session publishes ports on every interface for the other
-    /// nodes (multi-node): which ones, and that they must be firewalled to the nodes' addresses
-    /// (VXLAN carries no authentication). None on a single node.
+    /// What `u7s up` says when the session publishes ports for the other nodes (multi-node):
+    /// which ones on which address, and that they must be firewalled to the nodes' addresses
+    /// (VXLAN carries no authentication). None when everything is on loopback.
     pub fn firewall_note(&self) -> Option<String> {
-        let open: Vec<String> = self
-            .all_publish()
+        let all = self.all_publish();
+        let outside: Vec<&PortSpec> = all
             .iter()
-            .filter(|p| p.parent_ip.is_none_or(|ip| ip.is_unspecified()))
-            .map(|p| format!("{}/{}", p.parent_port, p.proto))
+            .filter(|p| p.parent_ip.is_none_or(|ip| !ip.is_loopback()))
             .collect();
-        (!open.is_empty()).then(|| {
-            format!(
-                "published on every interface for the other nodes: {}; allow them only from the \
-                 cluster's hosts (flannel's VXLAN has no authentication: anyone reaching 8472/udp \
-                 can inject traffic into the pod network), e.g. with your host's firewall",
-                open.join(", ")
-            )
-        })
+        if outside.is_empty() {
+            return None;
+        }
+        let mut ports: Vec<String> = vec![];
+        let mut where_: Vec<String> = vec![];
+        for p in &outside {
+            let port = format!("{}/{}", p.parent_port, p.proto);
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+            let at = match p.parent_ip {
+                Some(ip) if !ip.is_unspecified() => ip.to_string(),
+                _ => "every interface".to_string(),
+            };
+            if !where_.contains(&at) {
+                where_.push(at);
+            }
+        }
+        let hint = if where_.iter().any(|w| w == "every interface") {
+            " (give --host-ip ADDR to bind them to the host address only)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "published for the other nodes on {}: {}{hint}; firewall them so that only the \
+             cluster's hosts reach them (flannel's VXLAN has no authentication: anyone reaching \
+             8472/udp can inject traffic into the pod network), e.g. with your host's firewall",
+            where_.join(", "),
+            ports.join(", ")
+        ))
     }
 
     /// Everything RootlessKit publishes at start: the user's specs, then the implicit ones whose
@@ -275,7 +333,8 @@ impl SessionConfig {
     pub fn all_publish(&self) -> Vec<PortSpec> {
         let mut all = self.publish.clone();
         for p in self.implicit_publish() {
-            if !all
+            if !self
+                .publish
                 .iter()
                 .any(|q| q.parent_port == p.parent_port && q.proto == p.proto)
             {
@@ -430,19 +489,86 @@ mod tests {
         assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp"]);
         c.publish.clear();
         c.k8s.flannel = true;
-        assert_eq!(show(&c), ["0.0.0.0:6443:6443/tcp", "0.0.0.0:8472:8472/udp"]);
+        // No host address known: every interface, and the note says how to bind them.
+        assert_eq!(
+            show(&c),
+            [
+                "127.0.0.1:6443:6443/tcp",
+                "0.0.0.0:6443:6443/tcp",
+                "0.0.0.0:8472:8472/udp"
+            ]
+        );
         let note = c.firewall_note().unwrap();
         assert!(
-            note.contains("6443/tcp, 8472/udp") && !note.contains("2379"),
+            note.contains("every interface: 6443/tcp, 8472/udp")
+                && note.contains("--host-ip")
+                && !note.contains("2379"),
             "{note}"
         );
+        // --host-ip: the nodes' ports on that address only, never 0.0.0.0; kubectl on loopback.
+        c.k8s.host_ip = Some("192.168.1.10".into());
+        assert_eq!(
+            show(&c),
+            [
+                "127.0.0.1:6443:6443/tcp",
+                "192.168.1.10:6443:6443/tcp",
+                "192.168.1.10:8472:8472/udp"
+            ]
+        );
+        let note = c.firewall_note().unwrap();
+        assert!(
+            note.contains("on 192.168.1.10: 6443/tcp, 8472/udp")
+                && note.contains("firewall")
+                && !note.contains("every interface"),
+            "{note}"
+        );
+        // Several addresses: each one, and the RootlessKit API gets the parent IP.
+        c.k8s.host_ip = Some("192.168.1.10,fd00::10".into());
+        assert_eq!(
+            show(&c),
+            [
+                "127.0.0.1:6443:6443/tcp",
+                "192.168.1.10:6443:6443/tcp",
+                "[fd00::10]:6443:6443/tcp",
+                "192.168.1.10:8472:8472/udp",
+                "[fd00::10]:8472:8472/udp"
+            ]
+        );
+        let json = serde_json::to_value(&c.all_publish()[1]).unwrap();
+        assert_eq!(json["parentIP"], "192.168.1.10", "{json}");
+        // A user's spec on the same port and protocol still wins over every implicit one.
+        c.publish = vec![PortSpec::parse("10.1.1.1:6443:6443/tcp").unwrap()];
+        assert_eq!(
+            show(&c),
+            [
+                "10.1.1.1:6443:6443/tcp",
+                "192.168.1.10:8472:8472/udp",
+                "[fd00::10]:8472:8472/udp"
+            ]
+        );
+        c.publish.clear();
+        c.k8s.host_ip = Some("192.168.1.11".into());
         c.k8s.role = Role::Node {
             server: "192.168.1.10".into(),
         };
-        assert!(c.firewall_note().unwrap().contains("10250/tcp, 8472/udp"));
+        assert_eq!(
+            show(&c),
+            ["192.168.1.11:10250:10250/tcp", "192.168.1.11:8472:8472/udp"]
+        );
+        assert!(
+            c.firewall_note()
+                .unwrap()
+                .contains("on 192.168.1.11: 10250/tcp, 8472/udp")
+        );
+        c.k8s.host_ip = None;
         assert_eq!(
             show(&c),
             ["0.0.0.0:10250:10250/tcp", "0.0.0.0:8472:8472/udp"]
+        );
+        assert!(
+            c.firewall_note()
+                .unwrap()
+                .contains("every interface: 10250/tcp, 8472/udp")
         );
     }
 
