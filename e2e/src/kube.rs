@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The ends of the session's and components' logs that explain a failure.
+/// The ends of the session's and components' logs that explain a failure (those that exist:
+/// each CRI has its own).
 pub fn diagnostics(sb: &Sandbox) -> String {
     let mut out = String::new();
     for c in [
         "session",
         "kubelet",
         "containerd",
+        "dockerd",
+        "cri-dockerd",
+        "crio",
+        "pause-image",
         "kube-apiserver",
         "kube-controller-manager",
         "flannel",

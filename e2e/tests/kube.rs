@@ -14,81 +14,11 @@
 //! On a host without writable cgroups (cgroup v1, like CI) this runs in the unenforced mode:
 //! the kubelet without QoS cgroups and runc behind `u7s __oci-runtime`.
 
+use e2e::kube::{diagnostics, kubectl, wait_kubectl, wait_node_ready, write_for_user};
 use e2e::*;
 use std::time::{Duration, Instant};
 
 const APP_IMAGE: &str = "docker.io/u7s-e2e/busybox:1";
-
-/// `u7s kubectl ARGS` (inside the session); its stdout, or a panic with everything useful.
-fn kubectl(sb: &Sandbox, args: &[&str]) -> String {
-    let mut a = vec!["kubectl"];
-    a.extend_from_slice(args);
-    let r = sb.u7s(&a);
-    assert!(
-        r.success(),
-        "kubectl {args:?} failed: {}\n{}\n{}",
-        r.stderr,
-        r.stdout,
-        diagnostics(sb)
-    );
-    r.stdout
-}
-
-/// The ends of the logs that explain a failure.
-fn diagnostics(sb: &Sandbox) -> String {
-    let mut out = String::new();
-    for c in [
-        "session",
-        "kubelet",
-        "containerd",
-        "pause-image",
-        "kube-apiserver",
-    ] {
-        let log = sb.data().join(format!("logs/{c}.log"));
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(25).collect();
-        out.push_str(&format!("--- {c}.log (last lines):\n"));
-        for l in tail.iter().rev() {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Polls `kubectl args` every 500 ms until its stdout satisfies `ok`.
-fn wait_kubectl(
-    sb: &Sandbox,
-    limit: Duration,
-    what: &str,
-    args: &[&str],
-    ok: impl Fn(&str) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    let mut a = vec!["kubectl"];
-    a.extend_from_slice(args);
-    loop {
-        let r = sb.u7s(&a);
-        if r.success() && ok(&r.stdout) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}: last answer {:?} {:?}\n{}",
-            r.stdout,
-            r.stderr,
-            diagnostics(sb)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-fn write_for_user(sb: &Sandbox, name: &str, text: &str) -> String {
-    let p = sb.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    p.display().to_string()
-}
 
 fn userns_of(pid: i32) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -149,22 +79,6 @@ fn component(sb: &Sandbox, name: &str) -> (String, Option<i64>, Option<u64>) {
         c["pid"].as_i64(),
         c["restarts"].as_u64(),
     )
-}
-
-/// Waits for the node to be Ready.
-fn wait_ready(sb: &Sandbox, limit: Duration) {
-    wait_kubectl(
-        sb,
-        limit,
-        "the node to be Ready",
-        &[
-            "get",
-            "nodes",
-            "-o",
-            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        |s| s.trim() == "True",
-    );
 }
 
 /// Waits for the pods labelled `label` to be Running with every container ready.
@@ -285,7 +199,7 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
         );
     }
 
-    wait_ready(&sb, Duration::from_secs(60));
+    wait_node_ready(&sb, Duration::from_secs(60));
     eprintln!(
         "e2e kube: node Ready after {:.1}s",
         t0.elapsed().as_secs_f64()
@@ -461,9 +375,9 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
 
     // kill -9 of the kubelet and of kube-apiserver: restarted, the node Ready again.
     kill_and_wait_restart(&sb, "kubelet");
-    wait_ready(&sb, Duration::from_secs(60));
+    wait_node_ready(&sb, Duration::from_secs(60));
     kill_and_wait_restart(&sb, "kube-apiserver");
-    wait_ready(&sb, Duration::from_secs(60));
+    wait_node_ready(&sb, Duration::from_secs(60));
     assert!(exec_page(&sb).contains("hello over the cluster network"));
 
     // Down: nothing of the session is left, the pods' processes (in its user namespace) included.
@@ -474,7 +388,7 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
     // Up again: the Deployment comes back from etcd (the image stays in containerd's store).
     let t2 = Instant::now();
     sb.u7s_ok(&["up", "--cri", "containerd", "--detach"]);
-    wait_ready(&sb, Duration::from_secs(60));
+    wait_node_ready(&sb, Duration::from_secs(60));
     // The pod's status in etcd still says Running from before `down`: wait for its container to
     // answer again (the kubelet started it anew), not for the stale phase.
     wait_kubectl(
@@ -518,7 +432,7 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
         st.stdout
     );
     sb.u7s_ok(&["up", "--cri", "containerd", "--detach"]);
-    wait_ready(&sb, Duration::from_secs(60));
+    wait_node_ready(&sb, Duration::from_secs(60));
     let userns = session_userns(&sb).expect("no process of the session in a user namespace");
     sb.u7s_ok(&["down"]);
     wait_no_process(&sb, userns, "no process of the session after the last down");

@@ -10,99 +10,27 @@
 //!   No pod yet: CRI-O pulls images only from registries (containers/storage has no import
 //!   through the CRI), and the session has no image-load path for CRI-O (see the status report).
 
+use e2e::kube::{PrivateNetns, kubectl, wait_kubectl, wait_node_ready, write_for_user};
 use e2e::*;
 use std::time::{Duration, Instant};
 
 const APP_IMAGE: &str = "docker.io/u7s-e2e/busybox:1";
 
-/// The ends of the logs that explain a failure.
-fn diagnostics(sb: &Sandbox, components: &[&str]) -> String {
-    let mut out = String::new();
-    for c in components {
-        let log = sb.data().join(format!("logs/{c}.log"));
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(25).collect();
-        out.push_str(&format!("--- {c}.log (last lines):\n"));
-        for l in tail.iter().rev() {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-struct Node<'a> {
-    sb: &'a Sandbox,
-    logs: &'a [&'a str],
-}
-
-impl Node<'_> {
-    fn kubectl(&self, args: &[&str]) -> String {
-        let mut a = vec!["kubectl"];
-        a.extend_from_slice(args);
-        let r = self.sb.u7s(&a);
-        assert!(
-            r.success(),
-            "kubectl {args:?} failed: {}\n{}\n{}",
-            r.stderr,
-            r.stdout,
-            diagnostics(self.sb, self.logs)
-        );
-        r.stdout
-    }
-
-    /// Polls `kubectl args` every 500 ms until its stdout satisfies `ok`.
-    fn wait(&self, limit: Duration, what: &str, args: &[&str], ok: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + limit;
-        let mut a = vec!["kubectl"];
-        a.extend_from_slice(args);
-        loop {
-            let r = self.sb.u7s(&a);
-            if r.success() && ok(&r.stdout) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {limit:?} waiting for {what}: last answer {:?} {:?}\n{}",
-                r.stdout,
-                r.stderr,
-                diagnostics(self.sb, self.logs)
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    fn wait_ready(&self, t0: Instant, cri: &str) {
-        self.wait(
-            Duration::from_secs(90),
-            "the node to be Ready",
-            &[
-                "get",
-                "nodes",
-                "-o",
-                "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
-            ],
-            |s| s.trim() == "True",
-        );
-        eprintln!(
-            "e2e kube {cri}: node Ready after {:.1}s",
-            t0.elapsed().as_secs_f64()
-        );
-        // A pod is refused until the controller-manager made the namespace's service account.
-        self.wait(
-            Duration::from_secs(60),
-            "the default service account",
-            &["get", "serviceaccount", "default", "-o", "name"],
-            |s| s.trim() == "serviceaccount/default",
-        );
-    }
-}
-
-fn write_for_user(sb: &Sandbox, name: &str, text: &str) -> String {
-    let p = sb.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    p.display().to_string()
+/// Waits for the node to be Ready, then for the default service account (a pod is refused
+/// until the controller-manager made it).
+fn wait_ready(sb: &Sandbox, t0: Instant, cri: &str) {
+    wait_node_ready(sb, Duration::from_secs(90));
+    eprintln!(
+        "e2e kube {cri}: node Ready after {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    wait_kubectl(
+        sb,
+        Duration::from_secs(60),
+        "the default service account",
+        &["get", "serviceaccount", "default", "-o", "name"],
+        |s| s.trim() == "serviceaccount/default",
+    );
 }
 
 /// The busybox image archive made here, readable by the test user.
@@ -161,18 +89,11 @@ fn down_leaves_nothing(sb: &Sandbox) {
 #[ignore = "needs root, U7S_TEST_USER and U7S_E2E_KUBE_BIN with Docker and cri-dockerd (scripts/test.sh prepares them)"]
 fn docker_node_gets_ready_and_runs_a_pod() {
     let user = test_user();
+    // Its own network namespace: the two tests of this file run at once, each publishing 6443.
+    let netns = PrivateNetns::new("docker");
     let mut sb = Sandbox::new(user);
+    sb.enter_netns(&netns.path);
     sb.release = kube_release_tree_for(sb.path(), "docker");
-    let node = Node {
-        sb: &sb,
-        logs: &[
-            "session",
-            "kubelet",
-            "cri-dockerd",
-            "dockerd",
-            "pause-image",
-        ],
-    };
 
     let t0 = Instant::now();
     sb.u7s_ok(&["up", "--cri", "docker", "--detach"]);
@@ -182,7 +103,7 @@ fn docker_node_gets_ready_and_runs_a_pod() {
         let wrapper = sb.runtime_dir.join("usernetes/oci-runtime");
         assert!(wrapper.is_file(), "no OCI runtime wrapper for dockerd");
     }
-    node.wait_ready(t0, "docker");
+    wait_ready(&sb, t0, "docker");
 
     // The app image, loaded with the release's docker CLI into the session's dockerd.
     let image = app_image(&sb);
@@ -196,8 +117,9 @@ fn docker_node_gets_ready_and_runs_a_pod() {
 
     let web = write_for_user(&sb, "web.yaml", WEB);
     let t1 = Instant::now();
-    node.kubectl(&["apply", "-f", &web]);
-    node.wait(
+    kubectl(&sb, &["apply", "-f", &web]);
+    wait_kubectl(
+        &sb,
         Duration::from_secs(90),
         "the web pod to be Running",
         &["get", "pod", "web", "-o", "jsonpath={.status.phase}"],
@@ -207,21 +129,25 @@ fn docker_node_gets_ready_and_runs_a_pod() {
         "e2e kube docker: pod Running {:.1}s after apply",
         t1.elapsed().as_secs_f64()
     );
-    node.wait(
+    wait_kubectl(
+        &sb,
         Duration::from_secs(30),
         "the web pod's log",
         &["logs", "web"],
         |s| s.contains("hello from web"),
     );
-    let got = node.kubectl(&[
-        "exec",
-        "web",
-        "--",
-        "/bin/busybox",
-        "wget",
-        "-qO-",
-        "http://127.0.0.1:8080/",
-    ]);
+    let got = kubectl(
+        &sb,
+        &[
+            "exec",
+            "web",
+            "--",
+            "/bin/busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1:8080/",
+        ],
+    );
     assert!(got.contains("hello over the cluster network"), "{got:?}");
     down_leaves_nothing(&sb);
 }
@@ -230,12 +156,11 @@ fn docker_node_gets_ready_and_runs_a_pod() {
 #[ignore = "needs root, U7S_TEST_USER and U7S_E2E_KUBE_BIN with crio, pinns and conmon (scripts/test.sh prepares them)"]
 fn crio_node_gets_ready() {
     let user = test_user();
+    // Its own network namespace: the two tests of this file run at once, each publishing 6443.
+    let netns = PrivateNetns::new("crio");
     let mut sb = Sandbox::new(user);
+    sb.enter_netns(&netns.path);
     sb.release = kube_release_tree_for(sb.path(), "crio");
-    let node = Node {
-        sb: &sb,
-        logs: &["session", "kubelet", "crio"],
-    };
     let t0 = Instant::now();
     sb.u7s_ok(&["up", "--cri", "crio", "--detach"]);
     if sb.status()["session"]["cgroups"] == "unenforced" {
@@ -243,6 +168,6 @@ fn crio_node_gets_ready() {
             std::fs::read_to_string(sb.runtime_dir.join("usernetes/crio/crio.conf")).unwrap();
         assert!(conf.contains("usernetes/oci-runtime"), "{conf}");
     }
-    node.wait_ready(t0, "crio");
+    wait_ready(&sb, t0, "crio");
     down_leaves_nothing(&sb);
 }
