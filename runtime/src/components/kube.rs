@@ -13,6 +13,20 @@ use crate::session::config::{ChildConfig, Cri, Role};
 /// The lowest TLS version every Kubernetes server of the session accepts (CIS 1.2.29, 4.2.12).
 pub const TLS_MIN_VERSION: &str = "VersionTLS12";
 
+/// Kubernetes objects as a multi-document YAML manifest for `kubectl apply -f`, after a
+/// `# header` line.
+pub fn yaml_documents(
+    header: &str,
+    objects: impl IntoIterator<Item = serde_json::Value>,
+) -> String {
+    let mut out = format!("# {header}\n");
+    for o in objects {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml_ng::to_string(&o).expect("a JSON value serialises to YAML"));
+    }
+    out
+}
+
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
 
