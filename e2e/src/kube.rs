@@ -3,7 +3,7 @@
 //! test user can read, and a private network namespace so a test's published ports (6443) never
 //! meet another session's on the same machine.
 
-use crate::{Run, Sandbox};
+use crate::{Run, Sandbox, busybox_rootfs_tar, image_archive, userns_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -113,6 +113,31 @@ pub fn write_for_user(sb: &Sandbox, name: &str, text: &str) -> String {
     std::fs::write(&p, text).unwrap();
     std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     p.display().to_string()
+}
+
+/// The user namespace of the session (the one its processes live in, not the host's).
+pub fn session_userns(sb: &Sandbox) -> Option<u64> {
+    let host = userns_of(std::process::id() as i32)?;
+    sb.own_processes()
+        .iter()
+        .filter_map(|(pid, _)| userns_of(*pid))
+        .find(|ino| *ino != host)
+}
+
+/// The name of the test's app image ([`app_image`]).
+pub const APP_IMAGE: &str = "docker.io/u7s-e2e/busybox:1";
+
+/// The app image (busybox serving a page, made here: no registry) as an image archive readable
+/// by the test user, with the root file system it was made of; the archive's path.
+pub fn app_image(sb: &Sandbox) -> PathBuf {
+    let rootfs = sb.path().join("rootfs.tar");
+    busybox_rootfs_tar(&rootfs, "hello over the cluster network\n");
+    let image = sb.path().join("busybox-image.tar");
+    image_archive(&image, &rootfs, &[APP_IMAGE], &["/bin/busybox"]);
+    for p in [&rootfs, &image] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
+    image
 }
 
 /// A network namespace of this test (`/run/netns/NAME`, loopback up), removed when dropped.

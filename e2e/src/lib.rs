@@ -73,6 +73,13 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
     }
 }
 
+/// The inode of process `pid`'s user namespace (which namespace it lives in), if it still runs.
+pub fn userns_of(pid: i32) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .ok()
+        .map(|m| m.ino())
+}
+
 /// Running (non-zombie) processes whose real uid is `uid`: (pid, command line).
 pub fn user_processes(uid: u32) -> Vec<(i32, String)> {
     let mut out = vec![];

@@ -14,27 +14,12 @@
 //! On a host without writable cgroups (cgroup v1, like CI) this runs in the unenforced mode:
 //! the kubelet without QoS cgroups and runc behind `u7s __oci-runtime`.
 
-use e2e::kube::{diagnostics, kubectl, wait_kubectl, wait_node_ready, write_for_user};
+use e2e::kube::{
+    APP_IMAGE, app_image, diagnostics, kubectl, session_userns, wait_kubectl, wait_node_ready,
+    write_for_user,
+};
 use e2e::*;
 use std::time::{Duration, Instant};
-
-const APP_IMAGE: &str = "docker.io/u7s-e2e/busybox:1";
-
-fn userns_of(pid: i32) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{pid}/ns/user"))
-        .ok()
-        .map(|m| m.ino())
-}
-
-/// The user namespace of the session (the one its processes live in, not the host's).
-fn session_userns(sb: &Sandbox) -> Option<u64> {
-    let host = userns_of(std::process::id() as i32)?;
-    sb.own_processes()
-        .iter()
-        .filter_map(|(pid, _)| userns_of(*pid))
-        .find(|ino| *ino != host)
-}
 
 const WEB: &str = r#"apiVersion: apps/v1
 kind: Deployment
@@ -216,13 +201,7 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
     assert!(host.success() && host.stdout.contains("Ready"), "{host:?}");
 
     // An image made here, imported into the CRI's namespace with the release's ctr.
-    let rootfs = sb.path().join("rootfs.tar");
-    busybox_rootfs_tar(&rootfs, "hello over the cluster network\n");
-    let image = sb.path().join("busybox-image.tar");
-    image_archive(&image, &rootfs, &[APP_IMAGE], &["/bin/busybox"]);
-    for p in [&rootfs, &image] {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    }
+    let image = app_image(&sb);
     let state = sb.runtime_dir.join("usernetes");
     let config = std::fs::read_to_string(state.join("containerd.toml")).unwrap();
     let sock = state

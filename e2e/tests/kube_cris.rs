@@ -10,11 +10,11 @@
 //!   No pod yet: CRI-O pulls images only from registries (containers/storage has no import
 //!   through the CRI), and the session has no image-load path for CRI-O (see the status report).
 
-use e2e::kube::{PrivateNetns, kubectl, wait_kubectl, wait_node_ready, write_for_user};
+use e2e::kube::{
+    PrivateNetns, app_image, kubectl, session_userns, wait_kubectl, wait_node_ready, write_for_user,
+};
 use e2e::*;
 use std::time::{Duration, Instant};
-
-const APP_IMAGE: &str = "docker.io/u7s-e2e/busybox:1";
 
 /// Waits for the node to be Ready, then for the default service account (a pod is refused
 /// until the controller-manager made it).
@@ -33,18 +33,6 @@ fn wait_ready(sb: &Sandbox, t0: Instant, cri: &str) {
     );
 }
 
-/// The busybox image archive made here, readable by the test user.
-fn app_image(sb: &Sandbox) -> String {
-    let rootfs = sb.path().join("rootfs.tar");
-    busybox_rootfs_tar(&rootfs, "hello over the cluster network\n");
-    let image = sb.path().join("busybox-image.tar");
-    image_archive(&image, &rootfs, &[APP_IMAGE], &["/bin/busybox"]);
-    for p in [&rootfs, &image] {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    }
-    image.display().to_string()
-}
-
 const WEB: &str = r#"apiVersion: v1
 kind: Pod
 metadata: {name: web}
@@ -61,24 +49,12 @@ spec:
 
 /// The session is gone: no process of its user namespace, none of the sandbox's.
 fn down_leaves_nothing(sb: &Sandbox) {
-    use std::os::unix::fs::MetadataExt;
-    let userns = |pid: i32| {
-        std::fs::metadata(format!("/proc/{pid}/ns/user"))
-            .ok()
-            .map(|m| m.ino())
-    };
-    let host = userns(std::process::id() as i32);
-    let session = sb
-        .own_processes()
-        .iter()
-        .filter_map(|(pid, _)| userns(*pid))
-        .find(|ino| Some(*ino) != host)
-        .expect("no process of the session in a user namespace");
+    let session = session_userns(sb).expect("no process of the session in a user namespace");
     sb.u7s_ok(&["down"]);
     wait_for(Duration::from_secs(30), "no process of the session", || {
         let left: Vec<_> = user_processes(sb.user.uid.as_raw())
             .into_iter()
-            .filter(|(pid, _)| userns(*pid) == Some(session))
+            .filter(|(pid, _)| userns_of(*pid) == Some(session))
             .chain(sb.own_processes())
             .collect();
         left.is_empty().then_some(())
@@ -106,7 +82,7 @@ fn docker_node_gets_ready_and_runs_a_pod() {
     wait_ready(&sb, t0, "docker");
 
     // The app image, loaded with the release's docker CLI into the session's dockerd.
-    let image = app_image(&sb);
+    let image = app_image(&sb).display().to_string();
     let host = format!("unix://{}", sb.runtime_dir.join("docker.sock").display());
     let load = sb.run_for(
         &sb.release.join("bin/docker"),
