@@ -63,6 +63,14 @@ pub enum Error {
     #[error("{0} is not in this release's bin/ nor on PATH; {1}")]
     MissingBinary(String, String),
 
+    /// A whole part of a session (Kubernetes, CRI-O) is absent: every missing program at once.
+    #[error("this release has no {what} (missing: {}); {instead}", missing.join(", "))]
+    NotInRelease {
+        what: &'static str,
+        missing: Vec<String>,
+        instead: String,
+    },
+
     #[error("{component}: {message}")]
     Component { component: String, message: String },
 
