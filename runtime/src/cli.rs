@@ -68,7 +68,9 @@ ENVIRONMENT:
   U7S_ROOTLESSKIT_PORTS               ports to publish at start (space sep.)
 
 EXIT STATUS:
-  0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
+  0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs;
+  `up` exits 0 when a session with the same settings already runs, 4 when one
+  with other settings runs (or another `u7s up` is starting one)";
 
 /// Runs Kubernetes and Docker, containerd or CRI-O rootless in a RootlessKit session (user,
 /// mount, network and pid namespaces; slirp4netns network), supervised with real readiness checks.

@@ -47,8 +47,11 @@ pub enum Error {
     #[error("no usernetes session is running (state in {0}); start one with `{1}`")]
     NotRunning(PathBuf, &'static str),
 
-    #[error("a usernetes session is already running (pid {pid}); stop it with `u7s down` first")]
-    AlreadyRunning { pid: i32 },
+    #[error(
+        "a usernetes session is already running or starting{}; stop it with `u7s down` first",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    AlreadyRunning { pid: Option<i32> },
 
     #[error(
         "another usernetes session uses {} ({}); stop it first (`u7s down` on that host with \
