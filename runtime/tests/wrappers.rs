@@ -232,13 +232,15 @@ fn cleanup_asks_first_unless_given_yes() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
+    // The terminal keeps the answer until the question reads it; stdin stays open until then
+    // (script(1) ends the session at its end).
+    let mut answer = child.stdin.take().unwrap();
     {
         use std::io::Write;
-        // Answered once the question is asked (the terminal would drop earlier input).
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+        let _ = answer.write_all(b"n\n");
     }
     let o = child.wait_with_output().unwrap();
+    drop(answer);
     let out = stdout(&o);
     assert!(!o.status.success(), "{out}");
     for part in [
