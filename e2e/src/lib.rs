@@ -521,7 +521,7 @@ pub struct Run {
     pub stderr: String,
 }
 
-impl Run {
+impl From<Output> for Run {
     fn from(o: Output) -> Run {
         Run {
             status: o.status,
@@ -529,6 +529,9 @@ impl Run {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
+
+impl Run {
     pub fn success(&self) -> bool {
         self.status.success()
     }

@@ -68,7 +68,9 @@ ENVIRONMENT:
   U7S_ROOTLESSKIT_PORTS               ports to publish at start (space sep.)
 
 EXIT STATUS:
-  0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs";
+  0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs;
+  `up` exits 0 when a session with the same settings already runs, 4 when one
+  with other settings runs (or another `u7s up` is starting one)";
 
 /// Runs Kubernetes and Docker, containerd or CRI-O rootless in a RootlessKit session (user,
 /// mount, network and pid namespaces; slirp4netns network), supervised with real readiness checks.
@@ -250,6 +252,11 @@ pub enum Cmd {
     Ports(PortsCmd),
 
     /// Run the release's docker CLI against the session (DOCKER_HOST set)
+    ///
+    /// Every argument goes to docker unchanged, `--help` included: `u7s docker --help` and
+    /// `u7s docker run --help` are docker's own help; `u7s help docker` shows this text. With no
+    /// session running, commands that need the daemon stop with the command that starts one.
+    #[command(disable_help_flag = true)]
     Docker {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -656,6 +663,21 @@ mod tests {
             Some(Cmd::Docker { args }) => assert_eq!(args, ["run", "--rm", "-p", "1:2", "img"]),
             other => panic!("{other:?}"),
         }
+        // Newcomer review L4: `--help` is docker's, not the wrapper's.
+        for argv in [&["--help"][..], &["-h"], &["run", "--help"]] {
+            let mut full = vec!["u7s", "docker"];
+            full.extend(argv);
+            match Cli::try_parse_from(&full).map(|c| c.command) {
+                Ok(Some(Cmd::Docker { args })) => assert_eq!(args, argv, "{full:?}"),
+                other => panic!("{full:?}: {other:?}"),
+            }
+        }
+        let help = Cli::command()
+            .find_subcommand_mut("docker")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("u7s help docker"), "{help}");
     }
 
     #[test]

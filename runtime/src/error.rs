@@ -47,8 +47,11 @@ pub enum Error {
     #[error("no usernetes session is running (state in {0}); start one with `{1}`")]
     NotRunning(PathBuf, &'static str),
 
-    #[error("a usernetes session is already running (pid {pid}); stop it with `u7s down` first")]
-    AlreadyRunning { pid: i32 },
+    #[error(
+        "a usernetes session is already running or starting{}; stop it with `u7s down` first",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    AlreadyRunning { pid: Option<i32> },
 
     #[error(
         "another usernetes session uses {} ({}); stop it first (`u7s down` on that host with \
@@ -62,6 +65,14 @@ pub enum Error {
 
     #[error("{0} is not in this release's bin/ nor on PATH; {1}")]
     MissingBinary(String, String),
+
+    /// A whole part of a session (Kubernetes, CRI-O) is absent: every missing program at once.
+    #[error("this release has no {what} (missing: {}); {instead}", missing.join(", "))]
+    NotInRelease {
+        what: &'static str,
+        missing: Vec<String>,
+        instead: String,
+    },
 
     #[error("{component}: {message}")]
     Component { component: String, message: String },

@@ -108,7 +108,10 @@ fn main() -> ExitCode {
         Ok(s) => s.into(),
         Err(e) => {
             eprintln!("u7s: error: {}", render_error(&e));
-            ExitCode::from(1)
+            match e.downcast_ref::<runtime::Error>() {
+                Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning.into(),
+                _ => ExitCode::from(1),
+            }
         }
     }
 }

@@ -791,3 +791,36 @@ fn the_certs_command() {
     }
     assert!(!node_pki.ca_key().exists());
 }
+
+/// Newcomer review L23: `u7s certs check` before any PKI exists says so in one line (exit 1),
+/// without a one-row table of a missing CA; `--json` still gives the inventory.
+#[test]
+fn certs_check_without_any_pki_is_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("run")).unwrap();
+    let u7s = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_u7s"))
+            .args(args)
+            .current_dir(d.path())
+            .env("HOME", d.path())
+            .env("XDG_CONFIG_HOME", d.path().join("config"))
+            .env("XDG_DATA_HOME", d.path().join("data"))
+            .env("XDG_RUNTIME_DIR", d.path().join("run")))
+    };
+    let o = u7s(&["certs", "check"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert_eq!(out, "", "no table when there is no TLS material");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no TLS material") && err.contains("u7s up"),
+        "{err}"
+    );
+    let o = u7s(&["certs", "check", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j.as_array().is_some(), "{j}");
+}

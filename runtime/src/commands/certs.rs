@@ -24,13 +24,15 @@ pub fn run(cmd: &CertsCmd) -> Result<ExitStatus> {
     match cmd {
         CertsCmd::Check { json } => {
             let list = crate::pki::inventory::inventory(&pki)?;
+            let none_yet = !pki.ca_cert().exists();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
+            } else if !none_yet {
+                // Without any material, a table of one missing CA says less than the line below.
                 print!("{}", crate::pki::inventory::render_table(&list));
             }
             if list.iter().any(|c| !c.issues.is_empty()) {
-                if !*json && !pki.ca_cert().exists() {
+                if !*json && none_yet {
                     eprintln!(
                         "u7s: no TLS material in {} yet; `u7s up` creates it (a joined node \
                          imports its bundle with `u7s up --join FILE`)",

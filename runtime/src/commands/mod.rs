@@ -29,6 +29,9 @@ pub enum ExitStatus {
     Usage,
     /// 3 (LSB): `u7s status` found no session.
     NotRunning,
+    /// 4: `u7s up` found a session with other settings running, or another `u7s up` starting
+    /// one.
+    AlreadyRunning,
     /// The exit code of the session's top process (`u7s up` in the foreground, `u7s __child`).
     Code(u8),
 }
@@ -47,6 +50,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Usage => ExitCode::from(2),
             ExitStatus::NotRunning => ExitCode::from(3),
+            ExitStatus::AlreadyRunning => ExitCode::from(4),
             ExitStatus::Code(c) => ExitCode::from(c),
         }
     }

@@ -6,12 +6,31 @@ use super::ExitStatus;
 use crate::cli::{UpArgs, UpCmd};
 use crate::session::config::SessionConfig;
 use crate::session::paths::Paths;
+use crate::session::status::SessionFile;
+use crate::session::{self, Liveness};
 use anyhow::{Context, Result};
 use std::time::Duration;
 
 pub fn run(args: &UpCmd) -> Result<ExitStatus> {
     let mut cfg = args.session_config()?;
+    if !args.detached_leader {
+        // Before anything else (a join, the check of the ports the session itself holds).
+        let paths = crate::process::leader::start_paths()?;
+        if let Liveness::Live(rec) = session::liveness(&paths)? {
+            return already_running(args, cfg, rec.as_ref(), &paths);
+        }
+    }
     cluster_settings(args, &mut cfg, true)?;
+    if !args.detached_leader {
+        // A start that cannot happen (missing programs, busy ports) says only why.
+        cfg.validate()?;
+        let paths = crate::process::leader::start_paths()?;
+        crate::process::leader::preflight(
+            &cfg,
+            &paths,
+            &crate::host::binaries::Bins::from_process(),
+        )?;
+    }
     if let Some(note) = cfg.firewall_note() {
         eprintln!("u7s: {note}");
     }
@@ -32,6 +51,55 @@ pub fn run(args: &UpCmd) -> Result<ExitStatus> {
         },
     )?;
     Ok(ExitStatus::from_code(code))
+}
+
+/// A session runs already: nothing to do (exit 0) when it has the settings asked for, exit 4
+/// naming its settings when not.
+fn already_running(
+    args: &UpCmd,
+    mut cfg: SessionConfig,
+    rec: Option<&SessionFile>,
+    paths: &Paths,
+) -> Result<ExitStatus> {
+    let pid = rec
+        .map(|r| r.leader_pid)
+        .or_else(|| session::holder_pid(paths));
+    let pid_note = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let Some(rec) = rec else {
+        // Its record is not written yet: another `u7s up` is starting it.
+        return Err(crate::Error::AlreadyRunning { pid }.into());
+    };
+    if args.join.is_none() {
+        // The settings a start would take (a joined node's, the host address found).
+        let _ = cluster_settings(args, &mut cfg, true);
+    }
+    match same_settings(&cfg, &rec.config, args.join.is_some()) {
+        Ok(()) => {
+            println!("usernetes: already running{pid_note} with these settings; nothing to do");
+            Ok(ExitStatus::Success)
+        }
+        Err(running) => {
+            eprintln!(
+                "u7s: error: a usernetes session with other settings is already running{pid_note}: \
+                 u7s up {running}; stop it with `u7s down` first"
+            );
+            Ok(ExitStatus::AlreadyRunning)
+        }
+    }
+}
+
+/// `Ok` when a start with `wanted` would run what `running` runs; else the running session's
+/// settings, as `u7s up` arguments. A join is always something else.
+fn same_settings(
+    wanted: &SessionConfig,
+    running: &SessionConfig,
+    join: bool,
+) -> std::result::Result<(), String> {
+    if !join && wanted.up_args() == running.up_args() {
+        Ok(())
+    } else {
+        Err(running.up_args().join(" "))
+    }
 }
 
 /// Imports `--join`'s bundle, then takes the cluster settings of a joined node from the
@@ -113,26 +181,9 @@ fn print_ready(st: &crate::process::detach::Started) {
         st.took.as_secs_f64(),
         names.join(", ")
     );
-    if st.status.components.iter().any(|c| c.name == "dockerd") {
-        println!("  export DOCKER_HOST={}", st.paths.docker_host());
+    for l in crate::session::inspect::next_steps(&st.status, &st.paths) {
+        println!("{l}");
     }
-    let names: Vec<String> = st
-        .status
-        .components
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    println!("{}", next_hint(&names));
-}
-
-/// The commands to try next, as a sentence (no shell syntax: pasting it runs nothing).
-fn next_hint(components: &[String]) -> String {
-    let log = components
-        .iter()
-        .find(|c| *c == "dockerd")
-        .or_else(|| components.first())
-        .map_or("session", String::as_str);
-    format!("  next: u7s status, u7s logs {log}, u7s down (to stop)")
 }
 
 #[cfg(test)]
@@ -140,21 +191,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_next_step_hint_runs_nothing_when_pasted() {
-        let h = next_hint(&["containerd".into(), "dockerd".into()]);
-        assert!(h.contains("u7s logs dockerd"), "{h}");
-        // Pasted into a shell, with a `u7s` on PATH that leaves a mark when run.
-        let d = tempfile::tempdir().unwrap();
-        let fake = d.path().join("u7s");
-        std::fs::write(&fake, "#!/bin/sh\ntouch \"$0.ran\"\n").unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let _ = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(h.trim())
-            .env("PATH", d.path())
-            .output()
-            .unwrap();
-        assert!(!d.path().join("u7s.ran").exists(), "pasting {h:?} ran u7s");
+    fn the_same_settings_are_nothing_to_do_and_others_are_named() {
+        let a = SessionConfig {
+            cri: crate::session::config::Cri::Docker,
+            kube: false,
+            etcd: false,
+            publish: vec![],
+            cidr: crate::rootlesskit::flags::DEFAULT_CIDR.into(),
+            rootlesskit_flags: vec![],
+            k8s: Default::default(),
+        };
+        assert_eq!(same_settings(&a, &a.clone(), false), Ok(()));
+        assert!(same_settings(&a, &a.clone(), true).is_err(), "a join");
+        let mut b = a.clone();
+        b.cri = crate::session::config::Cri::Containerd;
+        assert_eq!(
+            same_settings(&a, &b, false),
+            Err("--cri containerd --no-kube".to_string())
+        );
     }
 }

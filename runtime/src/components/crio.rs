@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::{Table, Value};
 
-const HINT: &str = "install a release that ships CRI-O (crio, pinns, conmon and runc), or use --cri containerd or --cri docker";
+/// What to do on a release without CRI-O.
+pub const WITHOUT: &str =
+    "use --cri containerd or --cri docker, or install a release that ships CRI-O";
+const HINT: &str = WITHOUT;
 
 /// The generated files of CRI-O.
 pub struct CrioFiles {
@@ -125,6 +128,13 @@ pub fn config(
 
 /// Adds CRI-O to the plan.
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<()> {
+    // Every missing program at once (an OCI runtime: crun or runc with a cgroup namespace, else
+    // runc behind the wrapper).
+    let mut wanted = vec!["crio", "conmon", "pinns"];
+    if !facts.cgroup2 || find("crun").is_none() {
+        wanted.push("runc");
+    }
+    super::check_present("CRI-O", &wanted, find, WITHOUT)?;
     let program = need(find, "crio", "CRI-O", HINT)?;
     let conmon = need(find, "conmon", "CRI-O", HINT)?;
     need(find, "pinns", "CRI-O", HINT)?;

@@ -30,6 +30,38 @@ pub fn yaml_documents(
 /// The fix named when a Kubernetes binary is missing.
 pub const HINT: &str = "install a release with Kubernetes (u7s-install), or run `u7s up --no-kube`";
 
+/// What to do on a release without Kubernetes.
+pub const WITHOUT: &str = "use `./run.sh default-docker-nokube` / `u7s up --no-kube` (the container \
+     runtime alone), or install a release with Kubernetes (u7s-install)";
+
+/// The Kubernetes programs a session runs: the control plane and kubectl (its jobs) on the
+/// master, the node components everywhere, cri-dockerd on Docker, the pause program of the
+/// sandbox image (not with CRI-O, which brings its own), flanneld in a multi-node cluster.
+pub fn binaries(master: bool, cri: Cri, flannel: bool) -> Vec<&'static str> {
+    let mut v = vec![];
+    if master {
+        v.extend([
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ]);
+    }
+    v.extend(["kubelet", "kube-proxy"]);
+    if master {
+        v.push("kubectl");
+    }
+    if cri == Cri::Docker {
+        v.push("cri-dockerd");
+    }
+    if cri != Cri::Crio {
+        v.push("pause");
+    }
+    if flannel {
+        v.push("flanneld");
+    }
+    v
+}
+
 /// The flags kube-controller-manager and kube-scheduler share: their kubeconfig for the API,
 /// authentication and authorization; serving on loopback only at `port`, TLS 1.2 at least; no
 /// profiling endpoint (CIS 1.3.2, 1.4.1); no leader election (one control plane).

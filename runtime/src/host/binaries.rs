@@ -35,14 +35,21 @@ impl Bins {
     /// The command that starts a session with what is installed: Kubernetes when its server
     /// binaries are there, else the container runtime alone.
     pub fn start_hint(&self) -> &'static str {
-        if ["kube-apiserver", "kubelet"]
-            .iter()
-            .all(|b| self.find(b).is_some())
-        {
+        if self.missing_kubernetes().is_empty() {
             "u7s up --detach"
         } else {
             "u7s up --no-kube --detach"
         }
+    }
+
+    /// The Kubernetes programs of a control plane (any CRI) that cannot be found: empty when the
+    /// release has Kubernetes.
+    pub fn missing_kubernetes(&self) -> Vec<String> {
+        crate::components::kube::binaries(true, crate::session::config::Cri::Containerd, false)
+            .into_iter()
+            .filter(|b| self.find(b).is_none())
+            .map(str::to_string)
+            .collect()
     }
 
     /// From the running executable and `PATH`.
@@ -125,11 +132,19 @@ mod tests {
             path: vec![],
         };
         assert_eq!(bins.start_hint(), "u7s up --no-kube --detach");
-        for b in ["kube-apiserver", "kubelet"] {
+        let all =
+            crate::components::kube::binaries(true, crate::session::config::Cri::Containerd, false);
+        for b in &all[..all.len() - 1] {
             let f = d.path().join(b);
             std::fs::write(&f, "#!/bin/sh\n").unwrap();
             std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        assert_eq!(bins.start_hint(), "u7s up --no-kube --detach");
+        assert_eq!(bins.missing_kubernetes(), [all[all.len() - 1]]);
+        let f = d.path().join(all[all.len() - 1]);
+        std::fs::write(&f, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(bins.missing_kubernetes(), Vec::<String>::new());
         assert_eq!(bins.start_hint(), "u7s up --detach");
     }
 

@@ -5,10 +5,10 @@
 
 use crate::error::{Error, Result};
 use crate::host::fsutil::{ensure_dir, tail};
+use crate::session;
 use crate::session::config::SessionConfig;
 use crate::session::paths::Paths;
 use crate::session::status::{State, SupervisorStatus, read_json};
-use crate::session::{self, Liveness};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
@@ -90,11 +90,9 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
     let paths = crate::process::leader::start_paths()?;
     crate::process::leader::preflight(cfg, &paths, &crate::host::binaries::Bins::from_process())?;
     crate::process::leader::refuse_root()?;
-    if let Liveness::Live(rec) = session::liveness(&paths)? {
-        return Err(Error::AlreadyRunning {
-            pid: rec.map_or(0, |r| r.leader_pid),
-        });
-    }
+    // The session lock, taken here before the logs are touched and handed over to the top
+    // process: of two starts at once, the second stops here, naming the first.
+    let lock = session::take_lock(&paths, false)?;
     // Another session on the same data folder (another XDG_RUNTIME_DIR, another host): refused
     // before its logs are rotated.
     session::check_data_free(&paths)?;
@@ -119,16 +117,23 @@ pub fn start(cfg: &SessionConfig, doctor: bool, timeout: Duration) -> Result<Sta
     for k in LEADER_ENV_REMOVED {
         cmd.env_remove(k);
     }
-    // SAFETY: setsid is async-signal-safe.
+    let lock_fd = lock.fd();
+    cmd.env(session::LOCK_FD_ENV, lock_fd.to_string());
+    // SAFETY: setsid and fcntl are async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // The lock's descriptor survives the exec, in the child only.
+            if libc::fcntl(lock_fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::os("starting the session", e))?;
+    lock.release_to_child();
     let leader = child.id() as i32;
 
     let doctor_thread = doctor.then(|| crate::process::leader::DoctorThread::spawn(cfg.kube));

@@ -209,16 +209,9 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     let paths = start_paths()?;
     preflight(&cfg, &paths, &Bins::from_process())?;
     refuse_root()?;
-    let lock = match session::try_lock(&paths)? {
-        Some(l) => l,
-        None => {
-            let pid = crate::session::status::read_json::<SessionFile>(&paths.session_file())
-                .ok()
-                .flatten()
-                .map_or(0, |r| r.leader_pid);
-            return Err(Error::AlreadyRunning { pid });
-        }
-    };
+    // With --detach, the foreground process took the lock before touching the logs and hands
+    // it over; a second start finds it held and names its holder.
+    let lock = session::take_lock(&paths, opts.detached)?;
     // The data folder may be shared with a session of another XDG_RUNTIME_DIR or host: its own
     // lock decides, before anything there (logs included) is touched.
     let data_lock = session::lock_data(&paths)?;
@@ -281,7 +274,10 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         .env("PATH", bins.child_path())
         .env(SESSION_ENV, &id)
         .env(CHILD_CONFIG_ENV, child.to_env())
+        .env_remove(session::LOCK_FD_ENV)
         .stdin(Stdio::null())
+        // Through a filter (rootlesskit::output), with the session's own output.
+        .stderr(Stdio::piped())
         .process_group(0);
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -296,6 +292,13 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         .spawn()
         .map_err(|e| Error::os(format!("starting {}", rootlesskit.display()), e))?;
     let rk_pid = rk.id() as i32;
+    let (output_done, output_finished) = mpsc::channel::<()>();
+    if let Some(err) = rk.stderr.take() {
+        std::thread::spawn(move || {
+            crate::rootlesskit::output::forward(err, std::io::stderr());
+            drop(output_done);
+        });
+    }
     write_json(
         &paths.session_file(),
         &SessionFile {
@@ -332,11 +335,28 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
     let doctor = opts.doctor.then(|| DoctorThread::spawn(cfg.kube));
 
     let mut code = None;
+    // In the foreground, the next steps once the session is first ready (`--detach` prints
+    // them itself).
+    let mut next_steps_due = !opts.detached;
+    let mut polls = 0u32;
     let status = loop {
         match rk.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) => {}
             Err(e) => return Err(Error::os("waiting for RootlessKit", e)),
+        }
+        polls = polls.wrapping_add(1);
+        if next_steps_due && polls.is_multiple_of(20) {
+            let st: Option<crate::session::status::SupervisorStatus> =
+                crate::session::status::read_json(&paths.status_file()).unwrap_or(None);
+            if let Some(st) = st.filter(|s| {
+                s.leader_pid == leader_pid && s.state == crate::session::status::State::Ready
+            }) {
+                next_steps_due = false;
+                for l in crate::session::inspect::next_steps(&st, &paths) {
+                    eprintln!("{l}");
+                }
+            }
         }
         if let Some(Ok(Some(failures))) = doctor.as_ref().map(|d| d.verdict.try_recv()) {
             eprintln!("u7s: {failures}");
@@ -346,6 +366,8 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
         std::thread::sleep(Duration::from_millis(5));
     };
     target.store(0, Ordering::SeqCst);
+    // The session's last words (why it ended) are out before this process is.
+    let _ = output_finished.recv_timeout(Duration::from_secs(2));
     let _ = std::fs::remove_file(paths.session_file());
     drop(data_lock);
     drop(lock);

@@ -1,6 +1,7 @@
 //! Assembles `u7s status`: the session record, the supervisor's status file, host pids of the
 //! components (mapped from their pids inside the session's pid namespace), uptimes, versions
-//! (`PROGRAM --version`, run in parallel) and the published ports from RootlessKit's API.
+//! (`PROGRAM --version`, run in parallel) and the published ports from RootlessKit's API; and
+//! the next steps shown once a session is ready (foreground and `--detach` alike).
 
 use crate::error::Result;
 use crate::host::procfs;
@@ -11,6 +12,27 @@ use crate::session::{self, Liveness};
 use crate::supervisor::unix_now;
 use std::path::Path;
 use std::time::Duration;
+
+/// What to do with a ready session, one line each: `export DOCKER_HOST=…` when it runs
+/// dockerd, then the commands to try next as a sentence (no shell syntax: pasting it runs
+/// nothing).
+pub fn next_steps(status: &SupervisorStatus, paths: &Paths) -> Vec<String> {
+    let names: Vec<&str> = status.components.iter().map(|c| c.name.as_str()).collect();
+    let mut out = vec![];
+    if names.contains(&"dockerd") {
+        out.push(format!("  export DOCKER_HOST={}", paths.docker_host()));
+    }
+    let log = names
+        .iter()
+        .find(|c| **c == "dockerd")
+        .or_else(|| names.first())
+        .copied()
+        .unwrap_or("session");
+    out.push(format!(
+        "  next: u7s status, u7s logs {log}, u7s down (to stop)"
+    ));
+    out
+}
 
 /// The first line of `program --version`, or `None` (2 s at most).
 pub fn version_of(program: &Path) -> Option<String> {
@@ -146,5 +168,68 @@ mod tests {
         let silent = mk("silent", "exit 1");
         assert_eq!(version_of(&silent), None);
         assert_eq!(version_of(Path::new("/no/such/program")), None);
+    }
+
+    fn ready(components: &[&str]) -> SupervisorStatus {
+        let comps: Vec<serde_json::Value> = components
+            .iter()
+            .map(|n| {
+                serde_json::json!({"name": n, "state": "ready", "ns_pid": 2, "restarts": 0,
+                    "started_at": 1.0, "ready_at": 2.0, "endpoint": "e", "program": "/p",
+                    "log": "/l", "last_exit": null})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({"session_id": "s", "leader_pid": 1,
+            "state": "ready", "started_at": 1.0, "ready_at": 2.0, "storage": "overlayfs",
+            "components": comps, "error": null, "rootlesskit_version": null}))
+        .unwrap()
+    }
+
+    fn paths() -> Paths {
+        let env = crate::session::paths::Env {
+            home: Some("/home/u".into()),
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            xdg_data_home: None,
+            xdg_config_home: None,
+            uid: 1000,
+        };
+        Paths::resolve(&env, |_| false).unwrap()
+    }
+
+    #[test]
+    fn next_steps_name_docker_host_only_with_dockerd() {
+        let p = paths();
+        let s = next_steps(&ready(&["containerd", "dockerd"]), &p);
+        assert_eq!(
+            s,
+            [
+                "  export DOCKER_HOST=unix:///run/user/1000/docker.sock".to_string(),
+                "  next: u7s status, u7s logs dockerd, u7s down (to stop)".to_string(),
+            ]
+        );
+        let s = next_steps(&ready(&["containerd"]), &p);
+        assert_eq!(
+            s,
+            ["  next: u7s status, u7s logs containerd, u7s down (to stop)"]
+        );
+    }
+
+    #[test]
+    fn the_next_step_hint_runs_nothing_when_pasted() {
+        let h = next_steps(&ready(&["containerd", "dockerd"]), &paths())[1].clone();
+        assert!(h.contains("u7s logs dockerd"), "{h}");
+        // Pasted into a shell, with a `u7s` on PATH that leaves a mark when run.
+        let d = tempfile::tempdir().unwrap();
+        let fake = d.path().join("u7s");
+        std::fs::write(&fake, "#!/bin/sh\ntouch \"$0.ran\"\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let _ = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(h.trim())
+            .env("PATH", d.path())
+            .output()
+            .unwrap();
+        assert!(!d.path().join("u7s.ran").exists(), "pasting {h:?} ran u7s");
     }
 }

@@ -50,11 +50,95 @@ fn open_lock(paths: &Paths) -> Result<File> {
 /// Takes the session lock; `None` when a live session holds it.
 pub fn try_lock(paths: &Paths) -> Result<Option<Lock>> {
     let f = open_lock(paths)?;
+    lock_file(paths, f)
+}
+
+fn lock_file(paths: &Paths, f: File) -> Result<Option<Lock>> {
     match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
         Ok(l) => Ok(Some(Lock { _file: l })),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
         Err((_, e)) => Err(Error::io(paths.lock_file(), e.into())),
     }
+}
+
+/// The environment variable naming the descriptor of the session lock that `u7s up --detach`
+/// took and hands over to the background top process.
+pub const LOCK_FD_ENV: &str = "U7S_SESSION_LOCK_FD";
+
+impl Lock {
+    /// Records this process as the holder: its pid, the file's only content, for
+    /// [`holder_pid`].
+    pub fn record_holder(&self, paths: &Paths) -> Result<()> {
+        use std::io::{Seek, Write};
+        let mut f: &File = &self._file;
+        f.set_len(0)
+            .and_then(|()| f.rewind())
+            .and_then(|()| writeln!(f, "{}", std::process::id()))
+            .map_err(|e| Error::io(paths.lock_file(), e))
+    }
+
+    /// Hands the lock over to a child about to be spawned: its descriptor, inheritable from
+    /// now on (for the child only: call it in `pre_exec`), and the value of [`LOCK_FD_ENV`].
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._file.as_raw_fd()
+    }
+
+    /// Gives up this process's hold without unlocking: the child that inherited the descriptor
+    /// keeps the lock (closing one descriptor of a shared open file never releases it, an
+    /// explicit unlock would).
+    pub fn release_to_child(self) {
+        let fd = self.fd();
+        std::mem::forget(self);
+        // SAFETY: `fd` was owned by the forgotten lock and is closed exactly once.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// The pid recorded in the lock file by its holder ([`Lock::record_holder`]), waiting a moment
+/// for one that has just taken it; `None` when none is recorded.
+pub fn holder_pid(paths: &Paths) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let pid = std::fs::read_to_string(paths.lock_file())
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .filter(|p| *p > 0);
+        if pid.is_some() || Instant::now() >= deadline {
+            return pid;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The session lock for the top process: the one handed over by `u7s up --detach` (descriptor
+/// in [`LOCK_FD_ENV`]) when `inherited`, else taken here; recorded with this pid. `Err`
+/// [`Error::AlreadyRunning`] when another process holds it.
+pub fn take_lock(paths: &Paths, inherited: bool) -> Result<Lock> {
+    let fd = inherited
+        .then(|| std::env::var(LOCK_FD_ENV).ok())
+        .flatten()
+        .and_then(|v| v.parse::<std::os::fd::RawFd>().ok());
+    let lock = match fd {
+        Some(fd) => {
+            use std::os::fd::FromRawFd;
+            // SAFETY: the parent put its lock's descriptor there for this process alone.
+            let f = unsafe { File::from_raw_fd(fd) };
+            // No session process after this one inherits it.
+            nix::fcntl::fcntl(
+                &f,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )?;
+            // The same open file as the parent's: locking it again succeeds at once.
+            lock_file(paths, f)?
+        }
+        None => try_lock(paths)?,
+    };
+    let lock = lock.ok_or_else(|| Error::AlreadyRunning {
+        pid: holder_pid(paths),
+    })?;
+    lock.record_holder(paths)?;
+    Ok(lock)
 }
 
 /// What is known about the session of this user.
@@ -274,6 +358,45 @@ mod tests {
         assert!(matches!(liveness(&p).unwrap(), Liveness::Live(Some(_))));
         drop(lock);
         assert!(matches!(liveness(&p).unwrap(), Liveness::Stale(_)));
+    }
+
+    /// Newcomer review L10: a start that finds the lock held names the holder's real pid, even
+    /// before any session record exists (two `u7s up --detach` at once), never "pid 0".
+    #[test]
+    fn the_lock_holder_is_named_by_its_pid() {
+        let d = tempfile::tempdir().unwrap();
+        let p = paths(d.path());
+        assert_eq!(holder_pid(&p), None);
+        let lock = take_lock(&p, false).unwrap();
+        assert_eq!(holder_pid(&p), Some(std::process::id() as i32));
+        assert!(!p.session_file().exists(), "no record yet");
+        match take_lock(&p, false) {
+            Err(Error::AlreadyRunning { pid }) => {
+                assert_eq!(pid, Some(std::process::id() as i32))
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = take_lock(&p, false).unwrap_err().to_string();
+        assert!(e.contains(&format!("(pid {})", std::process::id())), "{e}");
+        // Handed over to a child: this process's hold goes, the child's stays.
+        let fd = lock.fd();
+        let mut child = std::process::Command::new("sleep");
+        child.arg("30");
+        // SAFETY: fcntl is async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut child, move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = child.spawn().unwrap();
+        lock.release_to_child();
+        assert!(try_lock(&p).unwrap().is_none(), "the child holds it");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(try_lock(&p).unwrap().is_some(), "gone with the child");
     }
 
     #[test]
