@@ -14,7 +14,7 @@ elif [ -z "${U7S_TEST_USER:-}" ]; then
   echo "         or set U7S_TEST_USER to a prepared user (see scripts/ci-setup.sh)." >&2
   exit 1
 fi
-export U7S_TEST_USER
+export U7S_TEST_USER U7S_TEST_USER2
 # Go (the components are built from their pins): /usr/local/go when it is not on PATH already.
 command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || export PATH="/usr/local/go/bin:$PATH"
 command -v go >/dev/null 2>&1 || { echo "test.sh: no go on PATH (Go >= 1.26 builds the pinned components)" >&2; exit 1; }

@@ -35,6 +35,13 @@ pub fn test_user() -> User {
     testkit::test_user_reachable()
 }
 
+/// The second unprivileged test user (`U7S_TEST_USER2`), for two users' sessions on one host;
+/// this process must be root to act as both.
+pub fn second_test_user() -> User {
+    testkit::require_root("acting as two test users");
+    testkit::second_test_user()
+}
+
 /// `target/<profile>` of this test run (tests run from `target/<profile>/deps`).
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -53,7 +60,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     p
 }
 
-/// Finds `name` on the host (PATH plus the sbin folders).
+/// Finds `name` in the real release's `bin/` (`$U7S_E2E_KUBE_BIN`), else on the host (PATH plus
+/// the sbin folders).
 pub fn host_binary(name: &str) -> Option<PathBuf> {
     testkit::find_program(name)
 }
@@ -370,7 +378,7 @@ pub fn build_release(recipes: &Path, test_recipes: &Path, payload: &Path) -> Rel
 
 /// The environment variable naming the folder of real release binaries for the Kubernetes
 /// test (a `bin/` of a release built from the recipes, or the build outputs laid out the same).
-pub const KUBE_BIN_ENV: &str = "U7S_E2E_KUBE_BIN";
+pub const KUBE_BIN_ENV: &str = testkit::RELEASE_BIN_ENV;
 
 /// What the Kubernetes test needs in `$U7S_E2E_KUBE_BIN` (paths relative to it).
 pub const KUBE_BINARIES: &[&str] = &[

@@ -118,9 +118,12 @@ fn purge_removes_files_owned_by_sub_uids() {
     )
     .unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    // The release's RootlessKit (scripts/test.sh unpacks it), else the host's.
+    let rootlesskit = testkit::program("rootlesskit");
     let make = format!(
-        "set -e; rootlesskit --net=host sh {}; mkdir -p \"$HOME/.config/usernetes/tls\"; \
+        "set -e; {} --net=host sh {}; mkdir -p \"$HOME/.config/usernetes/tls\"; \
          echo key > \"$HOME/.config/usernetes/tls/key.pem\"",
+        rootlesskit.display(),
         script.display()
     );
     let o = as_user(&user, &home, &runtime, &make);

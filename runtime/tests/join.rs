@@ -17,10 +17,16 @@ impl Host {
     fn new() -> Host {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
-        // The pause program a Kubernetes plan looks for first (the sandbox image): present, so
-        // that the plan goes on to name the missing Kubernetes server binaries.
+        // The programs `up` looks for before the Kubernetes binaries (RootlessKit, slirp4netns,
+        // the pause sandbox image): present, so that the plan goes on to name those. None runs:
+        // the session stops at the first missing Kubernetes binary.
         std::fs::create_dir_all(dir.path().join("fakebin")).unwrap();
-        testkit::write_executable(&dir.path().join("fakebin/pause"), b"#!/bin/sh\nexit 0\n");
+        for stand_in in ["pause", "rootlesskit", "slirp4netns"] {
+            testkit::write_executable(
+                &dir.path().join("fakebin").join(stand_in),
+                b"#!/bin/sh\nexit 0\n",
+            );
+        }
         Host { dir }
     }
     fn pki(&self) -> Pki {

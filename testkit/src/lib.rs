@@ -6,4 +6,7 @@ pub mod exec;
 pub mod prereq;
 
 pub use exec::{copy_executable, write_executable};
-pub use prereq::{find_program, program, require, require_root, test_user, test_user_reachable};
+pub use prereq::{
+    RELEASE_BIN_ENV, find_program, program, require, require_root, second_test_user, test_user,
+    test_user_reachable,
+};

@@ -35,14 +35,26 @@ pub fn require<T>(found: Option<T>, what: &str) -> T {
 /// `/dev/net/tun` prepared for it).
 #[track_caller]
 pub fn test_user() -> User {
-    let name = std::env::var("U7S_TEST_USER").unwrap_or_default();
+    user_of("U7S_TEST_USER", "the unprivileged test user")
+}
+
+/// A second unprivileged test user (`U7S_TEST_USER2`, its own sub-ID range), for tests of
+/// several users on one host.
+#[track_caller]
+pub fn second_test_user() -> User {
+    user_of("U7S_TEST_USER2", "a second unprivileged test user")
+}
+
+#[track_caller]
+fn user_of(var: &str, what: &str) -> User {
+    let name = std::env::var(var).unwrap_or_default();
     if name.is_empty() {
-        missing("U7S_TEST_USER, the name of the unprivileged test user, is not set");
+        missing(&format!("{var}, the name of {what}, is not set"));
     }
     match User::from_name(&name) {
         Ok(Some(u)) => u,
-        Ok(None) => missing(&format!("U7S_TEST_USER={name}: no such user")),
-        Err(e) => missing(&format!("U7S_TEST_USER={name}: cannot look it up: {e}")),
+        Ok(None) => missing(&format!("{var}={name}: no such user")),
+        Err(e) => missing(&format!("{var}={name}: cannot look it up: {e}")),
     }
 }
 
@@ -75,11 +87,20 @@ pub fn program(name: &str) -> PathBuf {
     require(find_program(name), &format!("the program {name}"))
 }
 
-/// The program `name` on `PATH` or in the usual system folders (the sbin folders included,
-/// which a user's PATH often lacks).
+/// The folder of the real release's programs that `scripts/test.sh` builds from the pins and
+/// unpacks (`bin/` of the release): where a test finds the components the release ships
+/// (RootlessKit, etcd, etcdctl…) before any older copy the host may have.
+pub const RELEASE_BIN_ENV: &str = "U7S_E2E_KUBE_BIN";
+
+/// The program `name` in the release's `bin/` ([`RELEASE_BIN_ENV`]), on `PATH` or in the usual
+/// system folders (the sbin folders included, which a user's PATH often lacks).
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
+    std::env::var_os(RELEASE_BIN_ENV)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::split_paths(&path))
         .chain(
             [
                 "/usr/local/sbin",
