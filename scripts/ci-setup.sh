@@ -6,12 +6,14 @@
 #    slirp4netns, dockerd, containerd, runc, etcd, the CNI plugins and Kubernetes come from
 #    their pins; Debian's docker.io and containerd serve only the rootful dockerd below);
 #  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
-#    runtime directory, lets it open /dev/net/tun, and adds it to the docker group;
+#    runtime directory, lets it open /dev/net/tun, and adds it to the docker group; and a second
+#    one (default u7stest2, its own ranges) for the test of two users' sessions on one host;
 #  - starts a rootful dockerd for the builder's container-executor test when none answers.
 # Prints `export` lines for the variables the tests read; scripts/test.sh evals them.
 set -euo pipefail
 
 user=${U7S_TEST_USER:-u7stest}
+user2=${U7S_TEST_USER2:-u7stest2}
 log() { echo "ci-setup: $*" >&2; }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,16 +43,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# The test user, its sub-ID ranges and runtime directory.
-if ! id "$user" >/dev/null 2>&1; then
-  log "creating user $user"
-  useradd --create-home --shell /bin/bash "$user"
-fi
-uid=$(id -u "$user")
-for f in /etc/subuid /etc/subgid; do
-  grep -q "^$user:" "$f" 2>/dev/null || echo "$user:100000:65536" >>"$f"
-done
-install -d -o "$user" -g "$user" -m 0700 "/run/user/$uid"
+# The test users, their sub-ID ranges (not overlapping) and runtime directories.
+make_user() { # NAME FIRST-SUB-ID
+  if ! id "$1" >/dev/null 2>&1; then
+    log "creating user $1"
+    useradd --create-home --shell /bin/bash "$1"
+  fi
+  for f in /etc/subuid /etc/subgid; do
+    grep -q "^$1:" "$f" 2>/dev/null || echo "$1:$2:65536" >>"$f"
+  done
+  install -d -o "$1" -g "$1" -m 0700 "/run/user/$(id -u "$1")"
+}
+make_user "$user" 100000
+make_user "$user2" 165536
 
 # /dev/net/tun: slirp4netns opens it inside the user namespace.
 [ -e /dev/net/tun ] || { modprobe tun 2>/dev/null || true; }
@@ -70,3 +75,4 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 echo "export U7S_TEST_USER=$user"
+echo "export U7S_TEST_USER2=$user2"

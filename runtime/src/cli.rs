@@ -19,6 +19,7 @@ pub const UP_ENV: &[&str] = &[
     "U7S_NO_KUBE",
     "U7S_NODE_NAME",
     "U7S_HOST_IP",
+    "U7S_APISERVER_PORT",
     PORTS_ENV,
     FLAGS_ENV,
 ];
@@ -124,6 +125,12 @@ pub struct UpArgs {
     #[arg(long, value_name = "ADDR", env = "U7S_HOST_IP")]
     pub host_ip: Option<String>,
 
+    /// The apiserver's port, in the namespace and on the host (default 6443): each user of a
+    /// shared host takes their own; remembered in $XDG_CONFIG_HOME/usernetes/settings.json, so
+    /// later starts, `u7s certs bundle` and the kubeconfigs keep it
+    #[arg(long, value_name = "PORT", env = "U7S_APISERVER_PORT", conflicts_with_all = ["no_kube", "join"])]
+    pub apiserver_port: Option<u16>,
+
     /// Also run etcd (client TLS, client certificates required); always on with Kubernetes
     #[arg(long)]
     pub etcd: bool,
@@ -194,6 +201,7 @@ impl UpArgs {
             node_name,
             host_ip: self.host_ip.clone(),
             flannel: self.flannel,
+            apiserver_port: self.apiserver_port.unwrap_or(defaults.apiserver_port),
             pod_cidr: if self.flannel {
                 DEFAULT_FLANNEL_CIDR.into()
             } else {

@@ -89,7 +89,7 @@ pub fn run(cmd: &CertsCmd) -> Result<ExitStatus> {
                 ),
             };
             // The running master's cluster settings; without a session, the defaults of
-            // `u7s up --flannel`.
+            // `u7s up --flannel` with the remembered apiserver port.
             let settings = match session::liveness(&paths)? {
                 Liveness::Live(Some(rec)) if rec.config.kube => {
                     if !rec.config.k8s.flannel {
@@ -103,6 +103,8 @@ pub fn run(cmd: &CertsCmd) -> Result<ExitStatus> {
                 _ => crate::session::config::KubeSettings {
                     flannel: true,
                     pod_cidr: crate::session::config::DEFAULT_FLANNEL_CIDR.into(),
+                    apiserver_port: session::settings::load(&session::settings::file(&paths))?
+                        .apiserver_port(None),
                     ..Default::default()
                 },
             };

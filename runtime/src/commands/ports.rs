@@ -28,7 +28,7 @@ pub fn run(cmd: &PortsCmd) -> Result<ExitStatus> {
         PortsCmd::Add { json, .. } => {
             let mut added = vec![];
             for spec in &specs {
-                spec.check_host_port_free()?;
+                spec.check_host_port_free(crate::rootlesskit::portspec::FIX)?;
                 added.push(c.add(spec)?);
             }
             if *json {

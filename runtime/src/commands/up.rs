@@ -30,6 +30,13 @@ pub fn run(args: &UpCmd) -> Result<ExitStatus> {
             &paths,
             &crate::host::binaries::Bins::from_process(),
         )?;
+        // Before the background half of --detach starts: it resolves the port again.
+        if cfg.kube && cfg.k8s.role == crate::session::config::Role::Master {
+            session::settings::remember_apiserver_port(
+                &session::settings::file(&paths),
+                cfg.k8s.apiserver_port,
+            )?;
+        }
     }
     if let Some(note) = cfg.firewall_note() {
         eprintln!("u7s: {note}");
@@ -116,9 +123,8 @@ pub(crate) fn cluster_settings(up: &UpArgs, cfg: &mut SessionConfig, detect: boo
             crate::pki::join_bundle::import_node_bundle(bundle, &pki, &cfg.cidr, up.force_join)
                 .context("cannot join the cluster")?;
         eprintln!(
-            "u7s: joined the cluster at https://{}:{} as node {}; certificates in {}",
-            info.server,
-            crate::session::config::APISERVER_PORT,
+            "u7s: joined the cluster at {} as node {}; certificates in {}",
+            crate::pki::kubeconfig::server_url(&info.server, info.apiserver_port),
             info.node_name,
             pki.dir.display()
         );
@@ -142,6 +148,14 @@ pub(crate) fn cluster_settings(up: &UpArgs, cfg: &mut SessionConfig, detect: boo
                 record.display()
             );
         }
+        if up.apiserver_port.is_some_and(|p| p != info.apiserver_port) {
+            anyhow::bail!(
+                "this host is a node of the cluster at {}: its apiserver port is the master's \
+                 ({}); --apiserver-port cannot change it",
+                crate::pki::kubeconfig::server_url(&info.server, info.apiserver_port),
+                record.display()
+            );
+        }
         let k = &mut cfg.k8s;
         k.role = crate::session::config::Role::Node {
             server: info.server.clone(),
@@ -152,11 +166,16 @@ pub(crate) fn cluster_settings(up: &UpArgs, cfg: &mut SessionConfig, detect: boo
         k.cluster_domain = info.cluster_domain.clone();
         k.pod_cidr = info.pod_cidr.clone();
         k.flannel = info.flannel;
+        k.apiserver_port = info.apiserver_port;
         if k.host_ip.is_none() {
             k.host_ip = info.node_ips.first().map(|ip| ip.to_string());
         }
     } else if up.join.is_none() && up.force_join {
         anyhow::bail!("--force-join goes with --join BUNDLE");
+    } else {
+        // A master: the port asked for, else the one remembered from an earlier start.
+        let remembered = crate::session::settings::load(&crate::session::settings::file(&paths))?;
+        cfg.k8s.apiserver_port = remembered.apiserver_port(up.apiserver_port);
     }
     if cfg.k8s.host_ip.is_none() && detect {
         match crate::host::hostaddr::detect() {

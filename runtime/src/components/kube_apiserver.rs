@@ -1,5 +1,6 @@
-//! kube-apiserver: TLS only on 6443 (all addresses of the namespace, published on the host for
-//! host-side kubectl), `Node,RBAC` authorization, no anonymous requests (readiness is asked with
+//! kube-apiserver: TLS only on the session's apiserver port (6443 unless `--apiserver-port`; all
+//! addresses of the namespace, published on the host for host-side kubectl), `Node,RBAC`
+//! authorization, no anonymous requests (readiness is asked with
 //! the admin certificate), etcd over TLS with the apiserver's own etcd client certificate, the
 //! kubelets reached with its own kubelet-client certificate and their serving certificates
 //! verified against our CA, service accounts signed with `sa-key.pem`. Hardened as kubeadm and
@@ -11,7 +12,7 @@ use super::apiserver_files as files;
 use super::{ComponentSpec, Finder, Plan, Probe, need};
 use crate::error::Result;
 use crate::pki::{Leaf, Pki};
-use crate::session::config::{APISERVER_PORT, ChildConfig, Cri};
+use crate::session::config::{ChildConfig, Cri};
 use std::time::Duration;
 
 /// The address of RootlessKit's tap0 inside the namespace (the `.100` of the session CIDR).
@@ -21,9 +22,9 @@ pub fn namespace_ip(cidr: &str) -> String {
 }
 
 /// The address the apiserver advertises (the endpoint of the `kubernetes` Service that pods
-/// reach through kube-proxy). Across nodes (flannel) that is the host's address, where 6443 is
+/// reach through kube-proxy). Across nodes (flannel) that is the host's address, where its port is
 /// published; on a single node the namespace's own address, which the node's pods always reach
-/// (the host address would need 6443 published on it, and ports bind 127.0.0.1 by default).
+/// (the host address would need the port published on it, and ports bind 127.0.0.1 by default).
 pub fn advertise_address(cfg: &ChildConfig) -> String {
     let k = &cfg.session.k8s;
     match (&k.host_ip, k.flannel) {
@@ -38,7 +39,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
     let k = &cfg.session.k8s;
     let s = |p: std::path::PathBuf| p.display().to_string();
     let mut a = vec![
-        format!("--secure-port={APISERVER_PORT}"),
+        format!("--secure-port={}", k.apiserver_port),
         "--bind-address=0.0.0.0".into(),
         format!("--advertise-address={}", advertise_address(cfg)),
         "--authorization-mode=Node,RBAC".into(),
@@ -116,6 +117,7 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
 pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
     let program = need(find, "kube-apiserver", "kube-apiserver", super::kube::HINT)?;
     let pki = Pki::new(cfg.paths.pki());
+    let port = cfg.session.k8s.apiserver_port;
     plan.files.extend(files::files(cfg));
     plan.components.push(ComponentSpec {
         name: "kube-apiserver".into(),
@@ -124,13 +126,13 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
         env: vec![],
         after: vec!["etcd".into()],
         probe: Probe::HttpsOk {
-            port: APISERVER_PORT,
+            port,
             path: "/readyz".into(),
             ca: pki.ca_cert(),
             cert: pki.cert(Leaf::Admin),
             key: pki.key(Leaf::Admin),
         },
-        endpoint: format!("https://127.0.0.1:{APISERVER_PORT}"),
+        endpoint: format!("https://127.0.0.1:{port}"),
         stop_timeout: Duration::from_secs(15),
         remove_before_start: vec![],
     });

@@ -55,6 +55,9 @@ pub struct JoinInfo {
     pub cluster_domain: String,
     pub pod_cidr: String,
     pub flannel: bool,
+    /// The master's apiserver port (bundles made before it was recorded: 6443).
+    #[serde(default = "crate::session::config::default_apiserver_port")]
+    pub apiserver_port: u16,
 }
 
 /// Who the bundle is for.
@@ -98,6 +101,7 @@ pub fn node_spec(join: &JoinInfo, cidr: &str) -> PkiSpec {
         kube: true,
         master: false,
         server: join.server.clone(),
+        apiserver_port: join.apiserver_port,
     }
 }
 
@@ -140,6 +144,7 @@ pub fn export_node_bundle(
         cluster_domain: settings.cluster_domain.clone(),
         pod_cidr: settings.pod_cidr.clone(),
         flannel: true,
+        apiserver_port: settings.apiserver_port,
     };
     let spec = node_spec(&join, &node.cidr);
     let now = OffsetDateTime::now_utc();
@@ -151,7 +156,7 @@ pub fn export_node_bundle(
         files.push((format!("{}-key.pem", l.stem()), i.key_pem.clone().into()));
         issued.insert(l.stem(), i);
     }
-    let url = kubeconfig::server_url(&node.server);
+    let url = kubeconfig::server_url(&node.server, join.apiserver_port);
     for k in Kubeconfig::NODE {
         let i = &issued[k.leaf().stem()];
         let user = profile(k.leaf(), &spec).cn;

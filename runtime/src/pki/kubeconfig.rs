@@ -8,9 +8,8 @@ use base64::Engine;
 /// The cluster and context name in every kubeconfig.
 pub const CONTEXT: &str = "usernetes";
 
-/// `https://ADDR:6443`, with brackets around an IPv6 address.
-pub fn server_url(addr: &str) -> String {
-    let port = crate::session::config::APISERVER_PORT;
+/// `https://ADDR:PORT`, with brackets around an IPv6 address.
+pub fn server_url(addr: &str, port: u16) -> String {
     match addr.parse::<std::net::Ipv6Addr>() {
         Ok(_) => format!("https://[{addr}]:{port}"),
         Err(_) => format!("https://{addr}:{port}"),
@@ -62,9 +61,9 @@ mod tests {
 
     #[test]
     fn urls_bracket_ipv6() {
-        assert_eq!(server_url("127.0.0.1"), "https://127.0.0.1:6443");
-        assert_eq!(server_url("master"), "https://master:6443");
-        assert_eq!(server_url("fd00::1"), "https://[fd00::1]:6443");
+        assert_eq!(server_url("127.0.0.1", 6443), "https://127.0.0.1:6443");
+        assert_eq!(server_url("master", 6443), "https://master:6443");
+        assert_eq!(server_url("fd00::1", 16443), "https://[fd00::1]:16443");
     }
 
     #[test]

@@ -183,7 +183,8 @@ impl Leaf {
 /// A kubeconfig written beside the certificates (`<name>.kubeconfig`, embedded certificates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kubeconfig {
-    /// `admin.kubeconfig`: for `u7s kubectl` and host-side kubectl (server https://127.0.0.1:6443).
+    /// `admin.kubeconfig`: for `u7s kubectl` and host-side kubectl (server
+    /// `https://127.0.0.1:PORT`, the apiserver port, published on the host's loopback).
     Admin,
     /// `super-admin.kubeconfig`: break-glass (`system:masters`).
     SuperAdmin,
@@ -278,6 +279,9 @@ pub struct PkiSpec {
     pub master: bool,
     /// The apiserver's address for kubelet and kube-proxy (`127.0.0.1` on the master).
     pub server: String,
+    /// The apiserver's port, in every kubeconfig's server URL.
+    #[serde(default = "crate::session::config::default_apiserver_port")]
+    pub apiserver_port: u16,
 }
 
 impl PkiSpec {
@@ -296,6 +300,7 @@ impl PkiSpec {
             kube: false,
             master: true,
             server: "127.0.0.1".into(),
+            apiserver_port: crate::session::config::DEFAULT_APISERVER_PORT,
         }
     }
 
@@ -338,6 +343,7 @@ impl PkiSpec {
             kube: cfg.kube,
             master: master || !cfg.kube,
             server,
+            apiserver_port: k.apiserver_port,
         })
     }
 
@@ -1020,7 +1026,8 @@ impl Pki {
                 spec.server.as_str()
             };
             let user = profile(leaf, spec).cn;
-            let text = kubeconfig::render(&kubeconfig::server_url(server), &ca, &user, &cert, &key);
+            let url = kubeconfig::server_url(server, spec.apiserver_port);
+            let text = kubeconfig::render(&url, &ca, &user, &cert, &key);
             let path = self.kubeconfig(k);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
                 write_atomic(&path, text.as_bytes(), 0o600)?;

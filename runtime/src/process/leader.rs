@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::host::binaries::Bins;
 use crate::host::fsutil::ensure_dir;
 use crate::rootlesskit::flags::{self, RkOptions};
-use crate::rootlesskit::portspec::PortSpec;
 use crate::session;
 use crate::session::config::{CHILD_CONFIG_ENV, ChildConfig, Cri, SESSION_ENV, SessionConfig};
 use crate::session::paths::Paths;
@@ -133,18 +132,33 @@ pub fn preflight(cfg: &SessionConfig, paths: &Paths, bins: &Bins) -> Result<()> 
         cgroup2,
     };
     crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
-    check_publish(&cfg.all_publish())
+    check_publish(cfg)
 }
 
-/// The ports `-p` publishes: no two on the same host port, none already taken on the host.
-pub fn check_publish(publish: &[PortSpec]) -> Result<()> {
+/// The ports the session publishes (`-p` and its own): no two on the same host port, none
+/// already taken on the host; a taken one is named with who holds it and what to change.
+pub fn check_publish(cfg: &SessionConfig) -> Result<()> {
+    let publish = cfg.all_publish();
     for (i, p) in publish.iter().enumerate() {
         if let Some(q) = publish[..i].iter().find(|q| q.same_parent(p)) {
             return Err(Error::Usage(format!(
                 "-p {p} and -p {q} use the same host port: give each its own"
             )));
         }
-        p.check_host_port_free()?;
+        let fix = if cfg.publish.contains(p) {
+            crate::rootlesskit::portspec::FIX.to_string()
+        } else if p.proto == "tcp" && p.parent_port == cfg.k8s.apiserver_port {
+            format!(
+                "start this session's apiserver on another port with `--apiserver-port PORT` \
+                 (each user of a shared host needs their own; later starts remember it), or \
+                 stop what listens on {}",
+                p.parent_port
+            )
+        } else {
+            "the other nodes of the cluster reach this host there: stop what listens there"
+                .to_string()
+        };
+        p.check_host_port_free(&fix)?;
     }
     Ok(())
 }
@@ -381,6 +395,7 @@ pub fn run(cfg: SessionConfig, opts: LeaderOptions) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rootlesskit::portspec::PortSpec;
 
     fn check(id: &str, status: doctor::Status, fix: Option<&str>) -> doctor::CheckResult {
         doctor::CheckResult {
@@ -400,13 +415,41 @@ mod tests {
         drop(free);
         let a = PortSpec::parse(&format!("127.0.0.1:{port}:80/tcp")).unwrap();
         let b = PortSpec::parse(&format!("{port}:81")).unwrap();
-        let e = check_publish(&[a.clone(), b]).unwrap_err().to_string();
+        let mut cfg = crate::session::config::docker_no_kube();
+        cfg.publish = vec![a, b];
+        let e = check_publish(&cfg).unwrap_err().to_string();
         assert!(e.contains("use the same host port"), "{e}");
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
-        let busy = PortSpec::parse(&format!("{port}:80")).unwrap();
-        let e = check_publish(&[busy]).unwrap_err().to_string();
-        assert!(e.contains("already in use"), "{e}");
+        cfg.publish = vec![PortSpec::parse(&format!("{port}:80")).unwrap()];
+        let e = check_publish(&cfg).unwrap_err().to_string();
+        let me = std::process::id();
+        assert!(
+            e.contains("already in use by")
+                && e.contains(&format!("pid {me}"))
+                && e.contains("choose another host port"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_taken_apiserver_port_names_its_holder_and_the_flag() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let mut cfg = crate::session::config::docker_no_kube();
+        cfg.kube = true;
+        cfg.k8s.apiserver_port = port;
+        let e = check_publish(&cfg).unwrap_err().to_string();
+        let uid = nix::unistd::getuid().as_raw();
+        assert!(
+            e.contains(&format!(
+                "host port 127.0.0.1:{port}/tcp is already in use by"
+            )) && e.contains(&format!("(uid {uid})"))
+                && e.contains("--apiserver-port PORT"),
+            "{e}"
+        );
+        drop(taken);
+        check_publish(&cfg).unwrap();
     }
 
     #[test]

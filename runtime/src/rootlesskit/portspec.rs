@@ -132,8 +132,9 @@ impl PortSpec {
 
     /// Fails when the host address and port cannot be listened on because something already
     /// does (RootlessKit would fail the same way, less clearly, and a session started with this
-    /// port would not come up). Other bind errors are left to RootlessKit.
-    pub fn check_host_port_free(&self) -> Result<()> {
+    /// port would not come up), naming who holds it and `fix`. Other bind errors are left to
+    /// RootlessKit.
+    pub fn check_host_port_free(&self, fix: &str) -> Result<()> {
         let ip = self.parent_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let addr = std::net::SocketAddr::new(ip, self.parent_port);
         let r = if self.proto.starts_with("udp") {
@@ -142,13 +143,17 @@ impl PortSpec {
             std::net::TcpListener::bind(addr).map(drop)
         };
         match r {
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::Usage(format!(
-                "host port {}:{}/{} is already in use: choose another host port \
-                 (or stop what listens there)",
-                fmt_ip(&ip),
-                self.parent_port,
-                self.proto
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                let by = crate::host::sockets::owner(&self.proto, ip, self.parent_port)
+                    .map(|o| format!(" by {o}"))
+                    .unwrap_or_default();
+                Err(Error::Usage(format!(
+                    "host port {}:{}/{} is already in use{by}: {fix}",
+                    fmt_ip(&ip),
+                    self.parent_port,
+                    self.proto
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -161,6 +166,9 @@ impl PortSpec {
             && self.parent_port == other.parent_port
     }
 }
+
+/// What to do about a busy host port the user chose.
+pub const FIX: &str = "choose another host port (or stop what listens there)";
 
 fn fmt_ip(ip: &IpAddr) -> String {
     match ip {
@@ -290,7 +298,7 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         let e = p(&format!("{port}:80"))
-            .check_host_port_free()
+            .check_host_port_free(FIX)
             .unwrap_err()
             .to_string();
         assert!(
@@ -298,10 +306,14 @@ mod tests {
             "{e}"
         );
         drop(taken);
-        p(&format!("{port}:80")).check_host_port_free().unwrap();
+        p(&format!("{port}:80")).check_host_port_free(FIX).unwrap();
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = udp.local_addr().unwrap().port();
-        assert!(p(&format!("{port}:53/udp")).check_host_port_free().is_err());
+        assert!(
+            p(&format!("{port}:53/udp"))
+                .check_host_port_free(FIX)
+                .is_err()
+        );
     }
 
     #[test]

@@ -65,8 +65,10 @@ pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 pub const DEFAULT_POD_CIDR: &str = "10.88.0.0/16";
 /// Pod network of a multi-node cluster (flannel VXLAN; one /24 per node).
 pub const DEFAULT_FLANNEL_CIDR: &str = "10.5.0.0/16";
-/// The apiserver's port (published on the host for host-side kubectl).
-pub const APISERVER_PORT: u16 = 6443;
+/// The apiserver's port unless `--apiserver-port` (or the remembered setting) says otherwise:
+/// it listens there in the namespace and is published there on the host (loopback for
+/// host-side kubectl, the host address for the nodes of a multi-node cluster).
+pub const DEFAULT_APISERVER_PORT: u16 = 6443;
 /// flannel's VXLAN port (published on every node of a multi-node cluster).
 pub const VXLAN_PORT: u16 = 8472;
 /// The kubelet's port (published on joined nodes: logs, exec, port-forward from the apiserver).
@@ -105,6 +107,16 @@ pub struct KubeSettings {
     /// flannel VXLAN across nodes (multi-node); off = one CNI bridge on this node.
     pub flannel: bool,
     pub role: Role,
+    /// The cluster's apiserver port: where this master's apiserver listens and is published,
+    /// or, on a joined node, the master's (from its bundle). Users sharing a host each take
+    /// their own (`--apiserver-port`, remembered).
+    #[serde(default = "default_apiserver_port")]
+    pub apiserver_port: u16,
+}
+
+/// serde's default of the apiserver port in records written before it existed.
+pub(crate) fn default_apiserver_port() -> u16 {
+    DEFAULT_APISERVER_PORT
 }
 
 impl KubeSettings {
@@ -166,6 +178,18 @@ impl KubeSettings {
                 ))
             })?;
         }
+        if self.apiserver_port == 0 {
+            return Err(Error::Usage(
+                "--apiserver-port 0 is not a port: give one between 1 and 65535".into(),
+            ));
+        }
+        if [VXLAN_PORT, KUBELET_PORT].contains(&self.apiserver_port) {
+            return Err(Error::Usage(format!(
+                "--apiserver-port {} is the port of another component of the session (kubelet \
+                 {KUBELET_PORT}/tcp, flannel {VXLAN_PORT}/udp): choose another",
+                self.apiserver_port
+            )));
+        }
         Ok(())
     }
 
@@ -207,6 +231,7 @@ impl Default for KubeSettings {
             pod_cidr: DEFAULT_POD_CIDR.into(),
             flannel: false,
             role: Role::Master,
+            apiserver_port: DEFAULT_APISERVER_PORT,
         }
     }
 }
@@ -264,14 +289,14 @@ impl SessionConfig {
                 })
                 .collect::<Vec<_>>()
         };
-        let loopback_apiserver =
-            PortSpec::parse(&format!("127.0.0.1:{APISERVER_PORT}:{APISERVER_PORT}/tcp"))
-                .expect("built-in port spec parses");
+        let api = self.k8s.apiserver_port;
+        let loopback_apiserver = PortSpec::parse(&format!("127.0.0.1:{api}:{api}/tcp"))
+            .expect("built-in port spec parses");
         match (&self.k8s.role, self.k8s.flannel) {
             (Role::Master, false) => vec![loopback_apiserver],
             (Role::Master, true) => {
                 let mut v = vec![loopback_apiserver];
-                for p in for_nodes(APISERVER_PORT, "tcp") {
+                for p in for_nodes(api, "tcp") {
                     if !p.same_parent(&v[0]) {
                         v.push(p);
                     }
@@ -372,6 +397,9 @@ impl SessionConfig {
             if self.k8s.flannel && self.k8s.role == Role::Master {
                 a.push("--flannel".into());
             }
+            if self.k8s.role == Role::Master && self.k8s.apiserver_port != DEFAULT_APISERVER_PORT {
+                a.push(format!("--apiserver-port={}", self.k8s.apiserver_port));
+            }
         }
         a
     }
@@ -469,6 +497,54 @@ mod tests {
             KubeSettings::default().service_ip().unwrap().to_string(),
             "10.0.0.1"
         );
+    }
+
+    #[test]
+    fn another_apiserver_port_is_published_remembered_in_up_args_and_checked() {
+        let mut c = docker_no_kube();
+        c.kube = true;
+        c.k8s.apiserver_port = 16443;
+        let show = |c: &SessionConfig| -> Vec<String> {
+            c.all_publish().iter().map(|p| p.to_string()).collect()
+        };
+        assert_eq!(show(&c), ["127.0.0.1:16443:16443/tcp"]);
+        c.k8s.flannel = true;
+        c.k8s.host_ip = Some("192.168.1.10".into());
+        assert_eq!(
+            show(&c),
+            [
+                "127.0.0.1:16443:16443/tcp",
+                "192.168.1.10:16443:16443/tcp",
+                "192.168.1.10:8472:8472/udp"
+            ]
+        );
+        assert!(c.up_args().contains(&"--apiserver-port=16443".to_string()));
+        c.k8s.apiserver_port = DEFAULT_APISERVER_PORT;
+        assert!(
+            !c.up_args()
+                .iter()
+                .any(|a| a.starts_with("--apiserver-port"))
+        );
+        // A joined node's port is the master's (from its bundle): never an argument of its own.
+        c.k8s.apiserver_port = 16443;
+        c.k8s.role = Role::Node {
+            server: "192.168.1.10".into(),
+        };
+        assert!(
+            !c.up_args()
+                .iter()
+                .any(|a| a.starts_with("--apiserver-port"))
+        );
+        for bad in [0, KUBELET_PORT] {
+            c.k8s.apiserver_port = bad;
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("--apiserver-port"), "{e}");
+        }
+        // Records written before the setting existed read as the default.
+        let mut v = serde_json::to_value(KubeSettings::default()).unwrap();
+        v.as_object_mut().unwrap().remove("apiserver_port");
+        let k: KubeSettings = serde_json::from_value(v).unwrap();
+        assert_eq!(k.apiserver_port, DEFAULT_APISERVER_PORT);
     }
 
     #[test]
