@@ -199,6 +199,10 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
         Duration::from_secs(60),
     );
     assert!(host.success() && host.stdout.contains("Ready"), "{host:?}");
+    // `u7s status` asks the apiserver about the node too.
+    let st = sb.status();
+    assert_eq!(st["session"]["node"]["ready"], true, "{st}");
+    assert!(sb.u7s_ok(&["status"]).contains(" Ready\n"));
 
     // An image made here, imported into the CRI's namespace with the release's ctr.
     let image = app_image(&sb);

@@ -61,10 +61,13 @@ FILES:
                                       on a node: the cluster it joined
   $XDG_CONFIG_HOME/usernetes/pki/admin.kubeconfig
                                       KUBECONFIG for kubectl on the host
+  $XDG_CONFIG_HOME/usernetes/settings.json
+                                      remembered choices (--apiserver-port)
 
 ENVIRONMENT:
   U7S_CRI, U7S_NO_KUBE                defaults of --cri and --no-kube
   U7S_NODE_NAME, U7S_HOST_IP          defaults of --node-name and --host-ip
+  U7S_APISERVER_PORT                  default of --apiserver-port
   U7S_ROOTLESSKIT_FLAGS               extra RootlessKit flags (space sep.)
   U7S_ROOTLESSKIT_PORTS               ports to publish at start (space sep.)
 
@@ -216,7 +219,7 @@ impl UpArgs {
 pub enum Cmd {
     /// Start a session (foreground unless --detach)
     #[command(
-        after_help = "EXAMPLES:\n  u7s up --detach\n  u7s up --cri containerd --flannel --detach\n  u7s up --cri crio --join node1.tar\n  u7s up --no-kube --detach\n  u7s up --cri containerd --no-kube --etcd -p 2379:2379/tcp"
+        after_help = "EXAMPLES:\n  u7s up --detach\n  u7s up --cri containerd --flannel --detach\n  u7s up --cri crio --join node1.tar\n  u7s up --no-kube --detach\n  u7s up --cri containerd --no-kube --etcd -p 2379:2379/tcp\n  u7s up --apiserver-port 16443 --detach"
     )]
     Up(UpCmd),
 

@@ -140,6 +140,7 @@ pub fn report(paths: &Paths) -> Result<Report> {
             .then(|| crate::pki::inventory::earliest_expiry(&crate::pki::Pki::new(paths.pki())))
             .flatten()
             .map(|(role, days_left)| crate::session::status::CertExpiry { role, days_left }),
+        node: node_health(cfg, paths),
     };
     Ok(Report {
         running: true,
@@ -147,6 +148,29 @@ pub fn report(paths: &Paths) -> Result<Report> {
         components,
         ports,
     })
+}
+
+/// A master's node as its apiserver sees it; `None` without Kubernetes, on a joined node (its
+/// apiserver is elsewhere) or when the apiserver does not answer.
+fn node_health(
+    cfg: &crate::session::config::SessionConfig,
+    paths: &Paths,
+) -> Option<crate::session::node_health::NodeHealth> {
+    use crate::session::config::{Cri, Role};
+    if !cfg.kube || cfg.k8s.role != Role::Master {
+        return None;
+    }
+    let cri_log = match cfg.cri {
+        Cri::Docker => "cri-dockerd",
+        Cri::Containerd => "containerd",
+        Cri::Crio => "crio",
+    };
+    crate::session::node_health::fetch(
+        &crate::pki::Pki::new(paths.pki()),
+        cfg.k8s.apiserver_port,
+        &cfg.k8s.node_name,
+        cri_log,
+    )
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 //!
 //! The folder owns what a session *is*, seen from outside its namespaces: what it runs
 //! ([`config`]), where its files live ([`paths`]), the records and status it writes
-//! ([`status`]), how `u7s status` assembles them ([`inspect`]), `u7s reset` ([`reset`]), and the
+//! ([`status`]), how `u7s status` assembles them ([`inspect`]; the node's health, [`node_health`]), `u7s reset` ([`reset`]), and the
 //! settings later starts remember ([`settings`]).
 //! The processes that make a session are in [`crate::process`].
 
 pub mod config;
 pub mod inspect;
+pub mod node_health;
 pub mod paths;
 pub mod reset;
 pub mod settings;

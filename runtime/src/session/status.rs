@@ -122,6 +122,9 @@ pub struct SessionReport {
     /// The certificate that expires first: its role and the days left (`u7s certs renew`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_expiry: Option<CertExpiry>,
+    /// A master's Kubernetes node as the apiserver sees it (Ready, or what is wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<crate::session::node_health::NodeHealth>,
 }
 
 /// The certificate closest to expiry.
@@ -216,6 +219,19 @@ impl Report {
         }
         if let Some(e) = &s.error {
             out.push_str(&format!("  error: {e}\n"));
+        }
+        if let Some(n) = &s.node {
+            if n.ready {
+                out.push_str(&format!("  node: {} Ready\n", n.name));
+            } else {
+                out.push_str(&format!(
+                    "  node: {} NOT Ready ({}: {})\n",
+                    n.name, n.reason, n.message
+                ));
+                if let Some(fix) = &n.fix {
+                    out.push_str(&format!("    fix: {fix}\n"));
+                }
+            }
         }
         if let Some(c) = &s.cert_expiry {
             let hint = if c.days_left < 30 {
@@ -359,6 +375,7 @@ mod tests {
                     role: "etcd-server".into(),
                     days_left: 12,
                 }),
+                node: None,
             }),
             components: vec![comp("etcd", State::Ready), comp("dockerd", State::Starting)],
             ports: vec![PortStatus {
@@ -394,6 +411,21 @@ mod tests {
             t.contains("first to expire is etcd-server in 12 days — renew: u7s certs renew"),
             "{t}"
         );
+        let mut r = report();
+        let s = r.session.as_mut().unwrap();
+        s.node = crate::session::node_health::from_response(
+            "n1",
+            200,
+            r#"{"status":{"conditions":[{"type":"Ready","status":"False","reason":"KubeletNotReady","message":"cni plugin not initialized"}]}}"#,
+            "containerd",
+        );
+        let t = r.render();
+        assert!(
+            t.contains("node: n1 NOT Ready (KubeletNotReady: cni plugin not initialized)\n    fix: the pod network is not ready"),
+            "{t}"
+        );
+        r.session.as_mut().unwrap().node.as_mut().unwrap().ready = true;
+        assert!(r.render().contains("  node: n1 Ready\n"));
         let none = Report {
             running: false,
             session: None,
