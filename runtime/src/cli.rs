@@ -328,6 +328,15 @@ pub enum Cmd {
         coredns: Option<std::path::PathBuf>,
     },
 
+    /// (internal) the job writing a multi-node session's CNI config from flannel's lease
+    #[command(name = "__flannel-cni", hide = true)]
+    FlannelCni {
+        #[arg(long)]
+        subnet_env: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+
     /// (internal) the job loading the pod sandbox image into dockerd (for cri-dockerd)
     #[command(name = "__load-docker-image", hide = true)]
     LoadDockerImage {
@@ -777,6 +786,7 @@ mod tests {
             "__child",
             "__oci-runtime",
             "__import-images",
+            "__flannel-cni",
             "detached-leader",
         ] {
             assert!(!script.contains(hidden), "completion offers {hidden}");

@@ -4,6 +4,7 @@
 //! This file only parses the command line, dispatches to `runtime::commands` (one file per
 //! command) and renders an error once.
 
+use anyhow::Context;
 use clap::CommandFactory;
 use runtime::cli::{Cli, Cmd};
 use runtime::commands::{self, ExitStatus};
@@ -53,6 +54,14 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
                 runtime::components::containerd::SANDBOX_IMAGE,
                 runtime::components::coredns::IMAGE,
             )?;
+            Ok(ExitStatus::Success)
+        }
+        Cmd::FlannelCni { subnet_env, out } => {
+            let env = std::fs::read_to_string(&subnet_env)
+                .with_context(|| format!("cannot read {}", subnet_env.display()))?;
+            let text = runtime::components::cni::flannel_conflist(&env)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", subnet_env.display()))?;
+            runtime::host::fsutil::write_atomic(&out, text.as_bytes(), 0o644)?;
             Ok(ExitStatus::Success)
         }
         Cmd::LoadDockerImage {

@@ -7,7 +7,8 @@
 //! read only its own Node). No node holds an etcd credential and etcd is never published. The network config is a file (`net-conf.json`);
 //! `tap0` (RootlessKit's interface) carries the overlay, the host's address is the public IP so
 //! other nodes reach this one through its published port. flanneld waits for its Node object,
-//! so it starts after the kubelet registered it. After flanneld is up a job turns off
+//! so it starts after the kubelet registered it. Once flanneld has its lease, a job writes the
+//! CNI config from it ([`super::cni::flannel_conflist`]), and a job turns off
 //! `tx-checksum-ip-generic` on `flannel.1` (VXLAN behind NAT drops packets with bad checksums
 //! otherwise: flannel#1279). Readiness: `/run/flannel/subnet.env` exists.
 
@@ -18,7 +19,7 @@ use crate::session::config::{ChildConfig, VXLAN_PORT};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Written by flanneld once it has its lease; read by the flannel CNI plugin.
+/// Written by flanneld once it has its lease; read by the job writing the CNI config.
 pub const SUBNET_FILE: &str = "/run/flannel/subnet.env";
 /// The job turning off the VXLAN checksum offload.
 pub const CHECKSUM_JOB: &str = "flannel-tx-checksum-off";
@@ -75,7 +76,21 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
         },
         endpoint: format!("vxlan {VXLAN_PORT}/udp on tap0"),
         stop_timeout: Duration::from_secs(10),
-        remove_before_start: vec![PathBuf::from(SUBNET_FILE)],
+        // The pod network's config of the last lease goes too: the job writes it anew.
+        remove_before_start: vec![PathBuf::from(SUBNET_FILE), super::cni::path()],
+    });
+    // The CNI config from this node's lease (what flannel's CNI plugin would delegate).
+    plan.jobs.push(Job {
+        name: super::cni::FLANNEL_JOB.into(),
+        program: need(find, "u7s", "the pod network's config", hint)?,
+        args: vec![
+            "__flannel-cni".into(),
+            format!("--subnet-env={SUBNET_FILE}"),
+            format!("--out={}", super::cni::path().display()),
+        ],
+        env: vec![],
+        after: vec!["flannel".into()],
+        once_marker: None,
     });
     match find("ethtool") {
         Some(ethtool) => plan.jobs.push(Job {
@@ -156,8 +171,11 @@ mod tests {
                     path: "/run/flannel/subnet.env".into()
                 }
             );
-            assert_eq!(p.jobs[0].name, CHECKSUM_JOB);
+            assert_eq!(p.jobs[0].name, super::super::cni::FLANNEL_JOB);
+            assert_eq!(p.jobs[0].args[0], "__flannel-cni");
             assert_eq!(p.jobs[0].after, ["flannel"]);
+            assert_eq!(p.jobs[1].name, CHECKSUM_JOB);
+            assert_eq!(p.jobs[1].after, ["flannel"]);
         }
     }
 
@@ -167,7 +185,7 @@ mod tests {
         let no_ethtool = |n: &str| (n != "ethtool").then(|| find_all(n)).flatten();
         let mut p = Plan::default();
         add(&mut p, &c, &no_ethtool).unwrap();
-        assert!(p.jobs.is_empty());
+        assert!(p.jobs.iter().all(|j| j.name != CHECKSUM_JOB));
         assert!(p.notes[0].contains("ethtool"));
     }
 }

@@ -241,8 +241,15 @@ mod tests {
                 "pause-image",
                 "admin-rbac",
                 "coredns-apply",
+                "flannel-cni-config",
                 "flannel-tx-checksum-off"
             ]
+        );
+        assert!(
+            !p.files
+                .iter()
+                .any(|(f, _, _)| *f == super::super::cni::path()),
+            "the pod network's config comes from flannel's lease"
         );
         c.session.k8s.role = Role::Node {
             server: "10.0.100.2".into(),
@@ -255,7 +262,14 @@ mod tests {
         let kubelet = p.components.iter().find(|c| c.name == "kubelet").unwrap();
         assert_eq!(kubelet.after, ["containerd", "pause-image"]);
         let jobs: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
-        assert_eq!(jobs, ["pause-image", "flannel-tx-checksum-off"]);
+        assert_eq!(
+            jobs,
+            [
+                "pause-image",
+                "flannel-cni-config",
+                "flannel-tx-checksum-off"
+            ]
+        );
         assert!(p.pki.is_none(), "a node's PKI comes from its bundle");
         assert!(matches!(p.components[2].probe, Probe::FileExists { .. }));
     }

@@ -189,7 +189,8 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
     }
     // The pod network of every CRI (containerd, CRI-O, cri-dockerd with Kubernetes); plain Docker
     // uses its own bridge.
-    if cfg.session.kube || cfg.session.cri != Cri::Docker {
+    // A multi-node session's comes from flannel's lease (the flannel job).
+    if (cfg.session.kube || cfg.session.cri != Cri::Docker) && !cfg.session.k8s.flannel {
         plan.files.push((cni::path(), cni::conflist(cfg), 0o644));
     }
     check_jobs(&plan)?;
