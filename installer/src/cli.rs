@@ -423,20 +423,11 @@ fn list(prefix: &Prefix, json: bool) -> crate::error::Result<()> {
 
 fn fail(ui: &Ui, e: &Error, prefix: Option<&std::path::Path>, json: bool) -> i32 {
     let code = exit_code(e);
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        src = s.source();
-    }
-    ui.error(&msg, e.hint().as_deref());
+    let report = term::ErrorReport::from_error(e).with_hint(e.hint());
+    ui.error(&report);
     if json {
         print_json(&JsonError {
-            error: msg,
+            error: report.one_line(),
             hint: e.hint(),
             exit_code: code,
             prefix,

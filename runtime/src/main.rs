@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
     {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => term::exit_on_clap_error("u7s", e),
     };
     let mut stdout = std::io::stdout();
     if let Some(shell) = cli.completions {
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     match dispatch(cmd) {
         Ok(s) => s.into(),
         Err(e) => {
-            eprintln!("u7s: error: {}", render_error(&e));
+            error_report(&e).eprint("u7s");
             match e.downcast_ref::<runtime::Error>() {
                 Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning.into(),
                 _ => ExitCode::from(1),
@@ -116,17 +116,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, leaving out a cause its parent already quoted.
-fn render_error(e: &anyhow::Error) -> String {
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
-    }
-    msg
+/// The error for people (`u7s: error: …`, then each cause its message does not quote).
+fn error_report(e: &anyhow::Error) -> term::ErrorReport {
+    term::ErrorReport::from_chain(e.chain().map(|c| c.to_string()))
 }
 
 #[cfg(test)]
@@ -137,6 +129,15 @@ mod tests {
     fn causes_already_quoted_are_left_out() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let e = anyhow::Error::new(runtime::Error::io("/b.tar", io)).context("cannot join");
-        assert_eq!(render_error(&e), "cannot join: /b.tar: no such file");
+        assert_eq!(
+            error_report(&e).render("u7s", false),
+            "u7s: error: cannot join\n  caused by: /b.tar: no such file\n"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(runtime::Error::io("/b.tar", io));
+        assert_eq!(
+            error_report(&e).render("u7s", false),
+            "u7s: error: /b.tar: no such file\n"
+        );
     }
 }
