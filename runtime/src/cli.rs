@@ -390,10 +390,14 @@ pub enum UnitsCmd {
         #[command(flatten)]
         up: UpArgs,
         /// Start now too
-        #[arg(long)]
+        #[arg(long, conflicts_with = "write_only")]
         now: bool,
+        /// Write the unit files only: no systemctl call (e.g. before a user manager runs; without
+        /// one, `units install` refuses otherwise)
+        #[arg(long)]
+        write_only: bool,
     },
-    /// Stop, disable and delete the units
+    /// Stop, disable and delete the units (without a systemd user manager: delete the files)
     Remove,
 }
 
