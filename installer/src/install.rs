@@ -168,7 +168,14 @@ pub fn install(
                     let actual = verify::sha256_file(p, &bar)?;
                     bar.finish();
                     verify::check(&p.display().to_string(), &actual, e)?;
-                    ui.ok(format!("sha256 matches {}", e.from));
+                    match &e.listed_as {
+                        Some(listed) => ui.ok(format!(
+                            "sha256 matches {listed} in {}: this file is that archive, renamed \
+                             (a browser's second download)",
+                            e.from
+                        )),
+                        None => ui.ok(format!("sha256 matches {}", e.from)),
+                    }
                     Some(actual)
                 }
                 None => None,

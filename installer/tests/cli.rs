@@ -126,6 +126,39 @@ fn missing_archive_and_missing_checksums_are_refused() {
     assert!(stderr(&o).contains("plain http is refused"), "{}", text(&o));
 }
 
+/// newcomer review L27: a browser's renamed copy (`usernetes-x86_64 (1).tbz`) is installed when
+/// its sha256 is the one SHA256SUMS lists for `usernetes-x86_64.tbz`, and refused naming that
+/// line when not.
+#[test]
+fn a_browser_renamed_archive_is_checked_against_the_original_name() {
+    let s = Sandbox::new();
+    let rel = Release::small("1.0.0");
+    let tbz = rel.tbz();
+    s.put_archive("usernetes-x86_64.tbz", &tbz, true);
+    let renamed = s.root().join("dl/usernetes-x86_64 (1).tbz");
+    fs::write(&renamed, &tbz).unwrap();
+    let o = s.run(&[renamed.to_str().unwrap(), "--no-doctor"]);
+    assert_success(&o);
+    assert!(
+        stderr(&o).contains("sha256 matches usernetes-x86_64.tbz in")
+            && stderr(&o).contains("renamed"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&rel);
+
+    let other = s.root().join("dl/usernetes-x86_64 (2).tbz");
+    fs::write(&other, Release::small("2.0.0").tbz()).unwrap();
+    let o = s.run(&[other.to_str().unwrap(), "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("checked as usernetes-x86_64.tbz"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&rel);
+}
+
 #[test]
 fn list_and_rollback_on_an_empty_prefix() {
     let s = Sandbox::new();
