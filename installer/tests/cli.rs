@@ -126,6 +126,50 @@ fn missing_archive_and_missing_checksums_are_refused() {
     assert!(stderr(&o).contains("plain http is refused"), "{}", text(&o));
 }
 
+/// newcomer review L14, L17: errors carry the tool's name (`u7s-install: error:`, `  hint:`),
+/// and a failed install into a new prefix removes the folder it created (it held only `.lock`).
+#[test]
+fn a_failed_install_leaves_no_new_prefix_and_names_the_tool() {
+    let s = Sandbox::new();
+    for (name, body, sums) in [
+        ("usernetes-x86_64.tbz", &b"not an archive"[..], true),
+        ("usernetes-x86_64.tbz", &b"no sums"[..], false),
+    ] {
+        let a = s.put_archive(name, body, sums);
+        if !sums {
+            let _ = fs::remove_file(s.root().join("dl/SHA256SUMS"));
+        }
+        let o = s.run(&[a.to_str().unwrap(), "--no-doctor", "--prefix", "p1/new"]);
+        assert!(!o.status.success(), "{}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.lines().any(|l| l.starts_with("u7s-install: error: ")),
+            "{err}"
+        );
+        if !sums {
+            assert!(
+                err.contains("\n  hint: put SHA256SUMS beside the archive"),
+                "{err}"
+            );
+        }
+        assert!(!s.root().join("p1").exists(), "{}", text(&o));
+    }
+    // A prefix that was there stays.
+    fs::create_dir_all(s.root().join("kept")).unwrap();
+    let a = s.put_archive("usernetes-x86_64.tbz", b"not an archive", true);
+    let o = s.run(&[a.to_str().unwrap(), "--no-doctor", "--prefix", "kept"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(s.root().join("kept").is_dir());
+    // clap's usage errors too.
+    let o = s.run(&["--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("u7s-install: error: unexpected argument"),
+        "{}",
+        text(&o)
+    );
+}
+
 /// newcomer review L27: a browser's renamed copy (`usernetes-x86_64 (1).tbz`) is installed when
 /// its sha256 is the one SHA256SUMS lists for `usernetes-x86_64.tbz`, and refused naming that
 /// line when not.
