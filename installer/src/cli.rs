@@ -71,7 +71,9 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<PathBuf>,
 
-    /// Do not ask: confirm --purge (never skips the checksum)
+    /// With --uninstall --purge: delete the data without asking (the only question
+    /// u7s-install asks; needed when stdin is not a terminal). It never skips a checksum: see
+    /// --insecure-skip-checksum
     #[arg(short = 'y', long)]
     pub yes: bool,
 

@@ -170,6 +170,26 @@ fn a_failed_install_leaves_no_new_prefix_and_names_the_tool() {
     );
 }
 
+/// newcomer review L16: `--yes` says exactly what it does.
+#[test]
+fn yes_is_described_as_what_it_does() {
+    let s = Sandbox::new();
+    let help = String::from_utf8_lossy(&s.run(&["--help"]).stdout).into_owned();
+    let yes = help
+        .split("-y, --yes")
+        .nth(1)
+        .and_then(|t| t.split("\n  -").next())
+        .unwrap_or_else(|| panic!("{help}"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        yes.starts_with("With --uninstall --purge: delete the data without asking"),
+        "{yes}"
+    );
+    assert!(yes.contains("never skips a checksum"), "{yes}");
+}
+
 /// newcomer review L27: a browser's renamed copy (`usernetes-x86_64 (1).tbz`) is installed when
 /// its sha256 is the one SHA256SUMS lists for `usernetes-x86_64.tbz`, and refused naming that
 /// line when not.
