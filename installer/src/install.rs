@@ -285,8 +285,8 @@ pub fn install(
         let _ = std::fs::remove_file(&archive_path);
     }
 
-    let session_running = previous.as_deref() != Some(unpacked.version.as_str())
-        && crate::session::running(env, prefix);
+    let session_running =
+        crate::session::needs_restart(env, prefix, previous.as_deref(), &unpacked.version);
     Ok(InstallReport {
         action: "install",
         session_running,

@@ -306,6 +306,30 @@ fn systemd_units_come_from_u7s_units() {
     );
 }
 
+/// newcomer review L15: a first install into a fresh prefix, with the state folder a past
+/// `u7s down` left and a `u7s` whose status cannot answer, gives no restart hint; neither does
+/// an upgrade then, as no session holds the data folder's lock.
+#[test]
+fn no_restart_hint_without_a_previous_version_or_a_session() {
+    let s = Sandbox::new();
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    for v in ["1.0.0", "2.0.0"] {
+        let a = s.put_archive("usernetes-x86_64.tbz", &Release::small(v).tbz(), true);
+        let o = s
+            .cmd()
+            .args([a.to_str().unwrap(), "--no-doctor"])
+            .env("U7S_TEST_STATUS", "1")
+            .output()
+            .unwrap();
+        assert_success(&o);
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("restart"),
+            "{v}: {}",
+            text(&o)
+        );
+    }
+}
+
 /// newcomer review M13: units recorded by an earlier install, then no systemd user manager
 /// (a login through su): uninstall deletes them without any systemctl call, so no "Failed to
 /// connect to bus" warnings; with nothing recorded, `u7s units remove` is not even asked.
