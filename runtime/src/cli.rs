@@ -238,7 +238,8 @@ pub enum Cmd {
 
     /// Show a component's log (session, dockerd, containerd, etcd, crio, …)
     Logs {
-        component: String,
+        /// The log to show; without it, the list of logs there are
+        component: Option<String>,
         /// Only the last N lines
         #[arg(long, short = 'n')]
         lines: Option<usize>,
@@ -364,6 +365,8 @@ impl std::ops::Deref for UpCmd {
 pub enum PortsCmd {
     /// Publish: [IP:]PORT:[IP:]PORT[/PROTO] (host side first; tcp and 127.0.0.1 unless given)
     Add {
+        /// [IP:]PORT:[IP:]PORT[/PROTO], host side first: tcp (any case; or udp, tcp6, …) and
+        /// 127.0.0.1 unless given, e.g. 8080:80, 0.0.0.0:5353:53/udp
         #[arg(required = true, value_name = "SPEC")]
         specs: Vec<String>,
         /// Print the new forwardings as JSON

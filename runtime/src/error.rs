@@ -31,6 +31,10 @@ pub enum Error {
     )]
     PortSpec { spec: String, reason: String },
 
+    /// `u7s logs` without a name: the logs there are (a usage error).
+    #[error("name the log to show (u7s logs COMPONENT); available: {0}")]
+    WhichLog(String),
+
     #[error("no published port matches {0:?} (see `u7s ports ls`)")]
     NoSuchPort(String),
 

@@ -20,7 +20,7 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
             component,
             lines,
             follow,
-        } => commands::logs::run(&component, lines, follow),
+        } => commands::logs::run(component.as_deref(), lines, follow),
         Cmd::Ports(p) => commands::ports::run(&p),
         Cmd::Docker { args } => commands::docker::run(&args),
         Cmd::Kubectl { args } => commands::kubectl::run(&args),
@@ -108,11 +108,18 @@ fn main() -> ExitCode {
         Ok(s) => s.into(),
         Err(e) => {
             error_report(&e).eprint("u7s");
-            match e.downcast_ref::<runtime::Error>() {
-                Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning.into(),
-                _ => ExitCode::from(1),
-            }
+            exit_status(&e).into()
         }
+    }
+}
+
+/// The exit status of a failed command: 4 for a session already running, 2 for what the user
+/// typed wrong (a port spec, `u7s logs` without a name), 1 otherwise.
+fn exit_status(e: &anyhow::Error) -> ExitStatus {
+    match e.downcast_ref::<runtime::Error>() {
+        Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning,
+        Some(runtime::Error::PortSpec { .. } | runtime::Error::WhichLog(_)) => ExitStatus::Usage,
+        _ => ExitStatus::Failure,
     }
 }
 
@@ -124,6 +131,22 @@ fn error_report(e: &anyhow::Error) -> term::ErrorReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// newcomer review L5, L6: a bad port spec and `u7s logs` without a name exited 1, though
+    /// 2 is a usage error.
+    #[test]
+    fn what_the_user_typed_wrong_exits_2() {
+        let spec = runtime::rootlesskit::portspec::PortSpec::parse("8080:80/sctp").unwrap_err();
+        assert_eq!(exit_status(&anyhow::Error::new(spec)), ExitStatus::Usage);
+        let spec = runtime::rootlesskit::portspec::PortSpec::parse("x").unwrap_err();
+        let e = anyhow::Error::new(spec).context("in U7S_ROOTLESSKIT_PORTS");
+        assert_eq!(exit_status(&e), ExitStatus::Usage);
+        let e = anyhow::Error::new(runtime::Error::WhichLog("session".into()));
+        assert_eq!(exit_status(&e), ExitStatus::Usage);
+        let e = anyhow::Error::new(runtime::Error::AlreadyRunning { pid: Some(1) });
+        assert_eq!(exit_status(&e), ExitStatus::AlreadyRunning);
+        assert_eq!(exit_status(&anyhow::anyhow!("x")), ExitStatus::Failure);
+    }
 
     #[test]
     fn causes_already_quoted_are_left_out() {

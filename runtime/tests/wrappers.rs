@@ -145,6 +145,44 @@ fn units_without_a_user_manager_call_no_systemctl() {
     assert_eq!(r.ran("systemctl"), None, "systemctl was called");
 }
 
+/// newcomer review L5, L6: `u7s logs` without a name lists the logs there are, a bad port spec
+/// is a usage error (exit 2), and `ports add --help` describes SPEC.
+#[test]
+fn usage_mistakes_exit_2_with_what_to_type() {
+    let r = Release::new();
+    let o = r.run("bin/u7s", &["logs"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "u7s: error: name the log to show (u7s logs COMPONENT); available: none yet (no \
+         session has run)\n"
+    );
+    std::fs::create_dir_all(r.path("data/usernetes/logs")).unwrap();
+    for l in ["session", "dockerd"] {
+        std::fs::write(r.path(&format!("data/usernetes/logs/{l}.log")), "x\n").unwrap();
+    }
+    let o = r.run("bin/u7s", &["logs"]);
+    assert!(
+        stderr(&o).ends_with("available: dockerd, session\n"),
+        "{}",
+        stderr(&o)
+    );
+    for spec in ["9500:80/sctp", "99999:80", "80"] {
+        let o = r.run("bin/u7s", &["ports", "add", spec]);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("u7s: error: invalid port spec"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let help = stdout(&r.run("bin/u7s", &["ports", "add", "--help"]));
+    assert!(
+        help.contains("<SPEC>...  [IP:]PORT:[IP:]PORT[/PROTO]"),
+        "{help}"
+    );
+}
+
 /// L4: with no session, docker commands that need the daemon say how to start one (the hint
 /// `u7s ports ls` gives), not docker's "Cannot connect"; docker's own help passes through.
 #[test]
