@@ -95,7 +95,7 @@ fn main() -> ExitCode {
     }
     if cli.man {
         if let Err(e) = stdout.write_all(&runtime::cli::man_page(&command())) {
-            eprintln!("u7s: cannot write the man page: {e}");
+            term::ErrorReport::new(format!("cannot write the man page: {e}")).eprint("u7s");
             return ExitCode::from(2);
         }
         return ExitCode::SUCCESS;
