@@ -11,23 +11,11 @@ use crate::executor::ExecutorChoice;
 use crate::mirror::{Mirror, NetPolicy};
 use crate::pipeline::Options;
 
-const EXAMPLES: &str = "\
-EXAMPLES:
-  Build the release from the repository's recipes/, patches/ and release/:
-    u7s-build release
-  The same, for a CI pipeline (summary on stdout, archive in dist/):
-    u7s-build release --out dist --json > build.json
-  Rebuild two components only, four at a time:
-    u7s-build build --only containerd,runc --jobs 4
-  Fill the cache while online, then build without network:
-    u7s-build fetch && u7s-build release --offline
-  Air-gapped build from a mirror folder:
-    u7s-build release --mirror /srv/usernetes-mirror
-  Inspect the patched Kubernetes tree:
-    u7s-build patch --only kubernetes
-  What is pinned and what is cached:
-    u7s-build list
-
+/// The reference sections of the top-level help and of `release --help` (the flags'
+/// help points there): mirror layout, cache, Go-module sources, environment, exit status.
+macro_rules! reference {
+    () => {
+        "\
 MIRROR LAYOUT (--mirror DIR|URL):
   <mirror>/git/<host>/<path>.git   bare repository per upstream git URL, e.g.
                                    <mirror>/git/github.com/containerd/containerd.git
@@ -65,10 +53,78 @@ ENVIRONMENT:
   GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE  honoured when fetching Go modules online
   GOTOOLCHAIN         goX.Y.Z to build with that toolchain (fetched through the proxy into the
                       cache); anything else means the host's Go (GOTOOLCHAIN=local)
-  NO_COLOR            honoured (no colours are used)
+  NO_COLOR, TERM=dumb  no colour (otherwise errors are coloured on a terminal)
 
 EXIT STATUS: 0 when everything asked for was done (for `release`: both files written),
-1 on any failure, 2 on a usage error, 130 when interrupted.";
+1 on any failure, 2 on a usage error, 130 when interrupted."
+    };
+}
+
+/// Every example, for the top-level help.
+const EXAMPLES: &str = concat!(
+    "\
+EXAMPLES:
+  Build the release from the repository's recipes/, patches/ and release/:
+    u7s-build release
+  The same, for a CI pipeline (summary on stdout, archive in dist/):
+    u7s-build release --out dist --json > build.json
+  Rebuild two components only, four at a time:
+    u7s-build build --only containerd,runc --jobs 4
+  Fill the cache while online, then build without network:
+    u7s-build fetch && u7s-build release --offline
+  Air-gapped build from a mirror folder:
+    u7s-build release --mirror /srv/usernetes-mirror
+  Inspect the patched Kubernetes tree:
+    u7s-build patch --only kubernetes
+  What is pinned and what is cached:
+    u7s-build list
+
+",
+    reference!()
+);
+
+/// `release --help`: its own examples and the reference sections.
+const RELEASE_EXAMPLES: &str = concat!(
+    "\
+EXAMPLES:
+  Build the release from the repository's recipes/, patches/ and release/:
+    u7s-build release
+  The same, for a CI pipeline (summary on stdout, archive in dist/):
+    u7s-build release --out dist --json > build.json
+  Without network, from the cache `u7s-build fetch` filled:
+    u7s-build release --offline
+  Air-gapped build from a mirror folder:
+    u7s-build release --mirror /srv/usernetes-mirror
+
+",
+    reference!()
+);
+
+const FETCH_EXAMPLES: &str = "\
+EXAMPLES:
+  Fill the cache while online (then `u7s-build release --offline` needs no network):
+    u7s-build fetch
+  Two components only, from a mirror folder (layout in `u7s-build release --help`):
+    u7s-build fetch --only containerd,runc --mirror /srv/usernetes-mirror";
+
+const PATCH_EXAMPLES: &str = "\
+EXAMPLES:
+  Inspect the patched Kubernetes tree (printed: <cache>/src/kubernetes/):
+    u7s-build patch --only kubernetes";
+
+const BUILD_EXAMPLES: &str = "\
+EXAMPLES:
+  Rebuild two components only, four at a time:
+    u7s-build build --only containerd,runc --jobs 4
+  Build one on the host instead of in a container:
+    u7s-build build --only runc --executor host";
+
+const LIST_EXAMPLES: &str = "\
+EXAMPLES:
+  Pins and cache state (BUILD `-`: not fetched yet, or no executor for it):
+    u7s-build list
+  The same as JSON, with cache keys and executors:
+    u7s-build list --json";
 
 /// u7s-build: build the usernetes release from pinned sources.
 #[derive(Debug, Parser)]
@@ -100,15 +156,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch, patch, build every component and pack usernetes-x86_64.tbz + SHA256SUMS
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = RELEASE_EXAMPLES)]
     Release(ReleaseArgs),
     /// Fetch the selected sources into the cache
+    #[command(after_help = FETCH_EXAMPLES)]
     Fetch(CommonArgs),
     /// Fetch and prepare (check out, patch) the selected sources into <cache>/src/<component>/
+    #[command(after_help = PATCH_EXAMPLES)]
     Patch(CommonArgs),
     /// Fetch, patch and build the selected components into the build cache
+    #[command(after_help = BUILD_EXAMPLES)]
     Build(CommonArgs),
     /// List recipes, versions, pins, and whether sources and builds are cached
+    #[command(after_help = LIST_EXAMPLES)]
     List(CommonArgs),
 }
 

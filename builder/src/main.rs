@@ -1,6 +1,6 @@
 //! `u7s-build`: renders the library's results and errors for people (and `--json` for CI).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use builder::cli::{Cli, Command};
@@ -9,7 +9,7 @@ use builder::{Error, cancel, pipeline};
 use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| term::exit_on_clap_error("u7s-build", e));
     if let Some(shell) = cli.completions {
         clap_complete::generate(
             shell,
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         let man = clap_mangen::Man::new(Cli::command());
         let mut out = Vec::new();
         if let Err(e) = man.render(&mut out) {
-            eprintln!("u7s-build: cannot render the man page: {e}");
+            term::ErrorReport::new(format!("cannot render the man page: {e}")).eprint("u7s-build");
             return ExitCode::FAILURE;
         }
         let _ = std::io::stdout().write_all(&out);
@@ -81,31 +81,7 @@ fn print_human(s: &builder::summary::Summary) {
     let mut out = std::io::stdout().lock();
     match s.command.as_str() {
         "list" => {
-            for c in &s.components {
-                let built = match c.cached {
-                    Some(true) => "built",
-                    Some(false) => "not built",
-                    None => "-",
-                };
-                let _ = writeln!(
-                    out,
-                    "{:<24} {:<16} {:<10} {:<9} {}{}",
-                    c.name,
-                    c.version,
-                    if c.source_cached {
-                        "fetched"
-                    } else {
-                        "not fetched"
-                    },
-                    built,
-                    describe(&c.source),
-                    if c.patches.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" +{} patch(es)", c.patches.len())
-                    }
-                );
-            }
+            let _ = out.write_all(s.list_table().as_bytes());
         }
         "release" => {
             if let (Some(a), Some(c)) = (&s.archive, &s.checksums) {
@@ -155,44 +131,13 @@ fn print_human(s: &builder::summary::Summary) {
     }
 }
 
-fn describe(s: &bundle::manifest::Source) -> String {
-    match s {
-        bundle::manifest::Source::Git { url, rev, tag } => {
-            format!(
-                "{url} @ {}{}",
-                &rev[..12.min(rev.len())],
-                tag.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
-            )
-        }
-        bundle::manifest::Source::Url { url, .. } => url.clone(),
-        bundle::manifest::Source::Path { path } => format!("path {path}"),
-        bundle::manifest::Source::Go {
-            module, version, ..
-        } => format!("go {module}@{version}"),
-    }
-}
-
 fn report(e: &Error) {
-    let color = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut err = std::io::stderr().lock();
     if let Error::BuildFailed { tail, .. } = e {
-        let _ = writeln!(err, "---- last lines of the build log ----");
-        let _ = writeln!(err, "{tail}");
-        let _ = writeln!(err, "-------------------------------------");
+        eprintln!("---- last lines of the build log ----");
+        eprintln!("{tail}");
+        eprintln!("-------------------------------------");
     }
-    let prefix = if color {
-        "\x1b[1;31merror:\x1b[0m"
-    } else {
-        "error:"
-    };
-    let _ = writeln!(err, "{prefix} {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let _ = writeln!(err, "  caused by: {s}");
-        source = s.source();
-    }
-    if let Some(h) = e.hint() {
-        let _ = writeln!(err, "hint: {h}");
-    }
+    term::ErrorReport::from_error(e)
+        .with_hint(e.hint().map(str::to_string))
+        .eprint("u7s-build");
 }

@@ -636,11 +636,26 @@ fn table_at(text: &str, offset: usize) -> Option<String> {
     current
 }
 
+/// The recipe folder cannot be listed: said as such, with the flag that sets it (once: the OS
+/// error is quoted, not chained).
+fn folder_error(dir: &Path, e: &std::io::Error) -> Error {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such folder".to_string(),
+        std::io::ErrorKind::NotADirectory => "not a folder".to_string(),
+        _ => e.to_string(),
+    };
+    Error::Selection(format!(
+        "recipe folder {}: {reason}; point --recipes at the repository's recipes/ folder",
+        dir.display()
+    ))
+}
+
 /// Reads every `*.toml` of `dir`, sorted by name. Fails on an unreadable or empty folder, on
 /// the first invalid recipe and on duplicate names.
 pub fn load_dir(dir: &Path) -> Result<Vec<Recipe>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).at(dir)? {
+    let entries = std::fs::read_dir(dir).map_err(|e| folder_error(dir, &e))?;
+    for entry in entries {
         let entry = entry.at(dir)?;
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
@@ -731,6 +746,25 @@ pub fn check_deps(recipes: &[Recipe]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// newcomer review L12: `--recipes /nonexistent` gave a bare OS error, then the same as its
+    /// cause.
+    #[test]
+    fn a_missing_recipe_folder_is_named_as_such() {
+        let e = load_dir(Path::new("/nonexistent")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "recipe folder /nonexistent: no such folder; point --recipes at the repository's \
+             recipes/ folder"
+        );
+        assert!(std::error::Error::source(&e).is_none(), "{e:?}");
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let e = load_dir(f.path()).unwrap_err().to_string();
+        assert!(
+            e.ends_with("not a folder; point --recipes at the repository's recipes/ folder"),
+            "{e}"
+        );
+    }
 
     const REV: &str = "0123456789abcdef0123456789abcdef01234567";
     const DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000001";

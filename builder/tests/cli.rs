@@ -97,6 +97,53 @@ fn outside_a_repository_the_error_says_what_to_pass() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("pass --recipes DIR"));
 }
 
+/// newcomer review L12, L14: a missing `--recipes` folder is named as the recipe folder, in
+/// one error line with the tool's name and no repeated OS error.
+#[test]
+fn a_missing_recipes_folder_is_one_line_naming_it() {
+    let o = run(&["release", "--recipes", "/nonexistent"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("u7s-build: error: recipe folder /nonexistent: no such folder"),
+        "{err}"
+    );
+    assert!(!err.contains("caused by"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Usage errors found by clap carry the tool's name too.
+    let o = run(&["release", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("u7s-build: error: unexpected argument"),
+        "{err}"
+    );
+}
+
+/// newcomer review L13: each subcommand's help shows its own examples, not every one.
+#[test]
+fn subcommand_help_has_its_own_examples() {
+    let help = |cmd: &str| String::from_utf8(run(&[cmd, "--help"]).stdout).unwrap();
+    let build = help("build");
+    assert!(
+        build.contains("u7s-build build --only containerd,runc"),
+        "{build}"
+    );
+    assert!(!build.contains("u7s-build patch --only"), "{build}");
+    let release = help("release");
+    assert!(release.contains("u7s-build release --offline"), "{release}");
+    assert!(release.contains("MIRROR LAYOUT"), "{release}");
+    assert!(!release.contains("u7s-build patch --only"), "{release}");
+    assert!(!release.contains("u7s-build build --only"), "{release}");
+    assert!(help("patch").contains("u7s-build patch --only kubernetes"));
+    assert!(help("fetch").contains("u7s-build fetch"));
+    let list = help("list");
+    assert!(
+        list.contains("u7s-build list --json") && !list.contains("u7s-build build"),
+        "{list}"
+    );
+}
+
 /// Every real recipe of the repository parses and validates; the set is complete enough to
 /// be the distribution (at least 15 components).
 #[test]
@@ -135,4 +182,24 @@ fn the_repository_recipes_are_valid() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["components"].as_array().unwrap().len(), recipes.len());
+    // newcomer review L13: the table has a header row, and `-` (empty cache) is explained.
+    let o = Command::new(BIN)
+        .arg("list")
+        .arg(format!("--recipes={}", dir.display()))
+        .arg(format!("--cache={}", cache.path().display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].split_whitespace().collect::<Vec<_>>()
+            == ["COMPONENT", "VERSION", "SOURCE", "BUILD", "PIN"],
+        "{table}"
+    );
+    assert_eq!(lines.len(), recipes.len() + 2, "{table}");
+    assert!(
+        lines[lines.len() - 1].starts_with("BUILD -: unknown here"),
+        "{table}"
+    );
 }

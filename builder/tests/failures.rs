@@ -210,7 +210,9 @@ fn unreachable_servers_get_a_one_line_hint() {
         &f.out("out"),
     );
     assert_eq!(
-        err.lines().filter(|l| l.starts_with("error:")).count(),
+        err.lines()
+            .filter(|l| l.starts_with("u7s-build: error:"))
+            .count(),
         1,
         "{err}"
     );

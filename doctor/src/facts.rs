@@ -313,12 +313,12 @@ pub fn gather(host: &Host, opts: &Options) -> Facts {
         });
 
     // systemd.
-    let systemd_booted = host.exists(Path::new("/run/systemd/system"));
+    let systemd_booted = host.exists(Path::new(crate::user_manager::BOOTED_MARKER));
     let uid = user.as_ref().map(|u| u.uid).ok();
     let user_run = uid.map(|u| format!("/run/user/{u}"));
     let user_manager = user_run
         .as_ref()
-        .is_some_and(|r| host.exists(&Path::new(r).join("systemd/private")));
+        .is_some_and(|r| host.exists(&Path::new(r).join(crate::user_manager::PRIVATE_SOCKET)));
     let user_bus = user_run
         .as_ref()
         .is_some_and(|r| host.exists(&Path::new(r).join("bus")));

@@ -19,6 +19,7 @@ mod render;
 pub mod report;
 pub mod session_lock;
 pub mod subid;
+pub mod user_manager;
 
 pub use distro::{Distro, Family};
 pub use host::Host;

@@ -67,7 +67,7 @@ struct Cli {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| term::exit_on_clap_error("u7s-doctor", e));
     let mut stdout = std::io::stdout();
     if let Some(shell) = cli.completions {
         clap_complete::generate(shell, &mut Cli::command(), "u7s-doctor", &mut stdout);
@@ -75,16 +75,17 @@ fn main() {
     }
     if cli.man {
         if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut stdout) {
-            eprintln!("u7s-doctor: cannot write the man page: {e}");
+            term::ErrorReport::new(format!("cannot write the man page: {e}")).eprint("u7s-doctor");
             std::process::exit(2);
         }
         return;
     }
     if !cli.root.is_dir() {
-        eprintln!(
-            "error: --root {}: not a directory (give the top of a distro tree, or / for this host)",
+        term::ErrorReport::new(format!(
+            "--root {}: not a directory (give the top of a distro tree, or / for this host)",
             cli.root.display()
-        );
+        ))
+        .eprint("u7s-doctor");
         std::process::exit(2);
     }
     if let Some(name) = &cli.user {
@@ -95,10 +96,11 @@ fn main() {
                 .any(|u| &u.name == name || u.uid.to_string() == *name)
         });
         if !known {
-            eprintln!(
-                "error: --user {name}: no such user in {} (give a user name or uid)",
+            term::ErrorReport::new(format!(
+                "--user {name}: no such user in {} (give a user name or uid)",
                 passwd.display()
-            );
+            ))
+            .eprint("u7s-doctor");
             std::process::exit(2);
         }
     }
@@ -117,7 +119,7 @@ fn main() {
         j.push('\n');
         j
     } else {
-        let color = stdout.is_terminal() && doctor::report::color_allowed_here();
+        let color = stdout.is_terminal() && term::color_allowed_here();
         report.render_table(color)
     };
     // A closed pipe (`| head`) is not an error worth a panic.

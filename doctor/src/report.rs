@@ -138,32 +138,3 @@ impl Report {
         self.checks.iter().find(|c| c.id == id)
     }
 }
-
-/// Whether output on a terminal may be coloured, from `NO_COLOR` (any non-empty value: no
-/// colour, <https://no-color.org>) and `TERM` (`dumb`: a terminal without escape sequences).
-/// One rule for the doctor and the installer.
-pub fn color_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
-    no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
-}
-
-/// [`color_allowed`] from this process's environment.
-pub fn color_allowed_here() -> bool {
-    color_allowed(
-        std::env::var_os("NO_COLOR").as_deref(),
-        std::env::var_os("TERM").as_deref(),
-    )
-}
-
-#[cfg(test)]
-mod color_tests {
-    use super::color_allowed;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn no_color_and_a_dumb_terminal_turn_colour_off() {
-        assert!(color_allowed(None, Some(OsStr::new("xterm-256color"))));
-        assert!(color_allowed(Some(OsStr::new("")), None));
-        assert!(!color_allowed(Some(OsStr::new("1")), None));
-        assert!(!color_allowed(None, Some(OsStr::new("dumb"))));
-    }
-}

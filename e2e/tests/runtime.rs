@@ -541,7 +541,7 @@ fn wrappers_and_modes() {
     assert!(clean.success(), "{clean:?}");
 
     // systemd user units point at the installed `current` (no user manager here: files only).
-    sb.u7s(&["units", "install", "--no-kube"]);
+    sb.u7s(&["units", "install", "--no-kube", "--write-only"]);
     let units = sb.home.join(".config/systemd/user");
     let service = std::fs::read_to_string(units.join("u7s.service")).expect("u7s.service written");
     let current_u7s = sb.data().join("current/bin/u7s");

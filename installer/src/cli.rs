@@ -71,7 +71,9 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<PathBuf>,
 
-    /// Do not ask: confirm --purge (never skips the checksum)
+    /// With --uninstall --purge: delete the data without asking (the only question
+    /// u7s-install asks; needed when stdin is not a terminal). It never skips a checksum: see
+    /// --insecure-skip-checksum
     #[arg(short = 'y', long)]
     pub yes: bool,
 
@@ -423,20 +425,11 @@ fn list(prefix: &Prefix, json: bool) -> crate::error::Result<()> {
 
 fn fail(ui: &Ui, e: &Error, prefix: Option<&std::path::Path>, json: bool) -> i32 {
     let code = exit_code(e);
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        src = s.source();
-    }
-    ui.error(&msg, e.hint().as_deref());
+    let report = term::ErrorReport::from_error(e).with_hint(e.hint());
+    ui.error(&report);
     if json {
         print_json(&JsonError {
-            error: msg,
+            error: report.one_line(),
             hint: e.hint(),
             exit_code: code,
             prefix,

@@ -200,7 +200,9 @@ impl Error {
                  nothing was installed"
             ),
             Error::NotListed { .. } => {
-                "use the SHA256SUMS published with this archive (--checksums FILE|URL)".into()
+                "use the SHA256SUMS published with this archive (--checksums FILE|URL), and give \
+                 the archive the name it lists"
+                    .into()
             }
             Error::BadChecksums { .. } => {
                 "the file must have `sha256sum` lines: <64 hex>  <file name>".into()

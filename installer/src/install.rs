@@ -168,7 +168,14 @@ pub fn install(
                     let actual = verify::sha256_file(p, &bar)?;
                     bar.finish();
                     verify::check(&p.display().to_string(), &actual, e)?;
-                    ui.ok(format!("sha256 matches {}", e.from));
+                    match &e.listed_as {
+                        Some(listed) => ui.ok(format!(
+                            "sha256 matches {listed} in {}: this file is that archive, renamed \
+                             (a browser's second download)",
+                            e.from
+                        )),
+                        None => ui.ok(format!("sha256 matches {}", e.from)),
+                    }
                     Some(actual)
                 }
                 None => None,
@@ -278,8 +285,8 @@ pub fn install(
         let _ = std::fs::remove_file(&archive_path);
     }
 
-    let session_running = previous.as_deref() != Some(unpacked.version.as_str())
-        && crate::session::running(env, prefix);
+    let session_running =
+        crate::session::needs_restart(env, prefix, previous.as_deref(), &unpacked.version);
     Ok(InstallReport {
         action: "install",
         session_running,

@@ -1,6 +1,7 @@
 //! Whether a usernetes session runs, as the release's own `PREFIX/current/bin/u7s status`
-//! tells (exit 0: running, 3: none, as LSB status codes); anything else is unknown and the
-//! callers fall back to the session state folder `$XDG_RUNTIME_DIR/usernetes`.
+//! tells (exit 0: running, 3: none, as LSB status codes); anything else is unknown. After an
+//! install, an unknown answer falls back to the data folder's session lock (held only while a
+//! session runs), never to the state folder, which stays after `u7s down`.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -55,13 +56,45 @@ pub fn state(env: &Env, prefix: &Prefix) -> SessionState {
     }
 }
 
-/// True when a session runs; when `u7s status` cannot tell, when the state folder exists.
-pub fn running(env: &Env, prefix: &Prefix) -> bool {
-    match state(env, prefix) {
-        SessionState::Running => true,
-        SessionState::Stopped => false,
-        SessionState::Unknown => env.session_dir().is_some_and(|d| d.exists()),
+/// Whether to tell people that a running session still uses the previous version (pure):
+/// never on a first install (nothing ran from this prefix) nor on a reinstall of the current
+/// version; otherwise as `u7s status` said, and when it cannot tell, when a session of this
+/// prefix holds the data folder's lock (`lock_held_from_prefix`).
+pub fn restart_hint(
+    previous: Option<&str>,
+    installed: &str,
+    state: SessionState,
+    lock_held_from_prefix: bool,
+) -> bool {
+    match previous {
+        None => false,
+        Some(p) if p == installed => false,
+        Some(_) => match state {
+            SessionState::Running => true,
+            SessionState::Stopped => false,
+            SessionState::Unknown => lock_held_from_prefix,
+        },
     }
+}
+
+/// [`restart_hint`] with the facts of this host.
+pub fn needs_restart(env: &Env, prefix: &Prefix, previous: Option<&str>, installed: &str) -> bool {
+    if previous.is_none_or(|p| p == installed) {
+        return false;
+    }
+    let lock_held = || {
+        env.data_dir()
+            .ok()
+            .and_then(|d| doctor::session_lock::holder(&d).ok().flatten())
+            .is_some_and(|h| crate::uninstall::runs_from(h.exe.as_deref(), prefix.root()))
+    };
+    let state = state(env, prefix);
+    restart_hint(
+        previous,
+        installed,
+        state,
+        state == SessionState::Unknown && lock_held(),
+    )
 }
 
 #[cfg(test)]
@@ -74,5 +107,26 @@ mod tests {
         assert_eq!(from_status_code(Some(3)), SessionState::Stopped);
         assert_eq!(from_status_code(Some(1)), SessionState::Unknown);
         assert_eq!(from_status_code(None), SessionState::Unknown);
+    }
+
+    /// newcomer review L15: a first install into a fresh prefix said "a running session still
+    /// uses the previous version" (the state folder stays after `u7s down`).
+    #[test]
+    fn restart_hint_only_after_an_upgrade_under_a_session() {
+        use SessionState::*;
+        for state in [Running, Stopped, Unknown] {
+            assert!(
+                !restart_hint(None, "1.0", state, true),
+                "first install, {state:?}"
+            );
+            assert!(
+                !restart_hint(Some("1.0"), "1.0", state, true),
+                "same version"
+            );
+        }
+        assert!(restart_hint(Some("1.0"), "2.0", Running, false));
+        assert!(!restart_hint(Some("1.0"), "2.0", Stopped, true));
+        assert!(restart_hint(Some("1.0"), "2.0", Unknown, true));
+        assert!(!restart_hint(Some("1.0"), "2.0", Unknown, false));
     }
 }

@@ -1,11 +1,15 @@
 //! How the installer talks to people: log lines on stderr (silenced by `-q`, never mixed into
 //! `--json` output on stdout), progress bars only when stderr is a terminal, colour only on a
-//! terminal without `NO_COLOR` or `TERM=dumb`, and yes/no questions only on an interactive terminal.
+//! terminal without `NO_COLOR` or `TERM=dumb`, errors in the style of every usernetes tool (both
+//! from the `term` crate), and yes/no questions only on an interactive terminal.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The name errors and warnings start with.
+pub const TOOL: &str = "u7s-install";
 
 /// Output settings for one run.
 #[derive(Clone, Debug)]
@@ -24,7 +28,7 @@ impl Ui {
             quiet,
             json,
             tty,
-            color: tty && doctor::report::color_allowed_here(),
+            color: tty && term::color_allowed_here(),
         }
     }
 
@@ -39,11 +43,7 @@ impl Ui {
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        term::paint(code, s, self.color)
     }
 
     /// A progress line (suppressed by `-q`).
@@ -60,17 +60,15 @@ impl Ui {
         }
     }
 
-    /// A warning: always shown.
+    /// A warning: always shown (`u7s-install: warning: …`).
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("{} {}", self.paint("33", "warning:"), msg.as_ref());
+        eprint!("{}", term::warning(TOOL, msg.as_ref(), self.color));
     }
 
-    /// An error with its hint: always shown.
-    pub fn error(&self, msg: impl AsRef<str>, hint: Option<&str>) {
-        eprintln!("{} {}", self.paint("31;1", "error:"), msg.as_ref());
-        if let Some(h) = hint {
-            eprintln!("{} {h}", self.paint("36", "hint:"));
-        }
+    /// An error: always shown, in the style of every usernetes tool (`u7s-install: error: …`,
+    /// `  caused by: …`, `  hint: …`).
+    pub fn error(&self, report: &term::ErrorReport) {
+        eprint!("{}", report.render(TOOL, self.color));
     }
 
     /// A byte-count progress bar on a terminal; a hidden one otherwise.

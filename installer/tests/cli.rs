@@ -126,6 +126,103 @@ fn missing_archive_and_missing_checksums_are_refused() {
     assert!(stderr(&o).contains("plain http is refused"), "{}", text(&o));
 }
 
+/// newcomer review L14, L17: errors carry the tool's name (`u7s-install: error:`, `  hint:`),
+/// and a failed install into a new prefix removes the folder it created (it held only `.lock`).
+#[test]
+fn a_failed_install_leaves_no_new_prefix_and_names_the_tool() {
+    let s = Sandbox::new();
+    for (name, body, sums) in [
+        ("usernetes-x86_64.tbz", &b"not an archive"[..], true),
+        ("usernetes-x86_64.tbz", &b"no sums"[..], false),
+    ] {
+        let a = s.put_archive(name, body, sums);
+        if !sums {
+            let _ = fs::remove_file(s.root().join("dl/SHA256SUMS"));
+        }
+        let o = s.run(&[a.to_str().unwrap(), "--no-doctor", "--prefix", "p1/new"]);
+        assert!(!o.status.success(), "{}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.lines().any(|l| l.starts_with("u7s-install: error: ")),
+            "{err}"
+        );
+        if !sums {
+            assert!(
+                err.contains("\n  hint: put SHA256SUMS beside the archive"),
+                "{err}"
+            );
+        }
+        assert!(!s.root().join("p1").exists(), "{}", text(&o));
+    }
+    // A prefix that was there stays.
+    fs::create_dir_all(s.root().join("kept")).unwrap();
+    let a = s.put_archive("usernetes-x86_64.tbz", b"not an archive", true);
+    let o = s.run(&[a.to_str().unwrap(), "--no-doctor", "--prefix", "kept"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(s.root().join("kept").is_dir());
+    // clap's usage errors too.
+    let o = s.run(&["--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("u7s-install: error: unexpected argument"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// newcomer review L16: `--yes` says exactly what it does.
+#[test]
+fn yes_is_described_as_what_it_does() {
+    let s = Sandbox::new();
+    let help = String::from_utf8_lossy(&s.run(&["--help"]).stdout).into_owned();
+    let yes = help
+        .split("-y, --yes")
+        .nth(1)
+        .and_then(|t| t.split("\n  -").next())
+        .unwrap_or_else(|| panic!("{help}"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        yes.starts_with("With --uninstall --purge: delete the data without asking"),
+        "{yes}"
+    );
+    assert!(yes.contains("never skips a checksum"), "{yes}");
+}
+
+/// newcomer review L27: a browser's renamed copy (`usernetes-x86_64 (1).tbz`) is installed when
+/// its sha256 is the one SHA256SUMS lists for `usernetes-x86_64.tbz`, and refused naming that
+/// line when not.
+#[test]
+fn a_browser_renamed_archive_is_checked_against_the_original_name() {
+    let s = Sandbox::new();
+    let rel = Release::small("1.0.0");
+    let tbz = rel.tbz();
+    s.put_archive("usernetes-x86_64.tbz", &tbz, true);
+    let renamed = s.root().join("dl/usernetes-x86_64 (1).tbz");
+    fs::write(&renamed, &tbz).unwrap();
+    let o = s.run(&[renamed.to_str().unwrap(), "--no-doctor"]);
+    assert_success(&o);
+    assert!(
+        stderr(&o).contains("sha256 matches usernetes-x86_64.tbz in")
+            && stderr(&o).contains("renamed"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&rel);
+
+    let other = s.root().join("dl/usernetes-x86_64 (2).tbz");
+    fs::write(&other, Release::small("2.0.0").tbz()).unwrap();
+    let o = s.run(&[other.to_str().unwrap(), "--no-doctor"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("checked as usernetes-x86_64.tbz"),
+        "{}",
+        text(&o)
+    );
+    s.assert_current(&rel);
+}
+
 #[test]
 fn list_and_rollback_on_an_empty_prefix() {
     let s = Sandbox::new();

@@ -306,6 +306,80 @@ fn systemd_units_come_from_u7s_units() {
     );
 }
 
+/// newcomer review L15: a first install into a fresh prefix, with the state folder a past
+/// `u7s down` left and a `u7s` whose status cannot answer, gives no restart hint; neither does
+/// an upgrade then, as no session holds the data folder's lock.
+#[test]
+fn no_restart_hint_without_a_previous_version_or_a_session() {
+    let s = Sandbox::new();
+    fs::create_dir_all(s.runtime_dir().join("usernetes")).unwrap();
+    for v in ["1.0.0", "2.0.0"] {
+        let a = s.put_archive("usernetes-x86_64.tbz", &Release::small(v).tbz(), true);
+        let o = s
+            .cmd()
+            .args([a.to_str().unwrap(), "--no-doctor"])
+            .env("U7S_TEST_STATUS", "1")
+            .output()
+            .unwrap();
+        assert_success(&o);
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("restart"),
+            "{v}: {}",
+            text(&o)
+        );
+    }
+}
+
+/// newcomer review M13: units recorded by an earlier install, then no systemd user manager
+/// (a login through su): uninstall deletes them without any systemctl call, so no "Failed to
+/// connect to bus" warnings; with nothing recorded, `u7s units remove` is not even asked.
+#[test]
+fn uninstall_without_a_user_manager_calls_no_systemctl() {
+    let s = Sandbox::new();
+    let dir = s.config_home().join("systemd/user");
+    s.set_systemctl("running", 0);
+    s.install_ok(&Release::small("1.0.0"), &["--no-completions"]);
+    assert!(dir.join("u7s.target").exists());
+    let legacy = dir.join("usernetes.service");
+    fs::write(&legacy, "# old\n").unwrap();
+    let recp = s.prefix().join("install-record.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&recp).unwrap()).unwrap();
+    r["units"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"path": legacy, "sha256": ""}));
+    fs::write(&recp, r.to_string()).unwrap();
+    // No user manager any more: systemctl only fails to connect to the bus.
+    s.set_systemctl("offline", 1);
+    let before = s.calls();
+    let o = s.run(&["--uninstall"]);
+    assert_success(&o);
+    let calls = s.calls()[before.len()..].to_string();
+    assert!(!calls.contains("systemctl --user disable"), "{calls}");
+    assert!(!calls.contains("daemon-reload"), "{calls}");
+    assert!(!legacy.exists() && !dir.join("u7s.target").exists());
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("warning"),
+        "{}",
+        text(&o)
+    );
+
+    // Installed with --no-systemd: nothing to ask `u7s units` nor systemctl.
+    let s = Sandbox::new();
+    s.install_ok(
+        &Release::small("1.0.0"),
+        &["--no-completions", "--no-systemd"],
+    );
+    let before = s.calls();
+    assert_success(&s.run(&["--uninstall"]));
+    let calls = s.calls()[before.len()..].to_string();
+    assert!(
+        !calls.contains("units ") && !calls.contains("systemctl"),
+        "{calls}"
+    );
+}
+
 #[test]
 fn a_custom_prefix_gets_no_units() {
     let s = Sandbox::new();

@@ -415,7 +415,9 @@ fn every_hostile_or_damaged_archive_is_refused_and_changes_nothing() {
             "{:<42} exit {:?}: {}",
             c.name,
             o.status.code(),
-            err.lines().find(|l| l.starts_with("error:")).unwrap_or("")
+            err.lines()
+                .find(|l| l.starts_with("u7s-install: error:"))
+                .unwrap_or("")
         );
         if problems.is_empty() {
             // The old version's files still verify.

@@ -249,7 +249,8 @@ pub enum Cmd {
 
     /// Show a component's log (session, dockerd, containerd, etcd, crio, …)
     Logs {
-        component: String,
+        /// The log to show; without it, the list of logs there are
+        component: Option<String>,
         /// Only the last N lines
         #[arg(long, short = 'n')]
         lines: Option<usize>,
@@ -384,6 +385,8 @@ impl std::ops::Deref for UpCmd {
 pub enum PortsCmd {
     /// Publish: [IP:]PORT:[IP:]PORT[/PROTO] (host side first; tcp and 127.0.0.1 unless given)
     Add {
+        /// [IP:]PORT:[IP:]PORT[/PROTO], host side first: tcp (any case; or udp, tcp6, …) and
+        /// 127.0.0.1 unless given, e.g. 8080:80, 0.0.0.0:5353:53/udp
         #[arg(required = true, value_name = "SPEC")]
         specs: Vec<String>,
         /// Print the new forwardings as JSON
@@ -410,10 +413,14 @@ pub enum UnitsCmd {
         #[command(flatten)]
         up: UpArgs,
         /// Start now too
-        #[arg(long)]
+        #[arg(long, conflicts_with = "write_only")]
         now: bool,
+        /// Write the unit files only: no systemctl call (e.g. before a user manager runs; without
+        /// one, `units install` refuses otherwise)
+        #[arg(long)]
+        write_only: bool,
     },
-    /// Stop, disable and delete the units
+    /// Stop, disable and delete the units (without a systemd user manager: delete the files)
     Remove,
 }
 

@@ -31,6 +31,10 @@ pub enum Error {
     )]
     PortSpec { spec: String, reason: String },
 
+    /// `u7s logs` without a name: the logs there are (a usage error).
+    #[error("name the log to show (u7s logs COMPONENT); available: {0}")]
+    WhichLog(String),
+
     #[error("no published port matches {0:?} (see `u7s ports ls`)")]
     NoSuchPort(String),
 
@@ -65,6 +69,14 @@ pub enum Error {
 
     #[error("{0} is not in this release's bin/ nor on PATH; {1}")]
     MissingBinary(String, String),
+
+    /// `u7s units install` without a systemd user manager: the units could never start.
+    #[error(
+        "{0}: systemd user units would never start; start the session by hand (`u7s up \
+         --detach`), or log in through a systemd session (ssh, machinectl shell) and run \
+         `u7s units install` again (`--write-only` writes the files without enabling them)"
+    )]
+    NoUserManager(&'static str),
 
     /// A whole part of a session (Kubernetes, CRI-O) is absent: every missing program at once.
     #[error("this release has no {what} (missing: {}); {instead}", missing.join(", "))]

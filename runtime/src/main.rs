@@ -21,7 +21,7 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
             component,
             lines,
             follow,
-        } => commands::logs::run(&component, lines, follow),
+        } => commands::logs::run(component.as_deref(), lines, follow),
         Cmd::Ports(p) => commands::ports::run(&p),
         Cmd::Docker { args } => commands::docker::run(&args),
         Cmd::Kubectl { args } => commands::kubectl::run(&args),
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
     {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => term::exit_on_clap_error("u7s", e),
     };
     let mut stdout = std::io::stdout();
     if let Some(shell) = cli.completions {
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
     }
     if cli.man {
         if let Err(e) = stdout.write_all(&runtime::cli::man_page(&command())) {
-            eprintln!("u7s: cannot write the man page: {e}");
+            term::ErrorReport::new(format!("cannot write the man page: {e}")).eprint("u7s");
             return ExitCode::from(2);
         }
         return ExitCode::SUCCESS;
@@ -116,36 +116,60 @@ fn main() -> ExitCode {
     match dispatch(cmd) {
         Ok(s) => s.into(),
         Err(e) => {
-            eprintln!("u7s: error: {}", render_error(&e));
-            match e.downcast_ref::<runtime::Error>() {
-                Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning.into(),
-                _ => ExitCode::from(1),
-            }
+            error_report(&e).eprint("u7s");
+            exit_status(&e).into()
         }
     }
 }
 
-/// The error and its causes on one line, leaving out a cause its parent already quoted.
-fn render_error(e: &anyhow::Error) -> String {
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
+/// The exit status of a failed command: 4 for a session already running, 2 for what the user
+/// typed wrong (a port spec, `u7s logs` without a name), 1 otherwise.
+fn exit_status(e: &anyhow::Error) -> ExitStatus {
+    match e.downcast_ref::<runtime::Error>() {
+        Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning,
+        Some(runtime::Error::PortSpec { .. } | runtime::Error::WhichLog(_)) => ExitStatus::Usage,
+        _ => ExitStatus::Failure,
     }
-    msg
+}
+
+/// The error for people (`u7s: error: …`, then each cause its message does not quote).
+fn error_report(e: &anyhow::Error) -> term::ErrorReport {
+    term::ErrorReport::from_chain(e.chain().map(|c| c.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// newcomer review L5, L6: a bad port spec and `u7s logs` without a name exited 1, though
+    /// 2 is a usage error.
+    #[test]
+    fn what_the_user_typed_wrong_exits_2() {
+        let spec = runtime::rootlesskit::portspec::PortSpec::parse("8080:80/sctp").unwrap_err();
+        assert_eq!(exit_status(&anyhow::Error::new(spec)), ExitStatus::Usage);
+        let spec = runtime::rootlesskit::portspec::PortSpec::parse("x").unwrap_err();
+        let e = anyhow::Error::new(spec).context("in U7S_ROOTLESSKIT_PORTS");
+        assert_eq!(exit_status(&e), ExitStatus::Usage);
+        let e = anyhow::Error::new(runtime::Error::WhichLog("session".into()));
+        assert_eq!(exit_status(&e), ExitStatus::Usage);
+        let e = anyhow::Error::new(runtime::Error::AlreadyRunning { pid: Some(1) });
+        assert_eq!(exit_status(&e), ExitStatus::AlreadyRunning);
+        assert_eq!(exit_status(&anyhow::anyhow!("x")), ExitStatus::Failure);
+    }
+
     #[test]
     fn causes_already_quoted_are_left_out() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let e = anyhow::Error::new(runtime::Error::io("/b.tar", io)).context("cannot join");
-        assert_eq!(render_error(&e), "cannot join: /b.tar: no such file");
+        assert_eq!(
+            error_report(&e).render("u7s", false),
+            "u7s: error: cannot join\n  caused by: /b.tar: no such file\n"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(runtime::Error::io("/b.tar", io));
+        assert_eq!(
+            error_report(&e).render("u7s", false),
+            "u7s: error: /b.tar: no such file\n"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The release's wrappers (`run.sh`, `dockercli.sh`, `kubectl.sh`, `cleanup.sh`) and the `u7s`
 //! commands behind them, as a newcomer meets them on a release without Kubernetes and with no
-//! session running (newcomer review L4, L10, L21, L24). The release is a folder with the
+//! session running (newcomer review L4, L10, L21, L24), and `u7s units` on a host without a
+//! systemd user manager (M13). The release is a folder with the
 //! wrappers of `release/` and `bin/u7s` (a link to the built binary); the programs a session
 //! would run are stand-ins in a `fakebin/` on `PATH`, enough for the checks made before
 //! anything starts.
@@ -104,6 +105,82 @@ fn stderr(o: &Output) -> String {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// newcomer review M13: with no systemd user manager, `u7s units install` refuses (nothing
+/// written, systemctl not called), `--write-only` writes the files only, and `u7s units
+/// remove` deletes them without calling systemctl ("Failed to connect to bus" warnings).
+#[test]
+fn units_without_a_user_manager_call_no_systemctl() {
+    let r = Release::new();
+    r.fake("systemctl");
+    let units = r.path("config/systemd/user");
+    let o = r.run("bin/u7s", &["units", "install", "--no-kube"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.starts_with("u7s: error: ") && e.contains("systemd user units would never start"),
+        "{e}"
+    );
+    assert!(
+        e.contains("u7s up --detach") && e.contains("--write-only"),
+        "{e}"
+    );
+    assert!(!units.join("u7s.service").exists());
+    assert_eq!(r.ran("systemctl"), None);
+
+    let o = r.run(
+        "bin/u7s",
+        &["units", "install", "--no-kube", "--write-only"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert!(stdout(&o).contains("u7s.service"), "{}", stdout(&o));
+    assert!(units.join("u7s.service").exists() && units.join("u7s.target").exists());
+
+    let o = r.run("bin/u7s", &["units", "remove"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "no warning about the bus");
+    assert!(!units.join("u7s.service").exists() && !units.join("u7s.target").exists());
+    assert_eq!(r.ran("systemctl"), None, "systemctl was called");
+}
+
+/// newcomer review L5, L6: `u7s logs` without a name lists the logs there are, a bad port spec
+/// is a usage error (exit 2), and `ports add --help` describes SPEC.
+#[test]
+fn usage_mistakes_exit_2_with_what_to_type() {
+    let r = Release::new();
+    let o = r.run("bin/u7s", &["logs"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "u7s: error: name the log to show (u7s logs COMPONENT); available: none yet (no \
+         session has run)\n"
+    );
+    std::fs::create_dir_all(r.path("data/usernetes/logs")).unwrap();
+    for l in ["session", "dockerd"] {
+        std::fs::write(r.path(&format!("data/usernetes/logs/{l}.log")), "x\n").unwrap();
+    }
+    let o = r.run("bin/u7s", &["logs"]);
+    assert!(
+        stderr(&o).ends_with("available: dockerd, session\n"),
+        "{}",
+        stderr(&o)
+    );
+    for spec in ["9500:80/sctp", "99999:80", "80"] {
+        let o = r.run("bin/u7s", &["ports", "add", spec]);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("u7s: error: invalid port spec"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let help = stdout(&r.run("bin/u7s", &["ports", "add", "--help"]));
+    assert!(
+        help.contains("<SPEC>...  [IP:]PORT:[IP:]PORT[/PROTO]"),
+        "{help}"
+    );
 }
 
 /// L4: with no session, docker commands that need the daemon say how to start one (the hint

@@ -165,14 +165,18 @@ pub fn remove(env: &Env, prefix: &Prefix, record: &mut Record) -> (Vec<PathBuf>,
         .map(|g| g.path.clone())
         .filter(|p| p.symlink_metadata().is_ok())
         .collect();
+    // Without a user manager there is nothing running to stop, nor to reload: systemctl
+    // would only fail to connect to the bus.
+    let manager = !left.is_empty() && user_manager_running();
     for p in left {
-        if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
-            // Best effort: without a user manager there is nothing running to stop.
+        if manager && let Some(name) = p.file_name().and_then(|n| n.to_str()) {
             let _ = systemctl(&["disable", "--now", name]);
         }
         match crate::fsutil::remove_any(&p) {
             Ok(true) => {
-                let _ = systemctl(&["daemon-reload"]);
+                if manager {
+                    let _ = systemctl(&["daemon-reload"]);
+                }
                 removed.push(p);
             }
             Ok(false) => {}

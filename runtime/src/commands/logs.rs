@@ -1,5 +1,5 @@
-//! `u7s logs COMPONENT [-n N] [-f]`: a component's log (`DATA/logs/NAME.log`); an unknown name is
-//! answered with the logs that exist.
+//! `u7s logs COMPONENT [-n N] [-f]`: a component's log (`DATA/logs/NAME.log`); an unknown name,
+//! or none, is answered with the logs that exist.
 
 use super::ExitStatus;
 use crate::session::paths::Paths;
@@ -7,25 +7,41 @@ use anyhow::Result;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-pub fn run(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitStatus> {
+/// The names of the logs in `DATA/logs/`, sorted.
+fn known_logs(paths: &Paths) -> Vec<String> {
+    let mut known: Vec<String> = std::fs::read_dir(paths.logs())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".log")
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    known
+}
+
+/// The logs there are, for people.
+fn available(known: &[String]) -> String {
+    if known.is_empty() {
+        "none yet (no session has run)".to_string()
+    } else {
+        known.join(", ")
+    }
+}
+
+pub fn run(name: Option<&str>, lines: Option<usize>, follow: bool) -> Result<ExitStatus> {
     let paths = Paths::from_process()?;
+    let Some(name) = name else {
+        return Err(crate::Error::WhichLog(available(&known_logs(&paths))).into());
+    };
     let p = paths.log(name);
-    let mut f = std::fs::File::open(&p).map_err(|e| {
-        let mut known: Vec<String> = std::fs::read_dir(paths.logs())
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| {
-                        e.file_name()
-                            .to_str()?
-                            .strip_suffix(".log")
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        known.sort();
-        anyhow::anyhow!(missing_log(name, &p, &e, &known))
-    })?;
+    let mut f = std::fs::File::open(&p)
+        .map_err(|e| anyhow::anyhow!(missing_log(name, &p, &e, &known_logs(&paths))))?;
     let mut out = std::io::stdout().lock();
     match lines {
         Some(n) => {
@@ -54,13 +70,8 @@ pub fn run(name: &str, lines: Option<usize>, follow: bool) -> Result<ExitStatus>
 /// Why log `name` (at `path`) cannot be shown: a name without a log is the user's mistake, said
 /// as such with the logs there are; any other error names the file.
 fn missing_log(name: &str, path: &std::path::Path, e: &std::io::Error, known: &[String]) -> String {
-    let available = if known.is_empty() {
-        "none yet (no session has run)".to_string()
-    } else {
-        known.join(", ")
-    };
     if e.kind() == std::io::ErrorKind::NotFound {
-        format!("no log {name:?}; available: {available}")
+        format!("no log {name:?}; available: {}", available(known))
     } else {
         format!("{}: {e}", path.display())
     }

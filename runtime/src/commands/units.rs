@@ -1,5 +1,6 @@
 //! `u7s units install|remove`: writes (or stops, disables and deletes) the systemd user units
-//! whose `ExecStart` runs the installed `u7s up` with the same choices.
+//! whose `ExecStart` runs the installed `u7s up` with the same choices. Without a systemd user
+//! manager, `install` refuses (`--write-only` writes the files) and `remove` only deletes files.
 
 use super::ExitStatus;
 use crate::cli::UnitsCmd;
@@ -14,8 +15,14 @@ pub fn run(cmd: &UnitsCmd) -> Result<ExitStatus> {
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| paths.home.join(".config"));
     let dir = crate::host::units::unit_dir(&config_home);
+    let manager = doctor::user_manager::UserManager::detect(&paths.runtime_dir);
     let (files, warnings) = match cmd {
-        UnitsCmd::Install { up, now } => {
+        UnitsCmd::Install {
+            up,
+            now,
+            write_only,
+        } => {
+            let plan = crate::host::units::install_plan(manager, *write_only)?;
             if up.join.is_some() {
                 anyhow::bail!(
                     "join first (`u7s up --join BUNDLE`), then install the units: a joined host \
@@ -26,9 +33,9 @@ pub fn run(cmd: &UnitsCmd) -> Result<ExitStatus> {
             // The host address is found at every start (it may change), not written into the unit.
             super::up::cluster_settings(up, &mut cfg, false)?;
             let u7s = paths.data.join("current/bin/u7s");
-            crate::host::units::install(&dir, &u7s, &cfg, *now)?
+            crate::host::units::install(&dir, &u7s, &cfg, *now, plan)?
         }
-        UnitsCmd::Remove => crate::host::units::remove(&dir)?,
+        UnitsCmd::Remove => crate::host::units::remove(&dir, manager)?,
     };
     for f in files {
         println!("{}", f.display());

@@ -2,11 +2,14 @@
 //! `u7s.service` (`Type=notify`: the supervisor reports readiness; `Delegate=yes` for cgroup v2;
 //! `KillMode=mixed`: SIGTERM to the top process, which stops everything in order, SIGKILL to the
 //! rest after the timeout; generous `LimitNOFILE`). `ExecStart` points at the installed
-//! `current` release, so upgrades need no rewrite.
+//! `current` release, so upgrades need no rewrite. systemctl is called only when a systemd user
+//! manager runs ([`doctor::user_manager`]): without one, `install` refuses (or, asked to, writes
+//! the files only) and `remove` deletes the files without a word about the bus.
 
 use crate::error::{Error, Result};
 use crate::host::fsutil::{ensure_dir, write_atomic};
 use crate::session::config::SessionConfig;
+use doctor::user_manager::UserManager;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -94,16 +97,39 @@ fn systemctl(args: &[&str]) -> std::result::Result<(), String> {
     }
 }
 
-/// Writes the units, reloads systemd and enables the target (`now`: starts it too).
-/// Returns the files written and warnings (no user manager, …).
+/// What `u7s units install` does with the files it writes (pure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallPlan {
+    /// Write, reload systemd, enable the target (and start it with `--now`).
+    WriteAndEnable,
+    /// Write the files only (`--write-only`): no systemctl call.
+    WriteOnly,
+}
+
+/// Decides `u7s units install` from the user manager and `--write-only` (pure): without a user
+/// manager the units could never start, so it refuses unless only the files are asked for.
+pub fn install_plan(manager: UserManager, write_only: bool) -> Result<InstallPlan> {
+    match (write_only, manager.absence()) {
+        (true, _) => Ok(InstallPlan::WriteOnly),
+        (false, None) => Ok(InstallPlan::WriteAndEnable),
+        (false, Some(why)) => Err(Error::NoUserManager(why)),
+    }
+}
+
+/// Writes the units, reloads systemd and enables the target (`now`: starts it too), as `plan`
+/// says. Returns the files written and warnings (a failed systemctl call).
 pub fn install(
     dir: &Path,
     u7s: &Path,
     cfg: &SessionConfig,
     now: bool,
+    plan: InstallPlan,
 ) -> Result<(Vec<PathBuf>, Vec<String>)> {
     let written = write_units(dir, u7s, cfg)?;
     let mut warnings = vec![];
+    if plan == InstallPlan::WriteOnly {
+        return Ok((written, warnings));
+    }
     let mut run = |args: &[&str]| {
         if let Err(e) = systemctl(args) {
             warnings.push(format!("systemctl --user {}: {e}", args.join(" ")));
@@ -144,9 +170,13 @@ pub fn delete_units(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// Stops and disables the units, deletes them, reloads systemd.
-pub fn remove(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
+/// Stops and disables the units, deletes them, reloads systemd; with no user manager there is
+/// nothing to stop nor reload: the files are deleted, and systemctl is not called.
+pub fn remove(dir: &Path, manager: UserManager) -> Result<(Vec<PathBuf>, Vec<String>)> {
     let mut warnings = vec![];
+    if !manager.running() {
+        return Ok((delete_units(dir)?, warnings));
+    }
     for args in [
         &["stop", TARGET, SERVICE][..],
         &["disable", TARGET, SERVICE][..],
@@ -279,6 +309,39 @@ mod tests {
             cfg,
             "{words:?}"
         );
+    }
+
+    /// newcomer review M13: without a user manager `units install` refused nothing (it wrote
+    /// units that never start and warned "Failed to connect to bus").
+    #[test]
+    fn install_needs_a_user_manager_unless_only_files_are_asked_for() {
+        assert_eq!(
+            install_plan(UserManager::Running, false).unwrap(),
+            InstallPlan::WriteAndEnable
+        );
+        for m in [UserManager::NoSystemd, UserManager::NotForThisUser] {
+            let e = install_plan(m, false).unwrap_err().to_string();
+            assert!(
+                e.contains("would never start") && e.contains("--write-only"),
+                "{e}"
+            );
+            assert_eq!(install_plan(m, true).unwrap(), InstallPlan::WriteOnly);
+        }
+        let e = install_plan(UserManager::NoSystemd, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("systemd is not running on this host"), "{e}");
+    }
+
+    #[test]
+    fn without_a_user_manager_remove_only_deletes_files() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = unit_dir(d.path());
+        write_units(&dir, Path::new("/x/u7s"), &docker_no_kube()).unwrap();
+        let (removed, warnings) = remove(&dir, UserManager::NoSystemd).unwrap();
+        assert_eq!(removed.len(), 2);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!dir.join(SERVICE).exists());
     }
 
     #[test]
