@@ -10,8 +10,7 @@
 #
 # Usage: scripts/check-reproducible.sh [--only NAME,...] [--first-cache DIR] [--keep DIR]
 #                                      [--u7s-build PATH]
-#   --only         the components (default: every recipe but flannel-cni-plugin, which cannot be
-#                  fetched here: see its recipe)
+#   --only         the components (default: every recipe)
 #   --first-cache  use this u7s-build cache for build A instead of building it again
 #   --keep DIR     work in DIR and keep it (both caches, both archives, the file lists)
 # Go's module cache (GOMODCACHE) is shared by both builds: its content is checked against go.sum
@@ -46,8 +45,7 @@ if [ -z "$u7s_build" ]; then
     u7s_build=$REPO/target/release/u7s-build
 fi
 if [ -z "$only" ]; then
-    only=$(cd "$REPO/recipes" && ls ./*.toml | sed 's|^\./||; s|\.toml$||' |
-        grep -vx 'flannel-cni-plugin' | paste -sd, -)
+    only=$(cd "$REPO/recipes" && ls ./*.toml | sed 's|^\./||; s|\.toml$||' | paste -sd, -)
 fi
 echo "components: $only"
 
