@@ -29,7 +29,7 @@ impl Settings {
     /// chose a port gets no file).
     pub fn after_start(&self, port: u16) -> Option<Settings> {
         let keep = self.apiserver_port.unwrap_or(DEFAULT_APISERVER_PORT);
-        (keep != port).then(|| Settings {
+        (keep != port).then_some(Settings {
             apiserver_port: Some(port),
         })
     }
