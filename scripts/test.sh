@@ -24,6 +24,13 @@ cargo build --workspace --all-targets --locked
 # The components the end-to-end tests run, built from their pins (recipes/) on the host into the
 # u7s-build cache; a warm cache (~/.cache/usernetes, Go's caches) makes this a no-op.
 scripts/ci-components.sh --u7s-build target/debug/u7s-build
+# kube-bench, the CIS benchmark runner of e2e/tests/cis.rs: a test tool, built from its pin
+# (e2e/tools/kube-bench.toml, never in a release) into the same cache; its output folder
+# (bin/kube-bench, cfg/) goes to the test.
+kube_bench_dir=$(target/debug/u7s-build build --recipes e2e/tools --executor host --only kube-bench --json |
+  sed -n 's/^ *"build_dir": "\(.*\)",\{0,1\}$/\1/p')
+[ -f "$kube_bench_dir/out/bin/kube-bench" ] || { echo "test.sh: no kube-bench build in '$kube_bench_dir'" >&2; exit 1; }
+export U7S_E2E_KUBE_BENCH="$kube_bench_dir/out"
 # The release pipeline (.github/workflows/release.yml runs the same script) on the components a
 # Kubernetes node runs (packed from the builds above plus containerd and Kubernetes, built here
 # from their pins when not cached). The archive is then unpacked for the test user: the

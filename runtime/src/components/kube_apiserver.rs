@@ -80,6 +80,9 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         ),
         format!("--service-account-key-file={}", s(pki.sa_pub())),
         format!("--service-account-signing-key-file={}", s(pki.sa_key())),
+        // CIS 1.2.30: a pod's token lives as long as it asks (1 h by default; the kubelet
+        // renews it), never the year the legacy-token transition would give it.
+        "--service-account-extend-token-expiration=false".into(),
         format!("--service-cluster-ip-range={}", k.service_cidr),
         // kubeadm's value: Pod Security (baseline) refuses privileged pods outside kube-system.
         "--allow-privileged=true".into(),
@@ -162,6 +165,7 @@ mod tests {
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file=/home/u/.config/usernetes/pki/sa.pem",
             "--service-account-signing-key-file=/home/u/.config/usernetes/pki/sa-key.pem",
+            "--service-account-extend-token-expiration=false",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--kubelet-preferred-address-types=InternalIP,Hostname",
             "--etcd-cafile=/home/u/.config/usernetes/pki/etcd-ca.pem",
