@@ -15,6 +15,22 @@ fn count(hay: &str, needle: &str) -> usize {
     hay.matches(needle).count()
 }
 
+/// An earlier installer's own unit (`usernetes.service` in `dir`), written and added to the
+/// install record as that installer recorded it; its path.
+fn record_legacy_unit(s: &Sandbox, dir: &std::path::Path) -> std::path::PathBuf {
+    let legacy = dir.join("usernetes.service");
+    fs::write(&legacy, "# old\n").unwrap();
+    let recp = s.prefix().join("install-record.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&recp).unwrap()).unwrap();
+    r["units"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"path": legacy, "sha256": ""}));
+    fs::write(&recp, r.to_string()).unwrap();
+    legacy
+}
+
 #[test]
 fn install_upgrade_rollback_list_uninstall() {
     let s = Sandbox::new();
@@ -277,16 +293,7 @@ fn systemd_units_come_from_u7s_units() {
     assert!(target.exists() && dir.join("u7s.service").exists());
 
     // An earlier installer's own unit, still in the record, goes too.
-    let legacy = dir.join("usernetes.service");
-    fs::write(&legacy, "# old\n").unwrap();
-    let recp = s.prefix().join("install-record.json");
-    let mut r: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&recp).unwrap()).unwrap();
-    r["units"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"path": legacy, "sha256": ""}));
-    fs::write(&recp, r.to_string()).unwrap();
+    let legacy = record_legacy_unit(&s, &dir);
 
     // Uninstall asks the release to remove them, before the versions go.
     let o = s.run(&["--uninstall"]);
@@ -340,16 +347,7 @@ fn uninstall_without_a_user_manager_calls_no_systemctl() {
     s.set_systemctl("running", 0);
     s.install_ok(&Release::small("1.0.0"), &["--no-completions"]);
     assert!(dir.join("u7s.target").exists());
-    let legacy = dir.join("usernetes.service");
-    fs::write(&legacy, "# old\n").unwrap();
-    let recp = s.prefix().join("install-record.json");
-    let mut r: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&recp).unwrap()).unwrap();
-    r["units"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"path": legacy, "sha256": ""}));
-    fs::write(&recp, r.to_string()).unwrap();
+    let legacy = record_legacy_unit(&s, &dir);
     // No user manager any more: systemctl only fails to connect to the bus.
     s.set_systemctl("offline", 1);
     let before = s.calls();
