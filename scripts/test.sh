@@ -35,7 +35,7 @@ export U7S_E2E_KUBE_BENCH="$kube_bench_dir/out"
 # Kubernetes node runs (packed from the builds above plus containerd and Kubernetes, built here
 # from their pins when not cached). The archive is then unpacked for the test user: the
 # Kubernetes end-to-end tests (e2e/tests/kube.rs; kube_cris.rs: Docker + cri-dockerd, CRI-O +
-# conmon) run the binaries of this real release.
+# conmon; cluster.rs: three hosts with flannel) run the binaries of this real release.
 kube_release=$(mktemp -d)
 results=$(mktemp)
 trap 'rm -rf "$results" "$kube_release"' EXIT
@@ -44,7 +44,7 @@ mkdir -m 0700 "$kube_release/keys"
 minisign -G -W -p "$kube_release/keys/ci.pub" -s "$kube_release/keys/ci.key" >/dev/null
 scripts/release.sh --u7s-build target/debug/u7s-build --executor host --out "$kube_release" \
   --sign-key "$kube_release/keys/ci.key" --sign-pub "$kube_release/keys/ci.pub" \
-  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,coredns,moby,docker-cli,tini,cri-dockerd,crio,conmon \
+  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,coredns,moby,docker-cli,tini,cri-dockerd,crio,conmon,flannel \
   --release-version 0.0.0-ci --json >"$kube_release/pipeline.json"
 tar -xjf "$kube_release/usernetes-x86_64.tbz" -C "$kube_release"
 chmod 0755 "$kube_release"

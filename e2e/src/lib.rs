@@ -429,9 +429,15 @@ pub fn kube_release_tree(dir: &Path) -> PathBuf {
 
 /// [`kube_release_tree`] with the binaries of the CRI `cri` ([`cri_binaries`]) too.
 pub fn kube_release_tree_for(dir: &Path, cri: &str) -> PathBuf {
+    kube_release_tree_with(dir, cri, &[])
+}
+
+/// [`kube_release_tree_for`] with `extra` binaries of `$U7S_E2E_KUBE_BIN` too (`flanneld`).
+pub fn kube_release_tree_with(dir: &Path, cri: &str, extra: &[&str]) -> PathBuf {
     let wanted: Vec<&str> = KUBE_BINARIES
         .iter()
         .chain(cri_binaries(cri))
+        .chain(extra)
         .copied()
         .collect();
     let src = std::env::var_os(KUBE_BIN_ENV).map(PathBuf::from);

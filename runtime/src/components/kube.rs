@@ -133,6 +133,10 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, _facts: &Facts, find: Finder) -> 
         // The session is ready once the admin credential works.
         kubelet_after.extend(["kube-apiserver".into(), super::admin_rbac::JOB.into()]);
     }
+    if let Some(job) = super::kubelet::host_address_job(cfg, find)? {
+        kubelet_after.push(job.name.clone());
+        plan.jobs.push(job);
+    }
     super::kubelet::add(plan, cfg, find, kubelet_after)?;
     if cfg.session.k8s.flannel {
         // After the kubelet: flanneld reads the Node the kubelet registers.

@@ -64,16 +64,9 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
             s(pki.key(Leaf::ApiServerKubeletClient))
         ),
         format!("--kubelet-certificate-authority={}", s(pki.ca_cert())),
-        // Rootless nodes all have the namespace address 10.0.42.100 as InternalIP: across
-        // hosts the node's name (resolvable to its host, where 10250 is published) comes first.
-        format!(
-            "--kubelet-preferred-address-types={}",
-            if k.flannel {
-                "Hostname,InternalIP"
-            } else {
-                "InternalIP,Hostname"
-            }
-        ),
+        // A node's InternalIP is where its kubelet is reached: across hosts its host address
+        // (10250 published there), never a name that other hosts may not resolve.
+        "--kubelet-preferred-address-types=InternalIP,Hostname".into(),
         format!(
             "--service-account-issuer=https://kubernetes.default.svc.{}",
             k.cluster_domain
@@ -189,7 +182,7 @@ mod tests {
         let a = args(&c);
         assert!(a.contains(&"--feature-gates=ExtendWebSocketsToKubelet=false".to_string()));
         assert!(a.contains(&"--advertise-address=192.168.1.5".to_string()));
-        assert!(a.contains(&"--kubelet-preferred-address-types=Hostname,InternalIP".to_string()));
+        assert!(a.contains(&"--kubelet-preferred-address-types=InternalIP,Hostname".to_string()));
     }
 
     #[test]

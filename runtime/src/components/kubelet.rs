@@ -112,11 +112,46 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
         ),
         format!("--root-dir={}", cfg.paths.data_dir("kubelet").display()),
         format!("--hostname-override={}", cfg.session.k8s.node_name),
-        format!(
-            "--node-ip={}",
-            super::kube_apiserver::namespace_ip(&cfg.session.cidr)
-        ),
+        format!("--node-ip={}", node_ip(cfg)),
     ]
+}
+
+/// The address the node reports (its InternalIP, where the apiserver reaches the kubelet for
+/// logs, exec and port-forward): across hosts (flannel) the host's own address, where 10250 is
+/// published (no name resolution between hosts is assumed; the kubelet wants it on an interface
+/// of the namespace: [`HOST_ADDRESS_JOB`] puts it on `lo`); on a single node the namespace's.
+pub fn node_ip(cfg: &ChildConfig) -> String {
+    match cfg.session.host_addrs().first() {
+        Some(ip) if cfg.session.k8s.flannel => ip.to_string(),
+        _ => super::kube_apiserver::namespace_ip(&cfg.session.cidr),
+    }
+}
+
+/// The job giving the namespace's `lo` the host's address (a /32 or /128) before the kubelet
+/// starts, so that `--node-ip` names an address of the namespace.
+pub const HOST_ADDRESS_JOB: &str = "host-address";
+
+/// [`HOST_ADDRESS_JOB`] when the node reports the host's address; `None` otherwise.
+pub fn host_address_job(cfg: &ChildConfig, find: Finder) -> Result<Option<super::Job>> {
+    let ip = node_ip(cfg);
+    if ip == super::kube_apiserver::namespace_ip(&cfg.session.cidr) {
+        return Ok(None);
+    }
+    let prefix = if ip.contains(':') { 128 } else { 32 };
+    Ok(Some(super::Job {
+        name: HOST_ADDRESS_JOB.into(),
+        program: need(find, "ip", "the node's address", "install iproute2")?,
+        args: vec![
+            "addr".into(),
+            "replace".into(),
+            format!("{ip}/{prefix}"),
+            "dev".into(),
+            "lo".into(),
+        ],
+        env: vec![],
+        after: vec![],
+        once_marker: None,
+    }))
 }
 
 /// Adds the kubelet, its folders and its configuration; `after`: what must be ready first.
@@ -230,6 +265,27 @@ mod tests {
             let v = parsed(&cfg(cri, false));
             assert!(v["featureGates"].get("ExtendWebSocketsToKubelet").is_none());
         }
+    }
+
+    #[test]
+    fn across_hosts_the_node_reports_the_host_address_and_has_it_on_lo() {
+        let mut c = cfg(Cri::Containerd, false);
+        c.session.k8s.host_ip = Some("192.168.78.2".into());
+        // A single node: the namespace's address, no job.
+        assert_eq!(node_ip(&c), "10.0.42.100");
+        assert!(host_address_job(&c, &find_all).unwrap().is_none());
+        c.session.k8s.flannel = true;
+        assert_eq!(node_ip(&c), "192.168.78.2");
+        assert!(args(&c).contains(&"--node-ip=192.168.78.2".to_string()));
+        let job = host_address_job(&c, &find_all).unwrap().unwrap();
+        assert_eq!(job.name, HOST_ADDRESS_JOB);
+        assert_eq!(
+            job.args,
+            ["addr", "replace", "192.168.78.2/32", "dev", "lo"]
+        );
+        c.session.k8s.host_ip = Some("fd00::2".into());
+        let job = host_address_job(&c, &find_all).unwrap().unwrap();
+        assert_eq!(job.args[2], "fd00::2/128");
     }
 
     #[test]
