@@ -137,6 +137,23 @@ pub fn earliest_expiry(pki: &Pki) -> Option<(String, i64)> {
         .map(|c| (c.role, c.days_left))
 }
 
+/// Each certificate with problems as `role: problem; problem`, for `u7s status`.
+pub fn problem_lines(list: &[CertInfo]) -> Vec<String> {
+    list.iter()
+        .filter(|c| !c.issues.is_empty())
+        .map(|c| format!("{}: {}", c.role, c.issues.join("; ")))
+        .collect()
+}
+
+/// [`problem_lines`] of the PKI at `pki` now; empty when there is no material.
+pub fn problems(pki: &Pki) -> Vec<String> {
+    let spec = pki.load_spec().ok().flatten();
+    if !pki.ca_cert().exists() {
+        return vec![];
+    }
+    problem_lines(&inventory_at(pki, spec.as_ref(), OffsetDateTime::now_utc()))
+}
+
 /// The table of `u7s certs check`.
 pub fn render_table(list: &[CertInfo]) -> String {
     let mut rows = vec![[
@@ -258,6 +275,17 @@ mod tests {
             .map(|c| c.role.as_str())
             .collect();
         assert_eq!(flagged, ["apiserver", "kubelet-serving"]);
+        let lines = problem_lines(&inv);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("apiserver: ") && lines[0].contains("SANs differ"),
+            "{lines:?}"
+        );
+        assert!(
+            problems(&pki).is_empty(),
+            "the recorded spec has no problem"
+        );
+        assert!(problems(&Pki::new(d.path().join("none"))).is_empty());
         let table = render_table(&inv);
         assert!(
             table.contains("SANs differ") && table.contains("ROLE"),

@@ -140,6 +140,11 @@ pub fn report(paths: &Paths) -> Result<Report> {
             .then(|| crate::pki::inventory::earliest_expiry(&crate::pki::Pki::new(paths.pki())))
             .flatten()
             .map(|(role, days_left)| crate::session::status::CertExpiry { role, days_left }),
+        cert_problems: if cfg.kube || cfg.etcd {
+            crate::pki::inventory::problems(&crate::pki::Pki::new(paths.pki()))
+        } else {
+            vec![]
+        },
         node: node_health(cfg, paths),
     };
     Ok(Report {

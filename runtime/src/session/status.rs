@@ -122,6 +122,9 @@ pub struct SessionReport {
     /// The certificate that expires first: its role and the days left (`u7s certs renew`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_expiry: Option<CertExpiry>,
+    /// Certificates with problems (expired, not signed by this CA, wrong names…), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cert_problems: Vec<String>,
     /// A master's Kubernetes node as the apiserver sees it (Ready, or what is wrong).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<crate::session::node_health::NodeHealth>,
@@ -232,6 +235,14 @@ impl Report {
                     out.push_str(&format!("    fix: {fix}\n"));
                 }
             }
+        }
+        if !s.cert_problems.is_empty() {
+            out.push_str(&format!(
+                "  certificates with problems: {}\n    fix: `u7s certs renew` on the master (a \
+                 node: a new bundle from the master, `u7s up --join`); `u7s certs check` lists \
+                 them all\n",
+                s.cert_problems.join(", ")
+            ));
         }
         if let Some(c) = &s.cert_expiry {
             let hint = if c.days_left < 30 {
@@ -375,6 +386,7 @@ mod tests {
                     role: "etcd-server".into(),
                     days_left: 12,
                 }),
+                cert_problems: vec![],
                 node: None,
             }),
             components: vec![comp("etcd", State::Ready), comp("dockerd", State::Starting)],
@@ -426,6 +438,12 @@ mod tests {
         );
         r.session.as_mut().unwrap().node.as_mut().unwrap().ready = true;
         assert!(r.render().contains("  node: n1 Ready\n"));
+        r.session.as_mut().unwrap().cert_problems = vec!["kubelet: expired".into()];
+        let t = r.render();
+        assert!(
+            t.contains("certificates with problems: kubelet: expired\n    fix: `u7s certs renew`"),
+            "{t}"
+        );
         let none = Report {
             running: false,
             session: None,
