@@ -10,24 +10,14 @@
 //! and `exec` work on every node (the apiserver dials each kubelet at its host address); a node
 //! stopped goes NotReady, started again goes Ready with its pod.
 
-use e2e::kube::{diagnostics, kubectl, kubectl_run, wait_kubectl, write_for_user};
+use e2e::kube::{
+    diagnostics, import_app_image, ip, kubectl, kubectl_run, load_app_image, wait_kubectl,
+    write_for_user,
+};
 use e2e::*;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// `ip ARGS` (as root; words split on spaces), which must succeed.
-fn ip(args: &str) {
-    let out = Command::new("ip")
-        .args(args.split_whitespace())
-        .output()
-        .expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Network namespaces as hosts on one bridge (`192.168.78.N/24`, N from 1), the bridge in a
 /// namespace of its own; all removed when dropped (also on panic).
@@ -102,43 +92,6 @@ spec:
   ports: [{{port: 80, targetPort: 8080}}]
 "#
     )
-}
-
-/// Loads the test image into `sb`'s dockerd with the release's docker CLI.
-fn load_image(sb: &Sandbox) {
-    let image = e2e::kube::app_image(sb).display().to_string();
-    let host = format!("unix://{}", sb.runtime_dir.join("docker.sock").display());
-    let load = sb.run_for(
-        &sb.release.join("bin/docker"),
-        &["-H", &host, "load", "-i", &image],
-        Duration::from_secs(60),
-    );
-    assert!(load.success(), "docker load: {load:?}");
-}
-
-/// Imports the test image into `sb`'s containerd (the CRI's namespace, k8s.io).
-fn import_image(sb: &Sandbox) {
-    let image = e2e::kube::app_image(sb).display().to_string();
-    let state = sb.runtime_dir.join("usernetes");
-    let config = std::fs::read_to_string(state.join("containerd.toml")).unwrap();
-    let sock = state
-        .join("containerd/containerd.sock")
-        .display()
-        .to_string();
-    let ctr = sb.release.join("bin/ctr").display().to_string();
-    sb.u7s_ok(&[
-        "nsenter",
-        &ctr,
-        "--address",
-        &sock,
-        "-n",
-        "k8s.io",
-        "images",
-        "import",
-        "--local",
-        &format!("--snapshotter={}", snapshotter(&config)),
-        &image,
-    ]);
 }
 
 /// Waits until `kubectl get node NAME` on the master says `want` ("True" Ready, else not).
@@ -227,9 +180,9 @@ fn a_master_and_nodes_on_containerd_and_docker_on_three_hosts() {
     );
 
     for sb in [&master, &node] {
-        import_image(sb);
+        import_app_image(sb);
     }
-    load_image(&docker);
+    load_app_image(&docker);
     let manifests = format!(
         "{}---\n{}---\n{}",
         pod("web-m", "master"),

@@ -11,7 +11,8 @@
 //!   through the CRI), and the session has no image-load path for CRI-O (see the status report).
 
 use e2e::kube::{
-    PrivateNetns, app_image, kubectl, session_userns, wait_kubectl, wait_node_ready, write_for_user,
+    PrivateNetns, kubectl, load_app_image, session_userns, wait_kubectl, wait_node_ready,
+    write_for_user,
 };
 use e2e::*;
 use std::time::{Duration, Instant};
@@ -82,14 +83,7 @@ fn docker_node_gets_ready_and_runs_a_pod() {
     wait_ready(&sb, t0, "docker");
 
     // The app image, loaded with the release's docker CLI into the session's dockerd.
-    let image = app_image(&sb).display().to_string();
-    let host = format!("unix://{}", sb.runtime_dir.join("docker.sock").display());
-    let load = sb.run_for(
-        &sb.release.join("bin/docker"),
-        &["-H", &host, "load", "-i", &image],
-        Duration::from_secs(60),
-    );
-    assert!(load.success(), "docker load: {load:?}");
+    load_app_image(&sb);
 
     let web = write_for_user(&sb, "web.yaml", WEB);
     let t1 = Instant::now();

@@ -10,6 +10,7 @@
 //!
 //! Runs as root (it makes namespaces); the sessions run as `U7S_TEST_USER`.
 
+use e2e::kube::ip;
 use e2e::*;
 use runtime::host::hostaddr::{self, HostAddr, Source};
 use std::net::Ipv4Addr;
@@ -22,19 +23,6 @@ const HOST_B: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 2);
 /// The address RootlessKit gives the namespace (tap0) with the default --cidr.
 const NAMESPACE_ADDR: &str = "10.0.42.100";
 const PUBLISH_VXLAN: &str = "0.0.0.0:8472:8472/udp";
-
-/// `ip ARGS` (as root; words split on spaces), which must succeed.
-fn ip(args: &str) {
-    let out = Command::new("ip")
-        .args(args.split_whitespace())
-        .output()
-        .expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Two network namespaces ("hosts") joined by a veth pair; removed when dropped (also on panic).
 /// Host A also has a default route via B and, listed before the veth, another interface with
