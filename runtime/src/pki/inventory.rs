@@ -127,31 +127,32 @@ pub fn inventory(pki: &Pki) -> Result<Vec<CertInfo>> {
     Ok(inventory_at(pki, spec.as_ref(), OffsetDateTime::now_utc()))
 }
 
-/// The certificate closest to expiry: (role, days left). None when there is no material.
-pub fn earliest_expiry(pki: &Pki) -> Option<(String, i64)> {
+/// Every certificate with its problems now, checked against the recorded spec when it can be
+/// read: what `u7s status` summarises ([`earliest_expiry`], [`problem_lines`]).
+pub fn current(pki: &Pki) -> Vec<CertInfo> {
     let spec = pki.load_spec().ok().flatten();
     inventory_at(pki, spec.as_ref(), OffsetDateTime::now_utc())
-        .into_iter()
-        .filter(|c| !c.not_after.is_empty())
-        .min_by_key(|c| c.days_left)
-        .map(|c| (c.role, c.days_left))
 }
 
-/// Each certificate with problems as `role: problem; problem`, for `u7s status`.
+/// The certificate of `list` closest to expiry: (role, days left). None when there is no
+/// material.
+pub fn earliest_expiry(list: &[CertInfo]) -> Option<(String, i64)> {
+    list.iter()
+        .filter(|c| !c.not_after.is_empty())
+        .min_by_key(|c| c.days_left)
+        .map(|c| (c.role.clone(), c.days_left))
+}
+
+/// Each certificate of `list` with problems as `role: problem; problem`, for `u7s status`;
+/// nothing when there is no material (the CA itself is missing).
 pub fn problem_lines(list: &[CertInfo]) -> Vec<String> {
+    if list.first().is_some_and(|ca| ca.issues == ["missing"]) {
+        return vec![];
+    }
     list.iter()
         .filter(|c| !c.issues.is_empty())
         .map(|c| format!("{}: {}", c.role, c.issues.join("; ")))
         .collect()
-}
-
-/// [`problem_lines`] of the PKI at `pki` now; empty when there is no material.
-pub fn problems(pki: &Pki) -> Vec<String> {
-    let spec = pki.load_spec().ok().flatten();
-    if !pki.ca_cert().exists() {
-        return vec![];
-    }
-    problem_lines(&inventory_at(pki, spec.as_ref(), OffsetDateTime::now_utc()))
 }
 
 /// The table of `u7s certs check`.
@@ -263,7 +264,7 @@ mod tests {
         assert_eq!(inv[0].role, "ca");
         assert_eq!(inv[1].role, "etcd-ca");
         assert!(inv[0].days_left >= 3649);
-        let (role, days) = earliest_expiry(&pki).unwrap();
+        let (role, days) = earliest_expiry(&current(&pki)).unwrap();
         assert!((363..=365).contains(&days), "{role} {days}");
         // The session's host address changed: the recorded spec says so.
         let mut moved = spec.clone();
@@ -282,10 +283,10 @@ mod tests {
             "{lines:?}"
         );
         assert!(
-            problems(&pki).is_empty(),
+            problem_lines(&current(&pki)).is_empty(),
             "the recorded spec has no problem"
         );
-        assert!(problems(&Pki::new(d.path().join("none"))).is_empty());
+        assert!(problem_lines(&current(&Pki::new(d.path().join("none")))).is_empty());
         let table = render_table(&inv);
         assert!(
             table.contains("SANs differ") && table.contains("ROLE"),
@@ -332,7 +333,7 @@ mod tests {
         let inv = inventory(&pki).unwrap();
         assert_eq!(inv.len(), 1);
         assert_eq!(inv[0].issues, ["missing"]);
-        assert_eq!(earliest_expiry(&pki), None);
+        assert_eq!(earliest_expiry(&current(&pki)), None);
         let mut spec = kube_spec();
         spec.master = false;
         let e = renew(&pki, &spec, Renew::default())

@@ -114,6 +114,12 @@ pub fn report(paths: &Paths) -> Result<Report> {
         .list()
         .unwrap_or_default();
     let cfg = &rec.config;
+    // The PKI read once for both certificate lines.
+    let certs = if cfg.kube || cfg.etcd {
+        crate::pki::inventory::current(&crate::pki::Pki::new(paths.pki()))
+    } else {
+        vec![]
+    };
     let session = SessionReport {
         id: rec.id.clone(),
         state: sup.as_ref().map_or(State::Starting, |s| s.state),
@@ -136,15 +142,9 @@ pub fn report(paths: &Paths) -> Result<Report> {
         state_dir: paths.state.clone(),
         data_dir: paths.data.clone(),
         config_dir: paths.config.clone(),
-        cert_expiry: (cfg.kube || cfg.etcd)
-            .then(|| crate::pki::inventory::earliest_expiry(&crate::pki::Pki::new(paths.pki())))
-            .flatten()
+        cert_expiry: crate::pki::inventory::earliest_expiry(&certs)
             .map(|(role, days_left)| crate::session::status::CertExpiry { role, days_left }),
-        cert_problems: if cfg.kube || cfg.etcd {
-            crate::pki::inventory::problems(&crate::pki::Pki::new(paths.pki()))
-        } else {
-            vec![]
-        },
+        cert_problems: crate::pki::inventory::problem_lines(&certs),
         node: node_health(cfg, paths),
     };
     Ok(Report {
