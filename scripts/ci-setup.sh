@@ -8,7 +8,9 @@
 #  - creates the unprivileged test user (default u7stest) with sub-UID/sub-GID ranges and a
 #    runtime directory, lets it open /dev/net/tun, and adds it to the docker group; and a second
 #    one (default u7stest2, its own ranges) for the test of two users' sessions on one host;
-#  - starts a rootful dockerd for the builder's container-executor test when none answers.
+#  - adds the Rust target x86_64-unknown-linux-musl (the u7s recipe of CI's release);
+#  - starts a rootful dockerd for the builder's container-executor test and usernetes in
+#    Docker (compose/) when none answers.
 # Prints `export` lines for the variables the tests read; scripts/test.sh evals them.
 set -euo pipefail
 
@@ -29,6 +31,9 @@ packages=(
   # (scripts/ci-components.sh; each recipe's needs.* names its own)
   libseccomp-dev libglib2.0-dev libcap-dev meson ninja-build autoconf automake libtool cmake
   musl-tools libfuse3-dev
+  # usernetes in Docker (e2e/tests/compose.rs): the base image without a registry
+  # (scripts/compose-base.sh) and the compose cluster
+  debootstrap docker-compose
 )
 # A real kubectl reads the kubeconfigs the runtime writes: Debian's kubernetes-client, unless the
 # machine already has a kubectl (another package owning /usr/bin/kubectl would conflict).
@@ -72,6 +77,13 @@ if ! docker info >/dev/null 2>&1; then
   (setsid dockerd --group docker >/var/log/u7s-ci-dockerd.log 2>&1 &)
   for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
   docker info >/dev/null 2>&1 || { tail -20 /var/log/u7s-ci-dockerd.log >&2; log "dockerd did not start"; exit 1; }
+fi
+
+# The u7s recipe (this project's own binaries in the release, static) builds for musl.
+if command -v rustup >/dev/null 2>&1 &&
+  ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  log "adding the Rust target x86_64-unknown-linux-musl"
+  rustup target add x86_64-unknown-linux-musl >&2
 fi
 
 echo "export U7S_TEST_USER=$user"

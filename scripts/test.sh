@@ -35,7 +35,8 @@ export U7S_E2E_KUBE_BENCH="$kube_bench_dir/out"
 # Kubernetes node runs (packed from the builds above plus containerd and Kubernetes, built here
 # from their pins when not cached). The archive is then unpacked for the test user: the
 # Kubernetes end-to-end tests (e2e/tests/kube.rs; kube_cris.rs: Docker + cri-dockerd, CRI-O +
-# conmon; cluster.rs: three hosts with flannel) run the binaries of this real release.
+# conmon; cluster.rs: three hosts with flannel; compose.rs: the release in Docker) run the
+# binaries of this real release.
 kube_release=$(mktemp -d)
 results=$(mktemp)
 trap 'rm -rf "$results" "$kube_release"' EXIT
@@ -44,11 +45,16 @@ mkdir -m 0700 "$kube_release/keys"
 minisign -G -W -p "$kube_release/keys/ci.pub" -s "$kube_release/keys/ci.key" >/dev/null
 scripts/release.sh --u7s-build target/debug/u7s-build --executor host --out "$kube_release" \
   --sign-key "$kube_release/keys/ci.key" --sign-pub "$kube_release/keys/ci.pub" \
-  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,coredns,moby,docker-cli,tini,cri-dockerd,crio,conmon,flannel \
+  --only rootlesskit,libslirp,slirp4netns,runc,etcd,cni-plugins,containerd,kubernetes,coredns,moby,docker-cli,tini,cri-dockerd,crio,conmon,flannel,u7s \
   --release-version 0.0.0-ci --json >"$kube_release/pipeline.json"
 tar -xjf "$kube_release/usernetes-x86_64.tbz" -C "$kube_release"
 chmod 0755 "$kube_release"
 export U7S_E2E_KUBE_BIN="$kube_release/usernetes/bin"
+# usernetes in Docker (e2e/tests/compose.rs): the image is built from this release (its u7s
+# included) on a Debian base that debootstrap makes from the machine's mirror (no registry).
+export U7S_E2E_RELEASE_DIR="$kube_release"
+[ "$(id -u)" -ne 0 ] || scripts/compose-base.sh usernetes-base:bookworm
+export U7S_E2E_COMPOSE_BASE=usernetes-base:bookworm
 cargo test --workspace --locked --no-fail-fast -- --include-ignored 2>&1 | tee "$results"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # One closing line over every test binary of the run. No test skips itself by returning early:

@@ -172,9 +172,17 @@ impl UpArgs {
         for p in &self.publish {
             publish.push(PortSpec::parse(p)?);
         }
+        // The environment's ports are defaults (an image's, say): a --publish of the same host
+        // port and protocol replaces one, rather than asking RootlessKit for it twice.
         if let Some(extra) = env(PORTS_ENV) {
             for p in extra.split_whitespace() {
-                publish.push(PortSpec::parse(p).context("in U7S_ROOTLESSKIT_PORTS")?);
+                let p = PortSpec::parse(p).context("in U7S_ROOTLESSKIT_PORTS")?;
+                if !publish
+                    .iter()
+                    .any(|q: &PortSpec| q.parent_port == p.parent_port && q.proto == p.proto)
+                {
+                    publish.push(p);
+                }
             }
         }
         let mut flags = self.rootlesskit_flag.clone();
@@ -591,6 +599,29 @@ mod tests {
             FLAGS_ENV => Some("--debug --mtu=1500".into()),
             _ => None,
         }
+    }
+
+    /// `U7S_ROOTLESSKIT_PORTS` gives defaults (compose/Dockerfile sets 0.0.0.0:6443): a
+    /// `--publish` of the same host port and protocol replaces one instead of doubling it.
+    #[test]
+    fn a_publish_replaces_the_environments_port_of_the_same_host_port() {
+        let env = |k: &str| (k == PORTS_ENV).then(|| "0.0.0.0:6443:6443/tcp 8472:8472/udp".into());
+        let host = || "h".to_string();
+        let show = |argv: &[&str]| -> Vec<String> {
+            let Some(Cmd::Up(u)) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!()
+            };
+            let c = u.up.session_config_from(&env, &host).unwrap();
+            c.publish.iter().map(|p| p.to_string()).collect()
+        };
+        assert_eq!(
+            show(&["u7s", "up"]),
+            ["0.0.0.0:6443:6443/tcp", "127.0.0.1:8472:8472/udp"]
+        );
+        assert_eq!(
+            show(&["u7s", "up", "-p", "10.0.0.1:6443:6443/tcp"]),
+            ["10.0.0.1:6443:6443/tcp", "127.0.0.1:8472:8472/udp"]
+        );
     }
 
     /// `u7s up --detach`: what the foreground computes from its command line and environment is

@@ -66,6 +66,17 @@ pub fn needs_wrapper(f: &Flavor) -> bool {
     f.major >= 2 && !f.cgroup2 && !f.for_docker
 }
 
+/// The OCI platform images are unpacked for: this machine's (the release is built per
+/// architecture).
+fn unpack_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("linux/{arch}")
+}
+
 /// The config file text.
 pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
     let Flavor {
@@ -106,6 +117,21 @@ pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
             ("cni", cni),
         ]);
         plugins.insert("io.containerd.cri.v1.runtime".into(), Value::Table(runtime));
+        // The transfer service (`ctr images import`, the CRI's pulls) unpacks only into the
+        // snapshotters listed here, by default overlayfs alone: with native or fuse-overlayfs,
+        // an import failed "no unpack platforms defined" (a data folder on an overlay root, as
+        // in a container without a volume).
+        let unpack = table(vec![
+            ("platform", s(unpack_platform())),
+            ("snapshotter", s(snapshotter)),
+        ]);
+        plugins.insert(
+            "io.containerd.transfer.v1.local".into(),
+            Value::Table(table(vec![(
+                "unpack_config",
+                Value::Array(vec![Value::Table(unpack)]),
+            )])),
+        );
         plugins.insert(
             "io.containerd.cri.v1.images".into(),
             Value::Table(table(vec![
@@ -590,5 +616,22 @@ mod tests {
             "{}",
             p.files[0].1
         );
+    }
+
+    #[test]
+    fn imports_unpack_into_the_snapshotter_in_use() {
+        // containerd 2's transfer service (`ctr images import`) unpacks only into the
+        // snapshotters of its unpack_config: the one the session uses is listed.
+        for snapshotter in ["native", "overlayfs", "fuse-overlayfs"] {
+            let text = config(
+                &cfg(Cri::Containerd, false).paths,
+                snapshotter,
+                fl(2, false, false),
+            );
+            let t: toml::Table = toml::from_str(&text).unwrap();
+            let unpack = &t["plugins"]["io.containerd.transfer.v1.local"]["unpack_config"][0];
+            assert_eq!(unpack["snapshotter"].as_str(), Some(snapshotter), "{text}");
+            assert_eq!(unpack["platform"].as_str(), Some("linux/amd64"), "{text}");
+        }
     }
 }
