@@ -153,42 +153,12 @@ pub fn ip(args: &str) {
     );
 }
 
-/// Imports the test image ([`app_image`]) into `sb`'s containerd, in the CRI's namespace
-/// (`k8s.io`), with the release's `ctr` inside the session.
-pub fn import_app_image(sb: &Sandbox) {
-    let image = app_image(sb).display().to_string();
-    let state = sb.runtime_dir.join("usernetes");
-    let config = std::fs::read_to_string(state.join("containerd.toml")).unwrap();
-    let sock = state
-        .join("containerd/containerd.sock")
-        .display()
-        .to_string();
-    let ctr = sb.release.join("bin/ctr").display().to_string();
-    let snap = format!("--snapshotter={}", crate::snapshotter(&config));
-    sb.u7s_ok(&[
-        "nsenter",
-        &ctr,
-        "--address",
-        &sock,
-        "-n",
-        "k8s.io",
-        "images",
-        "import",
-        &snap,
-        &image,
-    ]);
-}
-
-/// Loads the test image ([`app_image`]) into `sb`'s dockerd with the release's docker CLI.
+/// Loads the test image ([`app_image`]) into `sb`'s container runtime with `u7s images load`
+/// (containerd's CRI namespace, dockerd, or CRI-O's image store).
 pub fn load_app_image(sb: &Sandbox) {
     let image = app_image(sb).display().to_string();
-    let host = format!("unix://{}", sb.runtime_dir.join("docker.sock").display());
-    let load = sb.run_for(
-        &sb.release.join("bin/docker"),
-        &["-H", &host, "load", "-i", &image],
-        Duration::from_secs(60),
-    );
-    assert!(load.success(), "docker load: {load:?}");
+    let out = sb.u7s_ok(&["images", "load", &image]);
+    assert!(out.contains("loaded"), "u7s images load said: {out}");
 }
 
 /// A network namespace of this test (`/run/netns/NAME`, loopback up), removed when dropped.

@@ -11,8 +11,7 @@
 //! stopped goes NotReady, started again goes Ready with its pod.
 
 use e2e::kube::{
-    diagnostics, import_app_image, ip, kubectl, kubectl_run, load_app_image, wait_kubectl,
-    write_for_user,
+    diagnostics, ip, kubectl, kubectl_run, load_app_image, wait_kubectl, write_for_user,
 };
 use e2e::*;
 use std::path::PathBuf;
@@ -179,10 +178,9 @@ fn a_master_and_nodes_on_containerd_and_docker_on_three_hosts() {
         "{addrs}"
     );
 
-    for sb in [&master, &node] {
-        import_app_image(sb);
+    for sb in [&master, &node, &docker] {
+        load_app_image(sb);
     }
-    load_app_image(&docker);
     let manifests = format!(
         "{}---\n{}---\n{}",
         pod("web-m", "master"),

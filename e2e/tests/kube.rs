@@ -15,8 +15,8 @@
 //! the kubelet without QoS cgroups and runc behind `u7s __oci-runtime`.
 
 use e2e::kube::{
-    APP_IMAGE, diagnostics, import_app_image, kubectl, session_userns, wait_kubectl,
-    wait_node_ready, write_for_user,
+    APP_IMAGE, diagnostics, kubectl, load_app_image, session_userns, wait_kubectl, wait_node_ready,
+    write_for_user,
 };
 use e2e::*;
 use std::time::{Duration, Instant};
@@ -205,7 +205,7 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
     assert!(sb.u7s_ok(&["status"]).contains(" Ready\n"));
 
     // An image made here, imported into the CRI's namespace with the release's ctr.
-    import_app_image(&sb);
+    load_app_image(&sb);
 
     let web = write_for_user(&sb, "web.yaml", WEB);
     let t1 = Instant::now();

@@ -5,14 +5,18 @@
 //!   dockerd by the session, the app image (busybox, made here, no registry) with the release's
 //!   `docker load`; the node gets Ready, a pod with resource limits is Running, `kubectl logs`
 //!   and `kubectl exec` work (exec needs `ExtendWebSocketsToKubelet` off in the kubelet of a
-//!   cri-dockerd node); `u7s down` leaves no process.
+//!   cri-dockerd node), CoreDNS (its image loaded by the session) is Running; `u7s down` leaves
+//!   no process.
 //! - `--cri crio`: CRI-O with conmon, pinns and runc behind the wrapper; the node gets Ready.
-//!   No pod yet: CRI-O pulls images only from registries (containers/storage has no import
-//!   through the CRI), and the session has no image-load path for CRI-O (see the status report).
+//!   CRI-O only pulls, so its images come from the session's registry on the namespace's
+//!   loopback (`image-registry`): the pause and CoreDNS images made from the release's
+//!   binaries, and the app image the test adds with `u7s images load`. A pod of it is Running
+//!   (pulled through the mirror, no other registry reachable), logs and exec work, the cluster
+//!   DNS (CoreDNS) is Running; a name the store lacks fails to pull, naming it.
 
 use e2e::kube::{
-    PrivateNetns, kubectl, load_app_image, session_userns, wait_kubectl, wait_node_ready,
-    write_for_user,
+    PrivateNetns, app_image, kubectl, load_app_image, session_userns, wait_kubectl,
+    wait_node_ready, write_for_user,
 };
 use e2e::*;
 use std::time::{Duration, Instant};
@@ -47,6 +51,26 @@ spec:
       requests: {cpu: 50m, memory: 16Mi}
       limits: {cpu: 200m, memory: 64Mi}
 "#;
+
+/// The cluster DNS (CoreDNS, its image made by the session from the release's coredns) Running.
+fn wait_coredns(sb: &Sandbox) {
+    wait_kubectl(
+        sb,
+        Duration::from_secs(120),
+        "CoreDNS to be Running",
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "pods",
+            "-l",
+            "k8s-app=kube-dns",
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ],
+        |s| s.contains("Running"),
+    );
+}
 
 /// The session is gone: no process of its user namespace, none of the sandbox's.
 fn down_leaves_nothing(sb: &Sandbox) {
@@ -119,12 +143,14 @@ fn docker_node_gets_ready_and_runs_a_pod() {
         ],
     );
     assert!(got.contains("hello over the cluster network"), "{got:?}");
+    // The cluster DNS, from the CoreDNS image the session loaded into dockerd.
+    wait_coredns(&sb);
     down_leaves_nothing(&sb);
 }
 
 #[test]
 #[ignore = "needs root, U7S_TEST_USER and U7S_E2E_KUBE_BIN with crio, pinns and conmon (scripts/test.sh prepares them)"]
-fn crio_node_gets_ready() {
+fn crio_node_gets_ready_and_runs_a_pod_of_a_loaded_image() {
     let user = test_user();
     // Its own network namespace: the two tests of this file run at once, each publishing 6443.
     let netns = PrivateNetns::new("crio");
@@ -139,5 +165,73 @@ fn crio_node_gets_ready() {
         assert!(conf.contains("usernetes/oci-runtime"), "{conf}");
     }
     wait_ready(&sb, t0, "crio");
+
+    // The app image into the session's image store; CRI-O pulls it through the mirror.
+    let image = app_image(&sb);
+    let out = sb.u7s_ok(&["images", "load", image.to_str().unwrap()]);
+    assert!(out.contains("loaded docker.io/u7s-e2e/busybox:1"), "{out}");
+    let web = write_for_user(
+        &sb,
+        "web.yaml",
+        &WEB.replace("imagePullPolicy: Never", "imagePullPolicy: Always"),
+    );
+    let t1 = Instant::now();
+    kubectl(&sb, &["apply", "-f", &web]);
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(90),
+        "the web pod to be Running",
+        &["get", "pod", "web", "-o", "jsonpath={.status.phase}"],
+        |s| s.trim() == "Running",
+    );
+    eprintln!(
+        "e2e kube crio: pod Running {:.1}s after apply",
+        t1.elapsed().as_secs_f64()
+    );
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(30),
+        "the web pod's log",
+        &["logs", "web"],
+        |s| s.contains("hello from web"),
+    );
+    let got = kubectl(
+        &sb,
+        &[
+            "exec",
+            "web",
+            "--",
+            "/bin/busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1:8080/",
+        ],
+    );
+    assert!(got.contains("hello over the cluster network"), "{got:?}");
+    // The cluster DNS, from the CoreDNS image the session's registry serves.
+    wait_coredns(&sb);
+    // A name the store lacks: the pull fails (nothing else is reachable), the event names it.
+    kubectl(
+        &sb,
+        &[
+            "run",
+            "nowhere",
+            "--image=docker.io/u7s-e2e/absent:1",
+            "--restart=Never",
+        ],
+    );
+    wait_kubectl(
+        &sb,
+        Duration::from_secs(60),
+        "the pull of an image nobody loaded to fail",
+        &[
+            "get",
+            "pod",
+            "nowhere",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+        ],
+        |s| s.contains("ErrImagePull") || s.contains("ImagePullBackOff"),
+    );
     down_leaves_nothing(&sb);
 }

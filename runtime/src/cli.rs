@@ -39,6 +39,7 @@ EXAMPLES:
   u7s ports add 0.0.0.0:8443:443/tcp  ... on every interface
   u7s ports ls                        published ports (u7s ports rm ID)
   u7s nsenter ip addr                 a command inside the session's namespaces
+  u7s images load app.tar             an image archive into the session
   u7s logs dockerd -n 50 -f           a component's log
   u7s down                            stop; returns when no process is left
   u7s reset --yes                     stop, remove images, containers and data
@@ -91,6 +92,19 @@ pub struct Cli {
     /// Print the man page (roff) to stdout and exit
     #[arg(long, exclusive = true)]
     pub man: bool,
+}
+
+/// `u7s images`.
+#[derive(Debug, Subcommand)]
+pub enum ImagesCmd {
+    /// Load image archives (`docker save`, `ctr images export`, an OCI archive) into the
+    /// running session: containerd's CRI namespace, dockerd, or for CRI-O the session's image
+    /// store that its loopback registry serves (Docker 25+ `docker save` or an OCI archive)
+    Load {
+        /// The archives
+        #[arg(required = true, value_name = "ARCHIVE")]
+        archives: Vec<std::path::PathBuf>,
+    },
 }
 
 /// What `u7s up` (and the units) start.
@@ -303,9 +317,27 @@ pub enum Cmd {
     #[command(subcommand, after_help = CERTS_EXAMPLES)]
     Certs(CertsCmd),
 
+    /// Images without a registry: load image archives into the session's container runtime
+    #[command(subcommand)]
+    Images(ImagesCmd),
+
     /// (internal) the supervisor inside the namespaces
     #[command(name = "__child", hide = true)]
     Child,
+
+    /// (internal) CRI-O's image registry on the namespace's loopback, serving the session's
+    /// image store (the pause and CoreDNS images made from these binaries added first)
+    #[command(name = "__registry", hide = true)]
+    Registry {
+        #[arg(long)]
+        store: std::path::PathBuf,
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        pause: Option<std::path::PathBuf>,
+        #[arg(long)]
+        coredns: Option<std::path::PathBuf>,
+    },
 
     /// (internal) the OCI runtime of a session without writable cgroups: runc without the
     /// bundle's cgroup settings
@@ -357,6 +389,9 @@ pub enum Cmd {
         archive: std::path::PathBuf,
         #[arg(long)]
         name: String,
+        /// The coredns binary, made into the CoreDNS image (the cluster DNS)
+        #[arg(long)]
+        coredns: Option<std::path::PathBuf>,
     },
 }
 

@@ -17,6 +17,7 @@
 //! | [`rootlesskit`] | RootlessKit's command line, REST API and port specs |
 //! | [`pki`] | TLS material: CA, leaves, kubeconfigs, `u7s certs`, the join bundle |
 //! | [`probe`] | readiness probes and the small HTTP client they use |
+//! | [`registry`] | CRI-O's images without a registry: the session's image store and its loopback registry |
 //! | [`host`] | the machine outside: programs, /proc, host address, storage, files, systemd units |
 
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod host;
 pub mod pki;
 pub mod probe;
 pub mod process;
+pub mod registry;
 pub mod rootlesskit;
 pub mod session;
 pub mod supervisor;

@@ -23,6 +23,18 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
             follow,
         } => commands::logs::run(component.as_deref(), lines, follow),
         Cmd::Ports(p) => commands::ports::run(&p),
+        Cmd::Images(runtime::cli::ImagesCmd::Load { archives }) => {
+            commands::images::load(&archives)
+        }
+        Cmd::Registry {
+            store,
+            listen,
+            pause,
+            coredns,
+        } => {
+            runtime::registry::run(&store, &listen, pause.as_deref(), coredns.as_deref())?;
+            Ok(ExitStatus::Success)
+        }
         Cmd::Docker { args } => commands::docker::run(&args),
         Cmd::Kubectl { args } => commands::kubectl::run(&args),
         Cmd::Nsenter { command } => commands::nsenter::run(&command),
@@ -69,8 +81,16 @@ fn dispatch(cmd: Cmd) -> anyhow::Result<ExitStatus> {
             docker,
             archive,
             name,
+            coredns,
         } => {
             runtime::process::images::load_pause_into_docker(&pause, &docker, &archive, &name)?;
+            if let Some(c) = coredns {
+                runtime::process::images::load_coredns_into_docker(
+                    &c,
+                    &docker,
+                    runtime::components::coredns::IMAGE,
+                )?;
+            }
             Ok(ExitStatus::Success)
         }
     }

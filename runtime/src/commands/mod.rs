@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod docker;
 pub mod down;
+pub mod images;
 pub mod kubectl;
 pub mod logs;
 pub mod nsenter;

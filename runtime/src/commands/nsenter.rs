@@ -10,6 +10,17 @@ use std::path::Path;
 
 pub fn run(cmd: &[String]) -> Result<ExitStatus> {
     let paths = live_paths()?;
+    let mut c = command(&paths, cmd)?;
+    let e = c.exec();
+    Err(anyhow::anyhow!(
+        "cannot run {}: {e}",
+        c.get_program().to_string_lossy()
+    ))
+}
+
+/// `nsenter` into the namespaces of the session at `paths`, running `cmd` (default: the user's
+/// shell) with the components' `PATH` and the session's sockets in the environment.
+pub fn command(paths: &Paths, cmd: &[String]) -> Result<std::process::Command> {
     let pid = crate::host::procfs::read_pid(&paths.child_pid_file()).with_context(|| {
         format!(
             "{} is missing: the session is still starting",
@@ -27,7 +38,7 @@ pub fn run(cmd: &[String]) -> Result<ExitStatus> {
         .env("ROOTLESSKIT_STATE_DIR", paths.rootlesskit());
     // The session's sockets for the tools run there (ctr, crictl, docker), not the rootful
     // defaults (/run/containerd/containerd.sock, /var/run/docker.sock).
-    for (k, v) in session_tool_env(&paths, |p| p.exists()) {
+    for (k, v) in session_tool_env(paths, |p| p.exists()) {
         c.env(k, v);
     }
     if cmd.is_empty() {
@@ -35,8 +46,7 @@ pub fn run(cmd: &[String]) -> Result<ExitStatus> {
     } else {
         c.args(cmd);
     }
-    let e = c.exec();
-    Err(anyhow::anyhow!("cannot run {}: {e}", nsenter.display()))
+    Ok(c)
 }
 
 /// CONTAINERD_ADDRESS (ctr), CONTAINER_RUNTIME_ENDPOINT (crictl) and DOCKER_HOST for the

@@ -77,6 +77,24 @@ fn unpack_platform() -> String {
     format!("linux/{arch}")
 }
 
+/// The snapshotter a config of [`config`] gives the CRI (containerd 2 or 1.x layout);
+/// containerd's default, overlayfs, when it names none.
+pub fn snapshotter_of(config_text: &str) -> String {
+    let t: Table = toml::from_str(config_text).unwrap_or_default();
+    let plugins = t.get("plugins");
+    let v2 = plugins
+        .and_then(|p| p.get("io.containerd.cri.v1.images"))
+        .and_then(|i| i.get("snapshotter"));
+    let v1 = plugins
+        .and_then(|p| p.get(CRI_PLUGIN))
+        .and_then(|c| c.get("containerd"))
+        .and_then(|c| c.get("snapshotter"));
+    v2.or(v1)
+        .and_then(Value::as_str)
+        .unwrap_or("overlayfs")
+        .to_string()
+}
+
 /// The config file text.
 pub fn config(p: &Paths, snapshotter: &str, f: Flavor) -> String {
     let Flavor {
@@ -616,6 +634,16 @@ mod tests {
             "{}",
             p.files[0].1
         );
+    }
+
+    #[test]
+    fn the_snapshotter_is_read_back_from_either_layout() {
+        let paths = &cfg(Cri::Containerd, false).paths;
+        for major in [1, 2] {
+            let text = config(paths, "native", fl(major, false, false));
+            assert_eq!(snapshotter_of(&text), "native", "{text}");
+        }
+        assert_eq!(snapshotter_of(""), "overlayfs");
     }
 
     #[test]

@@ -54,16 +54,21 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
     let p = &cfg.paths;
     let hint = "install a release with Kubernetes (it ships the pause binary, bin/pause)";
     let pause = need(find, "pause", "the pod sandbox image", hint)?;
+    let mut job_args = vec![
+        "__load-docker-image".into(),
+        format!("--pause={}", pause.display()),
+        format!("--docker={}", p.docker_sock().display()),
+        format!("--archive={}", p.state.join("pause-image.tar").display()),
+        format!("--name={PAUSE_IMAGE}"),
+    ];
+    // The cluster DNS's image, made from the release's coredns as for containerd.
+    if let Some(c) = find("coredns") {
+        job_args.push(format!("--coredns={}", c.display()));
+    }
     plan.jobs.push(Job {
         name: crate::process::images::JOB.into(),
         program: need(find, "u7s", "the pause image load", hint)?,
-        args: vec![
-            "__load-docker-image".into(),
-            format!("--pause={}", pause.display()),
-            format!("--docker={}", p.docker_sock().display()),
-            format!("--archive={}", p.state.join("pause-image.tar").display()),
-            format!("--name={PAUSE_IMAGE}"),
-        ],
+        args: job_args,
         env: vec![],
         after: vec!["dockerd".into()],
         once_marker: None,
@@ -113,6 +118,11 @@ mod tests {
                 .contains(&"--docker=/run/user/1000/docker.sock".into())
         );
         assert!(job.args.contains(&format!("--name={PAUSE_IMAGE}")));
+        assert!(
+            job.args.contains(&"--coredns=/rel/bin/coredns".into()),
+            "{:?}",
+            job.args
+        );
         let e = add(&mut p, &c, &find_none).unwrap_err().to_string();
         assert!(e.contains("cri-dockerd"), "{e}");
     }

@@ -28,12 +28,20 @@ pub struct CrioFiles {
     pub registries: PathBuf,
 }
 
+/// CRI-O's `HOME`: containers/image reads `registries.conf` only from a path CRI-O would
+/// have to be given (it has no flag for it) or from `$HOME/.config/containers/`, so CRI-O gets
+/// a home of its own in the session's state, and the user's own containers config (podman's)
+/// is neither read nor touched.
+pub fn crio_home(p: &Paths) -> PathBuf {
+    p.crio_state().join("home")
+}
+
 /// Where the generated files go.
 pub fn files(p: &Paths) -> CrioFiles {
     CrioFiles {
         conf: p.crio_state().join("crio.conf"),
         policy: p.crio_state().join("policy.json"),
-        registries: p.crio_state().join("registries.conf"),
+        registries: crio_home(p).join(".config/containers/registries.conf"),
     }
 }
 
@@ -50,6 +58,12 @@ fn t(pairs: Vec<(&str, Value)>) -> Value {
     )
 }
 
+/// The image store CRI-O's pulls are served from ([`crate::registry::store`]): kept across
+/// sessions, beside CRI-O's own storage.
+pub fn image_store(p: &Paths) -> PathBuf {
+    p.data_dir("images")
+}
+
 /// crio.conf.
 pub fn config(
     p: &Paths,
@@ -57,6 +71,7 @@ pub fn config(
     fuse_overlayfs: Option<&Path>,
     conmon: &Path,
     runtime: (&str, &Path),
+    cgroups_writable: bool,
 ) -> String {
     let st = p.crio_state();
     let mut crio = vec![
@@ -81,13 +96,27 @@ pub fn config(
     crio.push(("api", t(vec![("listen", s(p.crio_sock().display()))])));
     crio.push((
         "image",
-        t(vec![("signature_policy", s(files(p).policy.display()))]),
+        t(vec![
+            ("signature_policy", s(files(p).policy.display())),
+            // The sandbox image the session's registry serves (crate::registry).
+            ("pause_image", s(super::containerd::SANDBOX_IMAGE)),
+        ]),
     ));
     let (rt_name, rt_path) = runtime;
     crio.push((
         "runtime",
         t(vec![
             ("cgroup_manager", s("cgroupfs")),
+            // A dropped infra container (the default) has CRI-O make the pod's cgroup itself,
+            // which fails where cgroups are not writable ("failed to create cpuset"); a real
+            // pause container goes through the OCI runtime, whose wrapper drops the cgroup.
+            ("drop_infra_ctr", Value::Boolean(cgroups_writable)),
+            // Ports below 1024 for every user of a pod's network namespace, as containerd's
+            // CRI does (enable_unprivileged_ports): CoreDNS runs as 65532 and listens on 53.
+            (
+                "default_sysctls",
+                Value::Array(vec![s("net.ipv4.ip_unprivileged_port_start=0")]),
+            ),
             ("container_exits_dir", s(st.join("exits").display())),
             (
                 "container_attach_socket_dir",
@@ -166,6 +195,7 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
             fuse.as_deref(),
             &conmon,
             (runtime.0, &runtime.1),
+            facts.cgroup2,
         ),
         0o600,
     ));
@@ -176,21 +206,56 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> R
     ));
     plan.files.push((
         f.registries.clone(),
-        "unqualified-search-registries = [\"docker.io\"]\n".into(),
+        crate::registry::registries_conf(crate::registry::PORT),
         0o644,
     ));
+    // CRI-O only pulls: the pause and CoreDNS images (and those of `u7s images load`) come
+    // from the session's own registry on the namespace's loopback (crate::registry).
+    let u7s = need(find, "u7s", "CRI-O's image registry", HINT)?;
+    let mut args = vec![
+        "__registry".to_string(),
+        format!("--store={}", image_store(p).display()),
+        format!("--listen=127.0.0.1:{}", crate::registry::PORT),
+    ];
+    match find("pause") {
+        Some(pause) => args.push(format!("--pause={}", pause.display())),
+        None => plan.notes.push(format!(
+            "no pause binary: {} is not served to CRI-O (install a release with Kubernetes)",
+            super::containerd::SANDBOX_IMAGE
+        )),
+    }
+    if cfg.session.kube
+        && let Some(c) = find("coredns")
+    {
+        args.push(format!("--coredns={}", c.display()));
+    }
+    plan.components.push(ComponentSpec {
+        name: crate::registry::COMPONENT.into(),
+        program: u7s,
+        args,
+        env: vec![],
+        after: vec![],
+        probe: Probe::HttpOk {
+            port: crate::registry::PORT,
+            path: "/v2/".into(),
+            want_ok: false,
+        },
+        endpoint: format!(
+            "http://127.0.0.1:{} (inside the namespace)",
+            crate::registry::PORT
+        ),
+        stop_timeout: Duration::from_secs(5),
+        remove_before_start: vec![],
+    });
     plan.components.push(ComponentSpec {
         name: "crio".into(),
         program,
         args: vec![format!("--config={}", f.conf.display())],
         env: vec![
             ("_CRIO_ROOTLESS".into(), "1".into()),
-            (
-                "CONTAINERS_REGISTRIES_CONF".into(),
-                f.registries.display().to_string(),
-            ),
+            ("HOME".into(), crio_home(p).display().to_string()),
         ],
-        after: vec![],
+        after: vec![crate::registry::COMPONENT.into()],
         probe: Probe::Grpc {
             socket: p.crio_sock(),
         },
@@ -216,6 +281,7 @@ mod tests {
             Some(Path::new("/rel/bin/fuse-overlayfs")),
             Path::new("/rel/bin/conmon"),
             ("crun", Path::new("/rel/bin/crun")),
+            true,
         );
         let v: Table = text.parse().unwrap();
         let crio = &v["crio"];
@@ -252,7 +318,28 @@ mod tests {
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();
-        let comp = &p.components[0];
+        // The session's image registry first (CRI-O only pulls), then CRI-O after it.
+        let reg = &p.components[0];
+        assert_eq!(reg.name, crate::registry::COMPONENT);
+        assert_eq!(reg.args[0], "__registry");
+        assert!(
+            reg.args.iter().any(|a| a.starts_with("--pause=")),
+            "{:?}",
+            reg.args
+        );
+        assert!(
+            reg.args
+                .contains(&format!("--listen=127.0.0.1:{}", crate::registry::PORT))
+        );
+        let comp = &p.components[1];
+        assert_eq!(comp.name, "crio");
+        assert_eq!(comp.after, [crate::registry::COMPONENT]);
+        assert!(
+            p.files[0]
+                .1
+                .contains("pause_image = \"registry.k8s.io/pause:")
+        );
+        assert!(p.files[2].1.contains("127.0.0.1:10265/registry.k8s.io"));
         assert!(comp.env.contains(&("_CRIO_ROOTLESS".into(), "1".into())));
         assert_eq!(p.files.len(), 3);
         assert!(p.files[0].1.contains("default_runtime = \"crun\""));
@@ -291,5 +378,14 @@ mod tests {
         let v: Table = conf.parse().unwrap();
         let runc = &v["crio"]["runtime"]["runtimes"]["runc"];
         assert_eq!(runc["runtime_path"].as_str(), wrapper.to_str());
+        // A real pause container, through the wrapper, rather than a pod cgroup CRI-O makes.
+        assert_eq!(
+            v["crio"]["runtime"]["drop_infra_ctr"].as_bool(),
+            Some(false)
+        );
+        assert_eq!(
+            v["crio"]["runtime"]["default_sysctls"][0].as_str(),
+            Some("net.ipv4.ip_unprivileged_port_start=0")
+        );
     }
 }

@@ -190,22 +190,38 @@ pub fn load_pause_into_docker(
     let bytes = std::fs::read(pause).map_err(|e| Error::io(pause, e))?;
     let tar = pause_archive(&bytes, name)?;
     crate::host::fsutil::write_atomic(archive, &tar, 0o600)?;
+    load_into_docker(socket, &tar)?;
+    println!("loaded {name} from {} into dockerd", pause.display());
+    Ok(())
+}
+
+/// Makes the CoreDNS image (named `name`) from the release's `coredns` and loads it into the
+/// dockerd of `socket`, for the cluster DNS on a cri-dockerd node.
+pub fn load_coredns_into_docker(coredns: &Path, socket: &Path, name: &str) -> Result<()> {
+    let bin = std::fs::read(coredns).map_err(|e| Error::io(coredns, e))?;
+    load_into_docker(socket, &coredns_archive(&bin, name)?)?;
+    println!("loaded {name} from {} into dockerd", coredns.display());
+    Ok(())
+}
+
+/// Loads an image archive into the dockerd of `socket` (`POST /images/load`, what `docker
+/// load` does).
+pub fn load_into_docker(socket: &Path, tar: &[u8]) -> Result<()> {
     let r = crate::probe::http::unix_request(
         socket,
         "POST",
         "/images/load?quiet=1",
-        Some(&tar),
-        std::time::Duration::from_secs(60),
+        Some(tar),
+        std::time::Duration::from_secs(300),
     )?;
     let text = r.text();
     // dockerd answers 200 and reports a failed load inside its JSON message stream.
     if r.status != 200 || text.contains("\"error") {
         return Err(Error::Component {
-            component: "pause image".into(),
+            component: "image load".into(),
             message: format!("dockerd refused the image ({}): {}", r.status, text.trim()),
         });
     }
-    println!("loaded {name} from {} into dockerd", pause.display());
     Ok(())
 }
 
