@@ -145,7 +145,14 @@ pub fn report(paths: &Paths) -> Result<Report> {
         cert_expiry: crate::pki::inventory::earliest_expiry(&certs)
             .map(|(role, days_left)| crate::session::status::CertExpiry { role, days_left }),
         cert_problems: crate::pki::inventory::problem_lines(&certs),
-        node: node_health(cfg, paths),
+        node: node_health(cfg, paths).map(|mut h| {
+            let states: Vec<_> = components
+                .iter()
+                .map(|c| (c.name.clone(), c.state))
+                .collect();
+            crate::session::node_health::explain_unstarted_kubelet(&mut h, &states);
+            h
+        }),
     };
     Ok(Report {
         running: true,

@@ -4,6 +4,7 @@
 //! published on the host's loopback, with the admin credential) is the effect.
 
 use crate::pki::{Leaf, Pki};
+use crate::session::status::State;
 use serde::{Deserialize, Serialize};
 
 /// The node's health in `u7s status`.
@@ -42,6 +43,36 @@ pub fn fix_for(reason: &str, message: &str, cri: &str) -> String {
     } else {
         "see `u7s logs kubelet`".into()
     }
+}
+
+/// A node that never registered because its kubelet never started (it waits for a job or
+/// component that failed, or failed itself): the fix names what to look at instead of the
+/// kubelet's log, which does not exist yet. `states`: every component and job of the session
+/// with its state.
+pub fn explain_unstarted_kubelet(health: &mut NodeHealth, states: &[(String, State)]) {
+    if health.ready || health.reason != "NotRegistered" {
+        return;
+    }
+    let Some((_, kubelet)) = states.iter().find(|(n, _)| n == "kubelet") else {
+        return;
+    };
+    let failed: Vec<&str> = states
+        .iter()
+        .filter(|(n, st)| *st == State::Failed && n != "kubelet")
+        .map(|(n, _)| n.as_str())
+        .collect();
+    health.fix = Some(match (kubelet, failed.first()) {
+        (State::Ready | State::Starting | State::Restarting, _) => return,
+        (_, Some(first)) => format!(
+            "the kubelet has not started: {} failed; see `u7s logs {first}`, then `u7s down` \
+             and `u7s up`",
+            failed.join(", ")
+        ),
+        (State::Failed, None) => "the kubelet failed: see `u7s logs kubelet`".into(),
+        _ => "the kubelet has not started yet: it waits for the components before it \
+              (`u7s status` shows which are not ready)"
+            .into(),
+    });
 }
 
 /// The health of node `name` from the apiserver's answer to `GET /api/v1/nodes/NAME`: `status`
@@ -93,6 +124,44 @@ pub fn fetch(pki: &Pki, port: u16, name: &str, cri: &str) -> Option<NodeHealth> 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_kubelet_that_never_started_is_explained_by_what_failed() {
+        let not_registered = || from_response("n1", 404, "", "containerd").unwrap();
+        let st = |v: &[(&str, State)]| -> Vec<(String, State)> {
+            v.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+        };
+        let mut h = not_registered();
+        explain_unstarted_kubelet(
+            &mut h,
+            &st(&[
+                ("containerd", State::Ready),
+                ("pause-image", State::Failed),
+                ("kubelet", State::Waiting),
+            ]),
+        );
+        let fix = h.fix.unwrap();
+        assert!(
+            fix.contains("pause-image failed") && fix.contains("u7s logs pause-image"),
+            "{fix}"
+        );
+
+        let mut h = not_registered();
+        explain_unstarted_kubelet(&mut h, &st(&[("kubelet", State::Failed)]));
+        assert_eq!(
+            h.fix.as_deref(),
+            Some("the kubelet failed: see `u7s logs kubelet`")
+        );
+
+        // A running kubelet that did not register yet keeps the kubelet's log as the fix.
+        let mut h = not_registered();
+        let before = h.fix.clone();
+        explain_unstarted_kubelet(
+            &mut h,
+            &st(&[("kubelet", State::Ready), ("x", State::Failed)]),
+        );
+        assert_eq!(h.fix, before);
+    }
     use super::*;
 
     fn node(status: &str, reason: &str, message: &str) -> String {
