@@ -68,6 +68,18 @@ pub enum Probe {
     FileExists { path: PathBuf },
 }
 
+impl Probe {
+    /// The socket a daemon serves on, for the probes that ask one (gRPC, Docker): the
+    /// supervisor keeps asking it after readiness and restarts a daemon whose socket stopped
+    /// answering (removed, or the daemon hung while its process lives).
+    pub fn socket(&self) -> Option<&std::path::Path> {
+        match self {
+            Probe::DockerPing { socket } | Probe::Grpc { socket } => Some(socket),
+            _ => None,
+        }
+    }
+}
+
 /// A one-shot task run by the supervisor once its dependencies are ready (a component being
 /// ready or another job having succeeded); retried with backoff a few times, then reported
 /// without stopping the session. With `once_marker`, a success writes the marker and later

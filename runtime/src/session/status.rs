@@ -60,6 +60,10 @@ pub struct ComponentStatus {
     /// `program --version`, first line (filled in by `u7s status`).
     #[serde(default)]
     pub version: Option<String>,
+    /// What is wrong with a running component while the supervisor acts on it: its socket that
+    /// stopped answering, the restart that follows (the supervisor's liveness probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 /// The supervisor's view, in `STATE/status.json`.
@@ -223,6 +227,15 @@ impl Report {
         if let Some(e) = &s.error {
             out.push_str(&format!("  error: {e}\n"));
         }
+        for c in self.components.iter() {
+            if let Some(h) = &c.health {
+                out.push_str(&format!(
+                    "  {}: {h}\n    fix: none needed while it restarts; should it keep failing: \
+                     `u7s logs {}`, then `u7s down` and `u7s up`\n",
+                    c.name, c.name
+                ));
+            }
+        }
         if let Some(n) = &s.node {
             if n.ready {
                 out.push_str(&format!("  node: {} Ready\n", n.name));
@@ -357,6 +370,7 @@ mod tests {
             log: "/l/dockerd.log".into(),
             last_exit: None,
             version: Some("Docker version 20.10".into()),
+            health: None,
         }
     }
 
@@ -451,6 +465,28 @@ mod tests {
             ports: vec![],
         };
         assert!(none.render().contains("no session running"));
+    }
+
+    #[test]
+    fn a_component_whose_socket_stopped_answering_is_named_with_the_fix() {
+        let mut r = report();
+        r.components[1].state = State::Restarting;
+        r.components[1].health = Some(
+            "unix:///run/user/1000/docker.sock does not answer (connection refused): restarting"
+                .into(),
+        );
+        let t = r.render();
+        assert!(
+            t.contains(
+                "  dockerd: unix:///run/user/1000/docker.sock does not answer (connection refused): \
+                 restarting\n    fix: none needed while it restarts; should it keep failing: \
+                 `u7s logs dockerd`, then `u7s down` and `u7s up`"
+            ),
+            "{t}"
+        );
+        let j = serde_json::to_string(&r).unwrap();
+        assert!(j.contains("\"health\":\"unix:///run/user/1000/docker.sock does not answer"));
+        assert!(!serde_json::to_string(&report()).unwrap().contains("health"));
     }
 
     #[test]

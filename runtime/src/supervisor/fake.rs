@@ -23,6 +23,11 @@ pub struct Behaviour {
     pub ignores_term: bool,
     /// The start itself fails (program missing).
     pub fails_to_start: bool,
+    /// Its probe stops answering this long after the start while it runs on (its socket
+    /// removed, or hung).
+    pub unanswering_after: Option<Duration>,
+    /// … and answers again this long after the start.
+    pub answers_again_after: Option<Duration>,
 }
 
 /// Ready `ms` milliseconds after the start; runs until stopped.
@@ -277,6 +282,10 @@ impl Host for Fake {
         let p = self
             .proc_named(name)
             .ok_or_else(|| format!("{name}: not running"))?;
+        let again = p.b.answers_again_after.is_some_and(|d| p.started + d <= t);
+        if p.b.unanswering_after.is_some_and(|d| p.started + d <= t) && !again {
+            return Err(format!("{name}.sock: No such file or directory"));
+        }
         match p.b.ready_after {
             Some(d) if p.started + d <= t => Ok(()),
             _ => Err("connection refused".into()),
