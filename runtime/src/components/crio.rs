@@ -249,6 +249,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: true,
+            etcd_version: None,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();
@@ -272,6 +273,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();

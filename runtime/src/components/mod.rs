@@ -128,6 +128,8 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// Hints for the session log (something optional is missing).
     pub notes: Vec<String>,
+    /// Files written each time a component becomes ready: (component, path, content).
+    pub on_ready: Vec<(String, PathBuf, String)>,
 }
 
 /// Facts about the host the plan depends on.
@@ -138,6 +140,9 @@ pub struct Facts {
     pub containerd_major: u32,
     /// cgroup v2 delegated (cgroup namespace present).
     pub cgroup2: bool,
+    /// The release's etcd version (`etcd --version`), recorded beside its data once it is
+    /// ready ([`crate::session::etcd_data`]).
+    pub etcd_version: Option<String>,
 }
 
 /// Looks a program up (release bin/ first, then PATH).
@@ -189,7 +194,7 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
         )?;
     }
     if (cfg.session.etcd || cfg.session.kube) && master {
-        etcd::add(&mut plan, cfg, find)?;
+        etcd::add(&mut plan, cfg, facts, find)?;
     }
     match cfg.session.cri {
         Cri::Docker => dockerd::add(&mut plan, cfg, facts, find)?,
@@ -297,6 +302,15 @@ pub(crate) mod testutil {
         }
     }
 
+    pub fn facts() -> super::Facts {
+        super::Facts {
+            storage: crate::host::storage::Storage::Overlay,
+            containerd_major: 1,
+            cgroup2: false,
+            etcd_version: None,
+        }
+    }
+
     pub fn find_all(name: &str) -> Option<PathBuf> {
         Some(PathBuf::from("/rel/bin").join(name))
     }
@@ -316,6 +330,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         }
     }
 

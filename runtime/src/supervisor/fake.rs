@@ -103,7 +103,11 @@ pub struct Fake {
     pub said: Vec<String>,
     pub notified: Vec<String>,
     pub files: BTreeSet<PathBuf>,
+    /// What each file the supervisor wrote holds.
+    pub written: HashMap<PathBuf, String>,
     pub removed: Vec<PathBuf>,
+    /// The logs' content, by path.
+    pub logs: HashMap<PathBuf, Vec<String>>,
 }
 
 /// Virtual time after which a test gives up (a safety net: far beyond every timeout).
@@ -130,7 +134,9 @@ impl Fake {
             said: vec![],
             notified: vec![],
             files: BTreeSet::new(),
+            written: HashMap::new(),
             removed: vec![],
+            logs: HashMap::new(),
         }
     }
 
@@ -305,8 +311,9 @@ impl Host for Fake {
         self.removed.push(path.to_path_buf());
     }
 
-    fn write_marker(&mut self, path: &Path, _content: &str) -> std::result::Result<(), String> {
+    fn write_marker(&mut self, path: &Path, content: &str) -> std::result::Result<(), String> {
         self.files.insert(path.to_path_buf());
+        self.written.insert(path.to_path_buf(), content.to_string());
         Ok(())
     }
 
@@ -321,5 +328,10 @@ impl Host for Fake {
 
     fn say(&mut self, msg: &str) {
         self.said.push(msg.to_string());
+    }
+
+    fn log_tail(&self, log: &Path, n: usize) -> Vec<String> {
+        let l = self.logs.get(log).cloned().unwrap_or_default();
+        l[l.len().saturating_sub(n)..].to_vec()
     }
 }

@@ -46,6 +46,9 @@ pub const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
 /// Unanswered probes in a row after which a ready daemon is restarted.
 pub const LIVENESS_FAILURES: u32 = 3;
 
+/// Lines of a failed component's log the supervisor repeats in its own output.
+pub const LOG_TAIL_LINES: usize = 15;
+
 /// Backoff before restart number `n` (1-based): 250 ms doubling, at most 8 s.
 pub fn backoff(n: u32) -> Duration {
     let ms = 250u64.saturating_mul(1u64 << n.saturating_sub(1).min(5));
@@ -92,6 +95,8 @@ struct Slot {
     watch: Watch,
     /// What is wrong while the supervisor acts on it (shown in the status).
     health: Option<String>,
+    /// Files written each time it becomes ready: (path, content).
+    on_ready: Vec<(std::path::PathBuf, String)>,
 }
 
 /// Where the liveness watch of a ready daemon is.
@@ -185,10 +190,16 @@ impl<H: Host> Supervisor<H> {
     /// A supervisor for `plan` whose effects go through `host`.
     pub fn with_host(mut host: H, cfg: ChildConfig, plan: Plan, storage: &str) -> Supervisor<H> {
         let now = host.now();
+        let on_ready = plan.on_ready;
         let slots = plan
             .components
             .into_iter()
             .map(|spec| Slot {
+                on_ready: on_ready
+                    .iter()
+                    .filter(|(c, _, _)| *c == spec.name)
+                    .map(|(_, p, t)| (p.clone(), t.clone()))
+                    .collect(),
                 log: cfg.paths.log(&spec.name),
                 spec,
                 state: State::Waiting,
@@ -517,6 +528,15 @@ impl<H: Host> Supervisor<H> {
                         "{} ready in {took:.2}s ({})",
                         slot.spec.name, slot.spec.endpoint
                     ));
+                    for (path, content) in &slot.on_ready {
+                        if let Err(e) = self.host.write_marker(path, content) {
+                            self.host.say(&format!(
+                                "{}: cannot write {}: {e}",
+                                slot.spec.name,
+                                path.display()
+                            ));
+                        }
+                    }
                     self.dirty = true;
                 }
                 Err(e) => {
@@ -665,6 +685,16 @@ impl<H: Host> Supervisor<H> {
                     f.spec.name,
                     f.log.display()
                 ));
+                let tail = self.host.log_tail(&f.log, LOG_TAIL_LINES);
+                if !tail.is_empty() {
+                    let msg = format!(
+                        "last lines of {} ({}):\n  {}",
+                        f.spec.name,
+                        f.log.display(),
+                        tail.join("\n  ")
+                    );
+                    self.say(&msg);
+                }
                 self.state = State::Failed;
                 self.dirty = true;
                 code = 1;

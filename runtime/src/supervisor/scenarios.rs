@@ -739,3 +739,41 @@ fn a_daemon_that_does_not_come_back_fails_the_session_naming_it() {
     assert!(err.starts_with("cri failed ("), "{err}");
     assert!(err.contains("see `u7s logs cri`"), "{err}");
 }
+
+#[test]
+fn a_component_that_fails_says_the_last_lines_of_its_log() {
+    let mut fake = Fake::new(&[("etcd", vec![exits(10, 1)])], at(LIMIT));
+    let lines: Vec<String> = (1..=40).map(|i| format!("line {i}")).collect();
+    fake.logs.insert(cfg().paths.log("etcd"), lines);
+    let (code, fake) = run(fake, plan(vec![comp("etcd", &[])], vec![]));
+    assert_eq!(code, 1);
+    let said = fake
+        .said
+        .iter()
+        .find(|l| l.starts_with("last lines of etcd ("))
+        .unwrap_or_else(|| panic!("{:#?}", fake.said));
+    assert!(said.ends_with("line 26\n  line 27\n  line 28\n  line 29\n  line 30\n  line 31\n  line 32\n  line 33\n  line 34\n  line 35\n  line 36\n  line 37\n  line 38\n  line 39\n  line 40"), "{said}");
+    assert!(!said.contains("line 25\n"), "{said}");
+}
+
+#[test]
+fn files_of_a_component_are_written_each_time_it_becomes_ready() {
+    let mut p = plan(vec![comp("etcd", &[])], vec![]);
+    p.on_ready = vec![("etcd".into(), "/d/etcd.version".into(), "3.5.16\n".into())];
+    let fake = Fake::new(&[("etcd", vec![hangs(), ready(10)])], when_settled());
+    let (code, fake) = run(fake, p);
+    assert_eq!(code, 0);
+    // Not while the first start hung (never ready); once the second one was.
+    assert_eq!(
+        fake.written
+            .get(&PathBuf::from("/d/etcd.version"))
+            .map(String::as_str),
+        Some("3.5.16\n")
+    );
+    let first_ready = fake
+        .statuses
+        .iter()
+        .position(|s| status(s, "etcd").state == State::Ready)
+        .unwrap();
+    assert!(fake.starts("etcd").len() == 2 && first_ready > 0);
+}
