@@ -4,6 +4,7 @@
 //! refused before anything starts, with its own exit code, naming the files and the fix, and
 //! not one file of the config or data folders changes. On the master, the fix named
 //! (`u7s certs renew`) then makes the certificates good again without touching the CA key.
+//! `u7s status` (no session) names the same faults, text and `--json`.
 
 use runtime::pki::join_bundle::{NodeRequest, import_node_bundle, write_node_bundle};
 use runtime::pki::{Leaf, Pki, PkiSpec};
@@ -99,6 +100,23 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `u7s status` without a session names what `u7s up` would refuse, containing `want`; so does
+/// `--json`'s `start_blockers`.
+fn assert_status_names(h: &Home, want: &str) {
+    let o = h.u7s(&["status"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("`u7s up` would refuse to start: "), "{out}");
+    assert!(out.contains(want), "{want}\n---\n{out}");
+    let o = h.u7s(&["status", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b = j["start_blockers"].as_array().expect("start_blockers");
+    assert!(
+        b.iter().any(|l| l.as_str().unwrap().contains(want)),
+        "{want}\n---\n{j}"
+    );
+}
+
 /// A master's spec: Kubernetes on, node `node-a`, host address 192.168.1.10.
 fn master_spec() -> PkiSpec {
     let mut cfg: SessionConfig = serde_json::from_value(serde_json::json!({
@@ -174,6 +192,11 @@ fn a_master_with_an_expired_certificate_and_one_of_another_ca_is_refused_untouch
     assert_eq!(e.matches(".pem: ").count(), 2, "{e}");
     assert_eq!(h.snapshot(), before, "a file changed");
     h.assert_no_session();
+    assert_status_names(
+        &h,
+        &format!("{}: expired", pki.cert(Leaf::ApiServer).display()),
+    );
+    assert_eq!(h.snapshot(), before, "u7s status changed a file");
 
     // The fix named works, and keeps the CA key and the data.
     let ca_key = std::fs::read(pki.ca_key()).unwrap();
@@ -271,4 +294,6 @@ fn an_etcd_folder_written_by_a_newer_etcd_is_refused_and_left_alone() {
     }
     assert_eq!(h.snapshot(), before, "a file changed");
     h.assert_no_session();
+    assert_status_names(&h, "was written by etcd 3.6.2");
+    assert_eq!(h.snapshot(), before, "u7s status changed a file");
 }

@@ -148,6 +148,10 @@ pub struct Report {
     pub session: Option<SessionReport>,
     pub components: Vec<ComponentStatus>,
     pub ports: Vec<PortStatus>,
+    /// When no session runs: what would make `u7s up` refuse to start (certificates expired
+    /// or of another CA, an etcd data folder from a newer etcd), each with its fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_blockers: Vec<String>,
 }
 
 /// Reads a JSON file; `None` when absent.
@@ -191,10 +195,14 @@ impl Report {
     /// The text of `u7s status`.
     pub fn render(&self) -> String {
         let Some(s) = &self.session else {
-            return format!(
+            let mut out = format!(
                 "usernetes: no session running (start one with `{}`)\n",
                 crate::host::binaries::Bins::from_process().start_hint()
             );
+            for b in &self.start_blockers {
+                out.push_str(&format!("  `u7s up` would refuse to start: {b}\n"));
+            }
+            return out;
         };
         let mut out = format!(
             "usernetes session {}: {} (up {}), cri {}{}{}\n",
@@ -408,6 +416,7 @@ mod tests {
                 id: 1,
                 spec: PortSpec::parse("8080:80/tcp").unwrap(),
             }],
+            start_blockers: vec![],
         }
     }
 
@@ -458,13 +467,25 @@ mod tests {
             t.contains("certificates with problems: kubelet: expired\n    fix: `u7s certs renew`"),
             "{t}"
         );
-        let none = Report {
+        let mut none = Report {
             running: false,
             session: None,
             components: vec![],
             ports: vec![],
+            start_blockers: vec![],
         };
         assert!(none.render().contains("no session running"));
+        assert!(
+            !serde_json::to_string(&none)
+                .unwrap()
+                .contains("start_blockers")
+        );
+        none.start_blockers = vec!["/d/etcd was written by etcd 3.6.0 … Fix: …".into()];
+        let t = none.render();
+        assert!(
+            t.contains("\n  `u7s up` would refuse to start: /d/etcd was written by etcd 3.6.0"),
+            "{t}"
+        );
     }
 
     #[test]
