@@ -1,6 +1,8 @@
 //! The supervisor's state machine on the scripted [`Fake`] host: start order by readiness,
 //! crashes during the start, the readiness timeout, giving up, restarts after readiness, one-shot
-//! jobs (order, retries, markers), RootlessKit's API, and the stop in reverse order. Virtual
+//! jobs (order, retries, markers), RootlessKit's API, the stop in reverse order, the watch of a
+//! ready daemon's socket (restarted when it stops answering), files written on readiness and the
+//! log lines repeated when a component fails. Virtual
 //! time: each case runs in milliseconds, and nothing here depends on the machine's speed.
 
 use super::fake::{Behaviour, Event, Fake, LIMIT, StopWhen, exits, hangs, ready};
