@@ -1,7 +1,7 @@
 //! A scripted [`Host`] for the state machine's unit tests: a virtual clock that `sleep` moves
 //! on, processes that become ready, stop answering their probe, exit or ignore SIGTERM as their
-//! script says, logs to tail, and a record of
-//! everything the supervisor did (starts, signals, status files, log lines, notifications).
+//! script says, logs to tail, and a record of everything the supervisor did (starts, signals,
+//! status files, files written, log lines, notifications).
 
 use super::host::{Host, Launch};
 use crate::components::Probe;
