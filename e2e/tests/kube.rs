@@ -8,7 +8,9 @@
 //! binary); its NodePort answers on the host after `u7s ports add`; `u7s status` names the
 //! cgroup mode; the host-side kubectl works with the admin kubeconfig. Then, on the same session
 //! (one cluster start for all, to keep the run short): kill -9 of the kubelet and of
-//! kube-apiserver (both restarted, the node Ready again); `u7s down` leaves no process; `u7s up`
+//! kube-apiserver (both restarted, the node Ready again); containerd's socket removed (the
+//! supervisor restarts containerd, the node Ready again, the pod still serving); `u7s down`
+//! leaves no process; `u7s up`
 //! brings the Deployment back from etcd; kill -9 of the session's top process leaves nothing, and
 //! `up` works again.
 //! On a host without writable cgroups (cgroup v1, like CI) this runs in the unenforced mode:
@@ -339,6 +341,31 @@ fn containerd_node_gets_ready_and_runs_a_deployment() {
     kill_and_wait_restart(&sb, "kubelet");
     wait_node_ready(&sb, Duration::from_secs(60));
     kill_and_wait_restart(&sb, "kube-apiserver");
+    wait_node_ready(&sb, Duration::from_secs(60));
+    assert!(exec_page(&sb).contains("hello over the cluster network"));
+
+    // Issue 11: the CRI socket disappears while containerd lives. The supervisor's probe
+    // notices, restarts containerd; the socket is back, the node Ready, the pod still serves.
+    let (_, cpid, crestarts) = component(&sb, "containerd");
+    let sock = sb.runtime_dir.join("usernetes/containerd/containerd.sock");
+    std::fs::remove_file(&sock).unwrap();
+    let t = Instant::now();
+    wait_for(
+        Duration::from_secs(90),
+        "containerd restarted after its socket went",
+        || {
+            let (state, p, r) = component(&sb, "containerd");
+            (state == "ready" && p != cpid && r > crestarts && sock.exists()).then_some(())
+        },
+    );
+    eprintln!(
+        "e2e kube: containerd restarted {:.1}s after its socket was removed",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(
+        sb.u7s_ok(&["logs", "session"])
+            .contains("containerd: socket ")
+    );
     wait_node_ready(&sb, Duration::from_secs(60));
     assert!(exec_page(&sb).contains("hello over the cluster network"));
 

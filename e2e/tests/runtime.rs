@@ -423,6 +423,69 @@ fn containerd_with_cri_and_etcd_with_client_tls() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["etcd", "containerd"]);
+
+    // Once etcd was ready, the version that writes its data folder is recorded beside it
+    // (what a later `u7s up` of an older release refuses on).
+    let etcd_version = sb.run_for(
+        &sb.release.join("bin/etcd"),
+        &["--version"],
+        Duration::from_secs(30),
+    );
+    let marker = std::fs::read_to_string(sb.data().join("etcd.version")).unwrap();
+    assert!(
+        etcd_version
+            .stdout
+            .contains(&format!("etcd Version: {}", marker.trim())),
+        "{marker:?} vs {etcd_version:?}"
+    );
+
+    // Issue 11: the CRI socket disappears while containerd lives. The supervisor notices by
+    // its probe, restarts containerd (logging why) and the socket serves again.
+    let containerd = |st: &serde_json::Value| {
+        st["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "containerd")
+            .cloned()
+            .unwrap()
+    };
+    let before = containerd(&sb.status());
+    assert_eq!(before["restarts"], 0, "{before}");
+    std::fs::remove_file(&sock).unwrap();
+    let back = wait_for(
+        Duration::from_secs(60),
+        "containerd restarted after its socket went",
+        || {
+            let c = containerd(&sb.status());
+            (c["restarts"] == 1 && c["state"] == "ready" && sock.exists()).then_some(c)
+        },
+    );
+    assert_ne!(back["pid"], before["pid"], "{back}");
+    assert!(back.get("health").is_none(), "{back}");
+    assert!(
+        back["last_exit"]
+            .as_str()
+            .unwrap()
+            .ends_with("restarted as its socket did not answer"),
+        "{back}"
+    );
+    let said = sb.u7s_ok(&["logs", "session"]);
+    assert!(
+        said.contains(&format!(
+            "containerd: socket {} did not answer 3 probes in a row",
+            sock.display()
+        )),
+        "{said}"
+    );
+    let plugins = sb.run_for(
+        &ctr,
+        &["--address", &sock.display().to_string(), "plugins", "ls"],
+        Duration::from_secs(30),
+    );
+    assert!(plugins.success(), "after the restart: {plugins:?}");
+    assert_eq!(sb.status()["session"]["state"], "ready");
+
     sb.u7s_ok(&["down"]);
     assert_no_process_left(&sb, "u7s down (containerd, etcd)");
 }

@@ -75,7 +75,9 @@ ENVIRONMENT:
 EXIT STATUS:
   0 success, 1 failure, 2 usage error; `status` exits 3 when no session runs;
   `up` exits 0 when a session with the same settings already runs, 4 when one
-  with other settings runs (or another `u7s up` is starting one)";
+  with other settings runs (or another `u7s up` is starting one), 5 when a
+  certificate has expired or is not signed by its CA (`u7s certs renew`), 6
+  when the etcd data folder was written by a newer etcd than this release's";
 
 /// Runs Kubernetes and Docker, containerd or CRI-O rootless in a RootlessKit session (user,
 /// mount, network and pid namespaces; slirp4netns network), supervised with real readiness checks.

@@ -89,6 +89,33 @@ pub enum Error {
     #[error("{component}: {message}")]
     Component { component: String, message: String },
 
+    /// `u7s up` found certificates that no start can work with (expired, from another CA):
+    /// each with its problems, and the fix. Nothing was started, nothing removed.
+    #[error(
+        "cannot start with these certificates (nothing was started, nothing removed):\n{}\n  fix: {fix}",
+        certs.iter().map(|c| format!("  {}: {}", c.path.display(), c.problems.join(", "))).collect::<Vec<_>>().join("\n")
+    )]
+    UnusableCertificates {
+        certs: Vec<crate::pki::gate::BadCert>,
+        fix: String,
+    },
+
+    /// `u7s up` found the etcd data folder written by a newer etcd than the release's.
+    #[error(
+        "{} was written by etcd {written_by} (recorded in {}), newer than this release's etcd \
+         {release}, which would refuse it or damage it; nothing was started and the folder was \
+         not touched. Fix: install the release with etcd {written_by} or newer again (the one \
+         that last ran here), or back the folder up (`cp -a {} BACKUP`) and start afresh with \
+         `u7s reset` (the cluster's state is then gone)",
+        folder.display(), marker.display(), folder.display()
+    )]
+    EtcdDataTooNew {
+        folder: PathBuf,
+        marker: PathBuf,
+        written_by: String,
+        release: String,
+    },
+
     #[error("TLS material in {path}: {message}")]
     Pki { path: PathBuf, message: String },
 

@@ -142,11 +142,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The exit status of a failed command: 4 for a session already running, 2 for what the user
-/// typed wrong (a port spec, `u7s logs` without a name), 1 otherwise.
+/// The exit status of a failed command: 4 for a session already running, 5 for certificates
+/// `u7s up` cannot use, 6 for an etcd data folder from a newer etcd, 2 for what the user typed
+/// wrong (a port spec, `u7s logs` without a name), 1 otherwise.
 fn exit_status(e: &anyhow::Error) -> ExitStatus {
     match e.downcast_ref::<runtime::Error>() {
         Some(runtime::Error::AlreadyRunning { .. }) => ExitStatus::AlreadyRunning,
+        Some(runtime::Error::UnusableCertificates { .. }) => ExitStatus::BadCertificates,
+        Some(runtime::Error::EtcdDataTooNew { .. }) => ExitStatus::DataFromNewerEtcd,
         Some(runtime::Error::PortSpec { .. } | runtime::Error::WhichLog(_)) => ExitStatus::Usage,
         _ => ExitStatus::Failure,
     }
@@ -175,6 +178,31 @@ mod tests {
         let e = anyhow::Error::new(runtime::Error::AlreadyRunning { pid: Some(1) });
         assert_eq!(exit_status(&e), ExitStatus::AlreadyRunning);
         assert_eq!(exit_status(&anyhow::anyhow!("x")), ExitStatus::Failure);
+    }
+
+    /// Issue 11: certificates `u7s up` cannot use exit 5, an etcd folder from a newer etcd 6.
+    #[test]
+    fn refused_starts_have_their_own_codes() {
+        let e = anyhow::Error::new(runtime::Error::UnusableCertificates {
+            certs: vec![],
+            fix: "u7s certs renew".into(),
+        });
+        assert_eq!(exit_status(&e), ExitStatus::BadCertificates);
+        assert_eq!(
+            ExitCode::from(ExitStatus::BadCertificates),
+            ExitCode::from(5)
+        );
+        let e = anyhow::Error::new(runtime::Error::EtcdDataTooNew {
+            folder: "/d/etcd".into(),
+            marker: "/d/etcd.version".into(),
+            written_by: "3.6.0".into(),
+            release: "3.5.16".into(),
+        });
+        assert_eq!(exit_status(&e), ExitStatus::DataFromNewerEtcd);
+        assert_eq!(
+            ExitCode::from(ExitStatus::DataFromNewerEtcd),
+            ExitCode::from(6)
+        );
     }
 
     #[test]

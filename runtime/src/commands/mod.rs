@@ -33,6 +33,10 @@ pub enum ExitStatus {
     /// 4: `u7s up` found a session with other settings running, or another `u7s up` starting
     /// one.
     AlreadyRunning,
+    /// 5: `u7s up` refused certificates that have expired or are not signed by their CA.
+    BadCertificates,
+    /// 6: `u7s up` refused an etcd data folder written by a newer etcd than the release's.
+    DataFromNewerEtcd,
     /// The exit code of the session's top process (`u7s up` in the foreground, `u7s __child`).
     Code(u8),
 }
@@ -52,6 +56,8 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Usage => ExitCode::from(2),
             ExitStatus::NotRunning => ExitCode::from(3),
             ExitStatus::AlreadyRunning => ExitCode::from(4),
+            ExitStatus::BadCertificates => ExitCode::from(5),
+            ExitStatus::DataFromNewerEtcd => ExitCode::from(6),
             ExitStatus::Code(c) => ExitCode::from(c),
         }
     }

@@ -1,6 +1,10 @@
 //! `u7s up`: starts a session in the foreground (this process becomes the top process) or, with
 //! `--detach`, in the background, returning once every component is ready. A joining node
 //! imports its bundle first; a joined node takes its cluster settings from `pki/join.json`.
+//!
+//! Before anything starts, a start that could only fail or damage data is refused with the fix:
+//! certificates expired or not signed by their CA ([`crate::pki::gate`], exit 5), an etcd data
+//! folder written by a newer etcd than the release's ([`crate::session::etcd_data`], exit 6).
 
 use super::ExitStatus;
 use crate::cli::{UpArgs, UpCmd};
@@ -24,6 +28,7 @@ pub fn run(args: &UpCmd) -> Result<ExitStatus> {
     if !args.detached_leader {
         // A start that cannot happen (missing programs, busy ports) says only why.
         cfg.validate()?;
+        refuse_what_cannot_start(&cfg)?;
         let paths = crate::process::leader::start_paths()?;
         crate::process::leader::preflight(
             &cfg,
@@ -184,6 +189,24 @@ pub(crate) fn cluster_settings(up: &UpArgs, cfg: &mut SessionConfig, detect: boo
             Err(e) if cfg.k8s.flannel => return Err(e.into()),
             Err(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Certificates no component could use, an etcd data folder from a newer etcd: refused before
+/// anything starts, naming the files and the fix; nothing is written or removed.
+fn refuse_what_cannot_start(cfg: &SessionConfig) -> Result<()> {
+    if !(cfg.kube || cfg.etcd) {
+        return Ok(());
+    }
+    let paths = Paths::from_process()?;
+    let pki = crate::pki::Pki::new(paths.pki());
+    crate::pki::gate::check(&pki, &crate::pki::PkiSpec::from_session(cfg)?)?;
+    if cfg.k8s.role == crate::session::config::Role::Master {
+        let release = crate::host::binaries::Bins::from_process()
+            .find("etcd")
+            .and_then(|b| session::etcd_data::release_version(&b));
+        session::etcd_data::check(&paths, release)?;
     }
     Ok(())
 }

@@ -518,6 +518,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 2,
             cgroup2: false,
+            etcd_version: None,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all, false).unwrap();
@@ -565,6 +566,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 2,
             cgroup2: false,
+            etcd_version: None,
         };
         let mut c = cfg(Cri::Containerd, false);
         let mut p = Plan::default();
@@ -615,6 +617,7 @@ mod tests {
             storage: Storage::FuseOverlayfs,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all, false).unwrap();

@@ -315,6 +315,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: true,
+            etcd_version: None,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();
@@ -359,6 +360,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         };
         let mut p = Plan::default();
         add(&mut p, &c, &f, &find_all).unwrap();

@@ -88,6 +88,7 @@ mod tests {
             storage: Storage::FuseOverlayfs,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         };
         assert_eq!(
             args(&c, &f),
@@ -105,6 +106,7 @@ mod tests {
         );
         let delegated = Facts {
             cgroup2: true,
+            etcd_version: None,
             ..f.clone()
         };
         assert!(!args(&c, &delegated).iter().any(|a| a.contains("runtime")));
@@ -147,6 +149,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         };
         let e = add(
             &mut Plan::default(),

@@ -4,7 +4,7 @@
 //! wants). Listens on loopback inside the namespace only, multi-node too (flanneld uses the
 //! Kubernetes API), so 2379 is never published.
 
-use super::{ComponentSpec, Finder, Plan, Probe, need};
+use super::{ComponentSpec, Facts, Finder, Plan, Probe, need};
 use crate::error::Result;
 use crate::pki::{Leaf, Pki};
 use crate::session::config::ChildConfig;
@@ -48,8 +48,8 @@ pub fn args(cfg: &ChildConfig) -> Vec<String> {
     a
 }
 
-/// Adds etcd to the plan.
-pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
+/// Adds etcd to the plan; once ready, its version is recorded beside its data folder.
+pub fn add(plan: &mut Plan, cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<()> {
     let program = need(
         find,
         "etcd",
@@ -75,6 +75,13 @@ pub fn add(plan: &mut Plan, cfg: &ChildConfig, find: Finder) -> Result<()> {
         stop_timeout: Duration::from_secs(10),
         remove_before_start: vec![],
     });
+    if let Some(v) = &facts.etcd_version {
+        plan.on_ready.push((
+            "etcd".into(),
+            crate::session::etcd_data::marker(&cfg.paths),
+            format!("{v}\n"),
+        ));
+    }
     Ok(())
 }
 
@@ -126,7 +133,7 @@ mod tests {
     #[test]
     fn probe_uses_the_client_certificate() {
         let mut p = Plan::default();
-        add(&mut p, &cfg(Cri::Docker, true), &find_all).unwrap();
+        add(&mut p, &cfg(Cri::Docker, true), &facts(), &find_all).unwrap();
         match &p.components[0].probe {
             Probe::EtcdHealth { cert, port, .. } => {
                 assert!(cert.ends_with("etcd-client.pem"));
@@ -137,6 +144,26 @@ mod tests {
         assert!(
             p.dirs
                 .contains(&("/home/u/.local/share/usernetes/etcd".into(), 0o700))
+        );
+        // Without a known version nothing is recorded.
+        assert!(p.on_ready.is_empty());
+    }
+
+    #[test]
+    fn its_version_is_recorded_beside_its_data_once_ready() {
+        let mut p = Plan::default();
+        let f = Facts {
+            etcd_version: Some("3.5.16".into()),
+            ..facts()
+        };
+        add(&mut p, &cfg(Cri::Docker, true), &f, &find_all).unwrap();
+        assert_eq!(
+            p.on_ready,
+            [(
+                "etcd".to_string(),
+                "/home/u/.local/share/usernetes/etcd.version".into(),
+                "3.5.16\n".to_string()
+            )]
         );
     }
 }

@@ -160,6 +160,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 2,
             cgroup2: true,
+            etcd_version: None,
         }
     }
 

@@ -68,6 +68,18 @@ pub enum Probe {
     FileExists { path: PathBuf },
 }
 
+impl Probe {
+    /// The socket a daemon serves on, for the probes that ask one (gRPC, Docker): the
+    /// supervisor keeps asking it after readiness and restarts a daemon whose socket stopped
+    /// answering (removed, or the daemon hung while its process lives).
+    pub fn socket(&self) -> Option<&std::path::Path> {
+        match self {
+            Probe::DockerPing { socket } | Probe::Grpc { socket } => Some(socket),
+            _ => None,
+        }
+    }
+}
+
 /// A one-shot task run by the supervisor once its dependencies are ready (a component being
 /// ready or another job having succeeded); retried with backoff a few times, then reported
 /// without stopping the session. With `once_marker`, a success writes the marker and later
@@ -116,6 +128,8 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// Hints for the session log (something optional is missing).
     pub notes: Vec<String>,
+    /// Files written each time a component becomes ready: (component, path, content).
+    pub on_ready: Vec<(String, PathBuf, String)>,
 }
 
 /// Facts about the host the plan depends on.
@@ -126,6 +140,9 @@ pub struct Facts {
     pub containerd_major: u32,
     /// cgroup v2 delegated (cgroup namespace present).
     pub cgroup2: bool,
+    /// The release's etcd version (`etcd --version`), recorded beside its data once it is
+    /// ready ([`crate::session::etcd_data`]).
+    pub etcd_version: Option<String>,
 }
 
 /// Looks a program up (release bin/ first, then PATH).
@@ -177,7 +194,7 @@ pub fn plan(cfg: &ChildConfig, facts: &Facts, find: Finder) -> Result<Plan> {
         )?;
     }
     if (cfg.session.etcd || cfg.session.kube) && master {
-        etcd::add(&mut plan, cfg, find)?;
+        etcd::add(&mut plan, cfg, facts, find)?;
     }
     match cfg.session.cri {
         Cri::Docker => dockerd::add(&mut plan, cfg, facts, find)?,
@@ -285,6 +302,15 @@ pub(crate) mod testutil {
         }
     }
 
+    pub fn facts() -> super::Facts {
+        super::Facts {
+            storage: crate::host::storage::Storage::Overlay,
+            containerd_major: 1,
+            cgroup2: false,
+            etcd_version: None,
+        }
+    }
+
     pub fn find_all(name: &str) -> Option<PathBuf> {
         Some(PathBuf::from("/rel/bin").join(name))
     }
@@ -304,6 +330,7 @@ mod tests {
             storage: Storage::Overlay,
             containerd_major: 1,
             cgroup2: false,
+            etcd_version: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //! [`join_bundle`] (what a master hands a joining node, and its import) and [`kubeconfig`].
 
 pub mod encryption;
+pub mod gate;
 pub mod inventory;
 pub mod join_bundle;
 pub mod kubeconfig;

@@ -49,6 +49,12 @@ fn prepare_and_run(cfg: ChildConfig) -> Result<i32> {
             1
         },
         cgroup2: cfg.cgroup2,
+        etcd_version: cfg
+            .bins
+            .find("etcd")
+            .filter(|_| cfg.session.etcd || cfg.session.kube)
+            .and_then(|b| crate::session::etcd_data::release_version(&b))
+            .map(|v| v.to_string()),
     };
     let find = |n: &str| cfg.bins.find(n);
     let plan = components::plan(&cfg, &facts, &find)?;

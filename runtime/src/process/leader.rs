@@ -130,6 +130,7 @@ pub fn preflight(cfg: &SessionConfig, paths: &Paths, bins: &Bins) -> Result<()> 
         storage: crate::host::storage::Storage::Overlay,
         containerd_major: 2,
         cgroup2,
+        etcd_version: None,
     };
     crate::components::plan(&child, &provisional, &|n: &str| bins.find(n))?;
     check_publish(cfg)

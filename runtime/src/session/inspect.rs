@@ -79,6 +79,7 @@ pub fn report(paths: &Paths) -> Result<Report> {
                 session: None,
                 components: vec![],
                 ports: vec![],
+                start_blockers: start_blockers(paths),
             });
         }
     };
@@ -159,7 +160,27 @@ pub fn report(paths: &Paths) -> Result<Report> {
         session: Some(session),
         components,
         ports,
+        start_blockers: vec![],
     })
+}
+
+/// What `u7s up` would refuse now, as its error says it: certificates it cannot use (checked
+/// against the recorded spec) and an etcd data folder from a newer etcd than the release's.
+fn start_blockers(paths: &Paths) -> Vec<String> {
+    let mut out = vec![];
+    let pki = crate::pki::Pki::new(paths.pki());
+    if let Ok(Some(spec)) = pki.load_spec()
+        && let Err(e) = crate::pki::gate::check(&pki, &spec)
+    {
+        out.push(e.to_string());
+    }
+    let release = crate::host::binaries::Bins::from_process()
+        .find("etcd")
+        .and_then(|b| crate::session::etcd_data::release_version(&b));
+    if let Err(e) = crate::session::etcd_data::check(paths, release) {
+        out.push(e.to_string());
+    }
+    out
 }
 
 /// A master's node as its apiserver sees it; `None` without Kubernetes, on a joined node (its

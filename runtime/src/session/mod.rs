@@ -10,6 +10,7 @@
 //! The processes that make a session are in [`crate::process`].
 
 pub mod config;
+pub mod etcd_data;
 pub mod inspect;
 pub mod node_health;
 pub mod paths;

@@ -60,6 +60,10 @@ pub struct ComponentStatus {
     /// `program --version`, first line (filled in by `u7s status`).
     #[serde(default)]
     pub version: Option<String>,
+    /// What is wrong with a running component while the supervisor acts on it: its socket that
+    /// stopped answering, the restart that follows (the supervisor's liveness probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 /// The supervisor's view, in `STATE/status.json`.
@@ -144,6 +148,10 @@ pub struct Report {
     pub session: Option<SessionReport>,
     pub components: Vec<ComponentStatus>,
     pub ports: Vec<PortStatus>,
+    /// When no session runs: what would make `u7s up` refuse to start (certificates expired
+    /// or of another CA, an etcd data folder from a newer etcd), each with its fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_blockers: Vec<String>,
 }
 
 /// Reads a JSON file; `None` when absent.
@@ -187,10 +195,14 @@ impl Report {
     /// The text of `u7s status`.
     pub fn render(&self) -> String {
         let Some(s) = &self.session else {
-            return format!(
+            let mut out = format!(
                 "usernetes: no session running (start one with `{}`)\n",
                 crate::host::binaries::Bins::from_process().start_hint()
             );
+            for b in &self.start_blockers {
+                out.push_str(&format!("  `u7s up` would refuse to start: {b}\n"));
+            }
+            return out;
         };
         let mut out = format!(
             "usernetes session {}: {} (up {}), cri {}{}{}\n",
@@ -222,6 +234,15 @@ impl Report {
         }
         if let Some(e) = &s.error {
             out.push_str(&format!("  error: {e}\n"));
+        }
+        for c in self.components.iter() {
+            if let Some(h) = &c.health {
+                out.push_str(&format!(
+                    "  {}: {h}\n    fix: none needed while it restarts; should it keep failing: \
+                     `u7s logs {}`, then `u7s down` and `u7s up`\n",
+                    c.name, c.name
+                ));
+            }
         }
         if let Some(n) = &s.node {
             if n.ready {
@@ -357,6 +378,7 @@ mod tests {
             log: "/l/dockerd.log".into(),
             last_exit: None,
             version: Some("Docker version 20.10".into()),
+            health: None,
         }
     }
 
@@ -394,6 +416,7 @@ mod tests {
                 id: 1,
                 spec: PortSpec::parse("8080:80/tcp").unwrap(),
             }],
+            start_blockers: vec![],
         }
     }
 
@@ -444,13 +467,47 @@ mod tests {
             t.contains("certificates with problems: kubelet: expired\n    fix: `u7s certs renew`"),
             "{t}"
         );
-        let none = Report {
+        let mut none = Report {
             running: false,
             session: None,
             components: vec![],
             ports: vec![],
+            start_blockers: vec![],
         };
         assert!(none.render().contains("no session running"));
+        assert!(
+            !serde_json::to_string(&none)
+                .unwrap()
+                .contains("start_blockers")
+        );
+        none.start_blockers = vec!["/d/etcd was written by etcd 3.6.0 … Fix: …".into()];
+        let t = none.render();
+        assert!(
+            t.contains("\n  `u7s up` would refuse to start: /d/etcd was written by etcd 3.6.0"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_component_whose_socket_stopped_answering_is_named_with_the_fix() {
+        let mut r = report();
+        r.components[1].state = State::Restarting;
+        r.components[1].health = Some(
+            "unix:///run/user/1000/docker.sock does not answer (connection refused): restarting"
+                .into(),
+        );
+        let t = r.render();
+        assert!(
+            t.contains(
+                "  dockerd: unix:///run/user/1000/docker.sock does not answer (connection refused): \
+                 restarting\n    fix: none needed while it restarts; should it keep failing: \
+                 `u7s logs dockerd`, then `u7s down` and `u7s up`"
+            ),
+            "{t}"
+        );
+        let j = serde_json::to_string(&r).unwrap();
+        assert!(j.contains("\"health\":\"unix:///run/user/1000/docker.sock does not answer"));
+        assert!(!serde_json::to_string(&report()).unwrap().contains("health"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A scripted [`Host`] for the state machine's unit tests: a virtual clock that `sleep` moves
-//! on, processes that become ready, exit or ignore SIGTERM as their script says, and a record of
-//! everything the supervisor did (starts, signals, status files, log lines, notifications).
+//! on, processes that become ready, stop answering their probe, exit or ignore SIGTERM as their
+//! script says, logs to tail, and a record of everything the supervisor did (starts, signals,
+//! status files, files written, log lines, notifications).
 
 use super::host::{Host, Launch};
 use crate::components::Probe;
@@ -23,6 +24,11 @@ pub struct Behaviour {
     pub ignores_term: bool,
     /// The start itself fails (program missing).
     pub fails_to_start: bool,
+    /// Its probe stops answering this long after the start while it runs on (its socket
+    /// removed, or hung).
+    pub unanswering_after: Option<Duration>,
+    /// … and answers again this long after the start.
+    pub answers_again_after: Option<Duration>,
 }
 
 /// Ready `ms` milliseconds after the start; runs until stopped.
@@ -98,7 +104,11 @@ pub struct Fake {
     pub said: Vec<String>,
     pub notified: Vec<String>,
     pub files: BTreeSet<PathBuf>,
+    /// What each file the supervisor wrote holds.
+    pub written: HashMap<PathBuf, String>,
     pub removed: Vec<PathBuf>,
+    /// The logs' content, by path.
+    pub logs: HashMap<PathBuf, Vec<String>>,
 }
 
 /// Virtual time after which a test gives up (a safety net: far beyond every timeout).
@@ -125,7 +135,9 @@ impl Fake {
             said: vec![],
             notified: vec![],
             files: BTreeSet::new(),
+            written: HashMap::new(),
             removed: vec![],
+            logs: HashMap::new(),
         }
     }
 
@@ -277,6 +289,10 @@ impl Host for Fake {
         let p = self
             .proc_named(name)
             .ok_or_else(|| format!("{name}: not running"))?;
+        let again = p.b.answers_again_after.is_some_and(|d| p.started + d <= t);
+        if p.b.unanswering_after.is_some_and(|d| p.started + d <= t) && !again {
+            return Err(format!("{name}.sock: No such file or directory"));
+        }
         match p.b.ready_after {
             Some(d) if p.started + d <= t => Ok(()),
             _ => Err("connection refused".into()),
@@ -296,8 +312,9 @@ impl Host for Fake {
         self.removed.push(path.to_path_buf());
     }
 
-    fn write_marker(&mut self, path: &Path, _content: &str) -> std::result::Result<(), String> {
+    fn write_marker(&mut self, path: &Path, content: &str) -> std::result::Result<(), String> {
         self.files.insert(path.to_path_buf());
+        self.written.insert(path.to_path_buf(), content.to_string());
         Ok(())
     }
 
@@ -312,5 +329,10 @@ impl Host for Fake {
 
     fn say(&mut self, msg: &str) {
         self.said.push(msg.to_string());
+    }
+
+    fn log_tail(&self, log: &Path, n: usize) -> Vec<String> {
+        let l = self.logs.get(log).cloned().unwrap_or_default();
+        l[l.len().saturating_sub(n)..].to_vec()
     }
 }

@@ -79,6 +79,8 @@ pub trait Host {
     fn notify(&mut self, msg: &str);
     /// A line for the session log.
     fn say(&mut self, msg: &str);
+    /// The last `n` lines of a component's log (none when unreadable).
+    fn log_tail(&self, log: &Path, n: usize) -> Vec<String>;
 }
 
 /// The real machine.
@@ -255,5 +257,10 @@ impl Host for Linux {
 
     fn say(&mut self, msg: &str) {
         eprintln!("u7s: {msg}");
+    }
+
+    fn log_tail(&self, log: &Path, n: usize) -> Vec<String> {
+        let t = crate::host::fsutil::tail(log, n);
+        t.lines().map(str::to_string).collect()
     }
 }

@@ -11,6 +11,14 @@
 //! in the status without stopping the session. A job with a marker writes it on success and is
 //! skipped while it exists. Jobs appear in the status beside the components.
 //!
+//! A ready daemon that serves on a socket (containerd, CRI-O, cri-dockerd, dockerd: the probes
+//! with a [`Probe::socket`](crate::components::Probe::socket)) is asked again every
+//! [`LIVENESS_INTERVAL`]: after [`LIVENESS_FAILURES`] unanswered probes in a row (its socket
+//! removed, or the daemon hung while its process lives) it is stopped (SIGTERM, SIGKILL of its
+//! group after its stop timeout) and restarted like a crash, the reason logged and shown in the
+//! status (`health`) until it is ready again. Its clients (dockerd, cri-dockerd, the kubelet)
+//! reconnect by themselves, so nothing else is restarted.
+//!
 //! This file is the state machine; every effect (processes, signals, probes, clocks, files) goes
 //! through a [`Host`]: [`Linux`] in a session, a scripted fake in the unit tests.
 
@@ -32,6 +40,14 @@ pub const MAX_FAILURES: u32 = 5;
 pub const JOB_MAX_ATTEMPTS: u32 = 4;
 /// How long a component may take to become ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How often the socket of a ready daemon is asked again.
+pub const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
+/// Unanswered probes in a row after which a ready daemon is restarted.
+pub const LIVENESS_FAILURES: u32 = 3;
+
+/// Lines of a failed component's log the supervisor repeats in its own output.
+pub const LOG_TAIL_LINES: usize = 15;
 
 /// Backoff before restart number `n` (1-based): 250 ms doubling, at most 8 s.
 pub fn backoff(n: u32) -> Duration {
@@ -75,6 +91,23 @@ struct Slot {
     last_exit: Option<String>,
     last_probe_error: Option<String>,
     log: std::path::PathBuf,
+    /// The liveness watch of a ready daemon.
+    watch: Watch,
+    /// What is wrong while the supervisor acts on it (shown in the status).
+    health: Option<String>,
+    /// Files written each time it becomes ready: (path, content).
+    on_ready: Vec<(std::path::PathBuf, String)>,
+}
+
+/// Where the liveness watch of a ready daemon is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Asked every [`LIVENESS_INTERVAL`]; `failures` unanswered in a row.
+    Asking { failures: u32 },
+    /// Its socket stopped answering: SIGTERM sent, SIGKILL of its group at `deadline`.
+    Stopping { deadline: Instant },
+    /// SIGKILL sent; waiting for the exit.
+    Killed,
 }
 
 /// Where a job is.
@@ -120,6 +153,7 @@ impl JobSlot {
             log: self.log.clone(),
             last_exit: self.last_exit.clone(),
             version: None,
+            health: None,
         }
     }
 }
@@ -156,10 +190,16 @@ impl<H: Host> Supervisor<H> {
     /// A supervisor for `plan` whose effects go through `host`.
     pub fn with_host(mut host: H, cfg: ChildConfig, plan: Plan, storage: &str) -> Supervisor<H> {
         let now = host.now();
+        let on_ready = plan.on_ready;
         let slots = plan
             .components
             .into_iter()
             .map(|spec| Slot {
+                on_ready: on_ready
+                    .iter()
+                    .filter(|(c, _, _)| *c == spec.name)
+                    .map(|(_, p, t)| (p.clone(), t.clone()))
+                    .collect(),
                 log: cfg.paths.log(&spec.name),
                 spec,
                 state: State::Waiting,
@@ -173,6 +213,8 @@ impl<H: Host> Supervisor<H> {
                 last_probe: None,
                 last_exit: None,
                 last_probe_error: None,
+                watch: Watch::Asking { failures: 0 },
+                health: None,
             })
             .collect();
         for n in &plan.notes {
@@ -245,6 +287,7 @@ impl<H: Host> Supervisor<H> {
                     log: s.log.clone(),
                     last_exit: s.last_exit.clone(),
                     version: None,
+                    health: s.health.clone(),
                 })
                 .chain(self.jobs.iter().map(JobSlot::status))
                 .collect(),
@@ -406,7 +449,16 @@ impl<H: Host> Supervisor<H> {
         slot.pid = None;
         let how = describe_exit(st);
         let was_ready = slot.state == State::Ready;
-        slot.last_exit = Some(how.clone());
+        let unanswered = matches!(slot.watch, Watch::Stopping { .. } | Watch::Killed);
+        if !unanswered {
+            slot.health = None;
+        }
+        slot.watch = Watch::Asking { failures: 0 };
+        slot.last_exit = Some(if unanswered {
+            format!("{how}, restarted as its socket did not answer")
+        } else {
+            how.clone()
+        });
         slot.restarts += 1;
         if was_ready {
             slot.failures = 0;
@@ -418,6 +470,7 @@ impl<H: Host> Supervisor<H> {
                 "{} failed {} times without getting ready ({how}); giving up, see `u7s logs {}`",
                 slot.spec.name, slot.failures, slot.spec.name
             ));
+            slot.health = None;
         } else {
             let wait = backoff(slot.failures);
             slot.state = State::Restarting;
@@ -465,6 +518,8 @@ impl<H: Host> Supervisor<H> {
                     slot.state = State::Ready;
                     slot.ready_at = Some(self.host.unix_now());
                     slot.last_probe_error = None;
+                    slot.health = None;
+                    slot.watch = Watch::Asking { failures: 0 };
                     let took = slot
                         .started
                         .map(|t| now.saturating_duration_since(t).as_secs_f64())
@@ -473,6 +528,15 @@ impl<H: Host> Supervisor<H> {
                         "{} ready in {took:.2}s ({})",
                         slot.spec.name, slot.spec.endpoint
                     ));
+                    for (path, content) in &slot.on_ready {
+                        if let Err(e) = self.host.write_marker(path, content) {
+                            self.host.say(&format!(
+                                "{}: cannot write {}: {e}",
+                                slot.spec.name,
+                                path.display()
+                            ));
+                        }
+                    }
                     self.dirty = true;
                 }
                 Err(e) => {
@@ -493,6 +557,7 @@ impl<H: Host> Supervisor<H> {
                 }
             }
         }
+        self.watch_sockets(now);
         self.tick_jobs();
         if !self.rk_ready
             && let Some(version) = self.host.rootlesskit_version()
@@ -500,6 +565,79 @@ impl<H: Host> Supervisor<H> {
             self.rk_ready = true;
             self.rk_version = Some(version);
             self.dirty = true;
+        }
+    }
+
+    /// Asks the sockets of the ready daemons again; stops one whose socket stopped answering
+    /// (its exit then restarts it, see [`Self::on_exit`]).
+    fn watch_sockets(&mut self, now: Instant) {
+        for slot in &mut self.slots {
+            let (Some(socket), Some(pid)) = (slot.spec.probe.socket(), slot.pid) else {
+                continue;
+            };
+            if slot.state != State::Ready {
+                continue;
+            }
+            let failures = match slot.watch {
+                Watch::Asking { failures } => failures,
+                Watch::Stopping { deadline } => {
+                    if now >= deadline {
+                        self.host.say(&format!(
+                            "{} did not stop within {}s; killing it",
+                            slot.spec.name,
+                            slot.spec.stop_timeout.as_secs()
+                        ));
+                        self.host.kill_group(pid);
+                        slot.watch = Watch::Killed;
+                    }
+                    continue;
+                }
+                Watch::Killed => continue,
+            };
+            if slot
+                .last_probe
+                .is_some_and(|t| now.saturating_duration_since(t) < LIVENESS_INTERVAL)
+            {
+                continue;
+            }
+            slot.last_probe = Some(now);
+            let socket = socket.display().to_string();
+            match self.host.probe(&slot.spec.name, &slot.spec.probe) {
+                Ok(()) => {
+                    if failures > 0 {
+                        self.host
+                            .say(&format!("{}: {socket} answers again", slot.spec.name));
+                        slot.health = None;
+                        self.dirty = true;
+                    }
+                    slot.watch = Watch::Asking { failures: 0 };
+                }
+                Err(e) => {
+                    let failures = failures + 1;
+                    self.dirty = true;
+                    if failures < LIVENESS_FAILURES {
+                        slot.health = Some(format!(
+                            "socket {socket} does not answer ({e}); {failures} of \
+                             {LIVENESS_FAILURES} probes failed, restarting at {LIVENESS_FAILURES}"
+                        ));
+                        slot.watch = Watch::Asking { failures };
+                        continue;
+                    }
+                    self.host.say(&format!(
+                        "{}: socket {socket} did not answer {failures} probes in a row ({e}) \
+                         while its process {pid} lives; restarting it (log: {})",
+                        slot.spec.name,
+                        slot.log.display()
+                    ));
+                    slot.health =
+                        Some(format!("socket {socket} does not answer ({e}): restarting"));
+                    slot.last_probe_error = Some(e);
+                    self.host.terminate(pid);
+                    slot.watch = Watch::Stopping {
+                        deadline: now + slot.spec.stop_timeout,
+                    };
+                }
+            }
         }
     }
 
@@ -547,6 +685,16 @@ impl<H: Host> Supervisor<H> {
                     f.spec.name,
                     f.log.display()
                 ));
+                let tail = self.host.log_tail(&f.log, LOG_TAIL_LINES);
+                if !tail.is_empty() {
+                    let msg = format!(
+                        "last lines of {} ({}):\n  {}",
+                        f.spec.name,
+                        f.log.display(),
+                        tail.join("\n  ")
+                    );
+                    self.say(&msg);
+                }
                 self.state = State::Failed;
                 self.dirty = true;
                 code = 1;

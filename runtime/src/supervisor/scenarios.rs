@@ -1,10 +1,15 @@
 //! The supervisor's state machine on the scripted [`Fake`] host: start order by readiness,
 //! crashes during the start, the readiness timeout, giving up, restarts after readiness, one-shot
-//! jobs (order, retries, markers), RootlessKit's API, and the stop in reverse order. Virtual
+//! jobs (order, retries, markers), RootlessKit's API, the stop in reverse order, the watch of a
+//! ready daemon's socket (restarted when it stops answering), files written on readiness and the
+//! log lines repeated when a component fails. Virtual
 //! time: each case runs in milliseconds, and nothing here depends on the machine's speed.
 
 use super::fake::{Behaviour, Event, Fake, LIMIT, StopWhen, exits, hangs, ready};
-use super::{JOB_MAX_ATTEMPTS, MAX_FAILURES, START_TIMEOUT, Supervisor, backoff};
+use super::{
+    JOB_MAX_ATTEMPTS, LIVENESS_FAILURES, LIVENESS_INTERVAL, MAX_FAILURES, START_TIMEOUT,
+    Supervisor, backoff,
+};
 use crate::components::{ComponentSpec, Job, Plan, Probe};
 use crate::host::binaries::Bins;
 use crate::session::config::{ChildConfig, Cri, KubeSettings, SessionConfig};
@@ -56,6 +61,24 @@ fn comp(name: &str, after: &[&str]) -> ComponentSpec {
         endpoint: format!("{name}.sock"),
         stop_timeout: Duration::from_secs(10),
         remove_before_start: vec![],
+    }
+}
+
+/// A daemon serving on a socket (`/run/NAME.sock`, a gRPC probe): watched once ready.
+fn daemon(name: &str, after: &[&str]) -> ComponentSpec {
+    ComponentSpec {
+        probe: Probe::Grpc {
+            socket: format!("/run/{name}.sock").into(),
+        },
+        ..comp(name, after)
+    }
+}
+
+/// Ready at once, then its socket stops answering `secs` seconds after the start.
+fn goes_silent(secs: u64) -> Behaviour {
+    Behaviour {
+        unanswering_after: Some(Duration::from_secs(secs)),
+        ..ready(0)
     }
 }
 
@@ -547,4 +570,212 @@ fn a_running_job_is_killed_first_at_the_stop() {
         (j.state, j.last_exit.as_deref()),
         (State::Waiting, Some("killed by signal SIGKILL"))
     );
+}
+
+#[test]
+fn a_daemon_whose_socket_stops_answering_is_restarted_and_its_clients_are_left_alone() {
+    let fake = Fake::new(
+        &[
+            ("cri", vec![goes_silent(5), ready(10)]),
+            ("kubelet", vec![ready(0)]),
+        ],
+        Box::new(|st, _| status(st, "cri").restarts == 1 && st.state == State::Ready),
+    );
+    let (code, fake) = run(
+        fake,
+        plan(vec![daemon("cri", &[]), comp("kubelet", &["cri"])], vec![]),
+    );
+    assert_eq!(code, 0);
+    let s = fake.starts("cri");
+    assert_eq!(s.len(), 2, "{:#?}", fake.said);
+    // Not before LIVENESS_FAILURES probes failed, and soon after.
+    let noticed = Duration::from_secs(5) + LIVENESS_INTERVAL * (LIVENESS_FAILURES - 1);
+    assert!(s[1] - s[0] >= noticed, "{s:?}");
+    assert!(
+        s[1] - s[0] <= noticed + LIVENESS_INTERVAL + backoff(1) + Duration::from_millis(50),
+        "{s:?}"
+    );
+    // SIGTERM first (no SIGKILL: it stopped on it), then the restart; the kubelet stayed.
+    let ev: Vec<Event> = fake.of("cri").into_iter().map(|(_, e)| e).collect();
+    assert_eq!(
+        ev[..4],
+        [
+            Event::Spawned("cri".into()),
+            Event::Term("cri".into()),
+            Event::Exited("cri".into()),
+            Event::Spawned("cri".into())
+        ],
+        "{ev:?}"
+    );
+    assert_eq!(fake.starts("kubelet").len(), 1);
+    assert!(
+        fake.of("kubelet")
+            .iter()
+            .all(|(t, e)| !matches!(e, Event::Term(_)) || *t > s[1]),
+        "the kubelet is stopped only at the end"
+    );
+    // Logged with the reason, shown in the status while it happened, cleared once ready.
+    assert!(
+        fake.said.iter().any(|l| l.starts_with(&format!(
+            "cri: socket /run/cri.sock did not answer {LIVENESS_FAILURES} probes in a row \
+             (cri.sock: No such file or directory) while its process"
+        )) && l.contains("restarting it (log: ")),
+        "{:#?}",
+        fake.said
+    );
+    let shown: Vec<(State, String)> = fake
+        .statuses
+        .iter()
+        .filter_map(|st| {
+            let c = status(st, "cri");
+            c.health.clone().map(|h| (c.state, h))
+        })
+        .collect();
+    assert!(
+        shown.iter().any(|(st, h)| *st == State::Ready
+            && h.contains("does not answer")
+            && h.contains(&format!("1 of {LIVENESS_FAILURES} probes failed"))),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|(st, h)| *st == State::Restarting
+            && h == "socket /run/cri.sock does not answer (cri.sock: No such file or directory): restarting"),
+        "{shown:#?}"
+    );
+    assert!(
+        fake.statuses
+            .iter()
+            .any(|st| st.state == State::Restarting && st.ready_at.is_some()),
+        "the session shows the restart"
+    );
+    let cri = status(before_stop(&fake), "cri");
+    assert_eq!((cri.state, cri.health.as_deref()), (State::Ready, None));
+    assert_eq!(
+        cri.last_exit.as_deref(),
+        Some("exit status 0, restarted as its socket did not answer")
+    );
+}
+
+#[test]
+fn a_hung_daemon_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
+    let hung = Behaviour {
+        ignores_term: true,
+        ..goes_silent(1)
+    };
+    let fake = Fake::new(
+        &[("cri", vec![hung, ready(0)])],
+        Box::new(|st, _| status(st, "cri").restarts == 1 && st.state == State::Ready),
+    );
+    let (code, fake) = run(fake, plan(vec![daemon("cri", &[])], vec![]));
+    assert_eq!(code, 0);
+    let ev = fake.of("cri");
+    let t_term = ev
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Term(_)))
+        .unwrap()
+        .0;
+    let t_kill = ev
+        .iter()
+        .find(|(_, e)| matches!(e, Event::KillGroup(_)))
+        .unwrap()
+        .0;
+    assert!(t_kill - t_term >= Duration::from_secs(10), "{ev:?}");
+    assert!(t_kill - t_term < Duration::from_secs(11), "{ev:?}");
+    assert!(
+        fake.said
+            .iter()
+            .any(|l| l == "cri did not stop within 10s; killing it")
+    );
+    assert_eq!(
+        status(before_stop(&fake), "cri").last_exit.as_deref(),
+        Some("killed by signal SIGKILL, restarted as its socket did not answer")
+    );
+}
+
+#[test]
+fn a_socket_silent_for_fewer_probes_than_the_limit_is_not_restarted() {
+    let blip = Behaviour {
+        answers_again_after: Some(Duration::from_secs(2) + LIVENESS_INTERVAL),
+        ..goes_silent(2)
+    };
+    let fake = Fake::new(&[("cri", vec![blip])], at(Duration::from_secs(30)));
+    let (code, fake) = run(fake, plan(vec![daemon("cri", &[])], vec![]));
+    assert_eq!(code, 0);
+    assert_eq!(fake.starts("cri").len(), 1);
+    assert!(
+        fake.statuses
+            .iter()
+            .any(|st| status(st, "cri").health.is_some()),
+        "the unanswered probe was shown"
+    );
+    assert!(
+        fake.said
+            .iter()
+            .any(|l| l == "cri: /run/cri.sock answers again")
+    );
+    let cri = status(before_stop(&fake), "cri");
+    assert_eq!((cri.state, cri.health.as_deref()), (State::Ready, None));
+}
+
+#[test]
+fn only_daemons_serving_a_socket_are_watched() {
+    // A file probe (flannel's subnet.env) is not asked again once ready.
+    let fake = Fake::new(&[("a", vec![goes_silent(1)])], at(Duration::from_secs(30)));
+    let (_, fake) = run(fake, plan(vec![comp("a", &[])], vec![]));
+    assert_eq!(fake.starts("a").len(), 1);
+    assert!(
+        fake.statuses
+            .iter()
+            .all(|st| status(st, "a").health.is_none())
+    );
+}
+
+#[test]
+fn a_daemon_that_does_not_come_back_fails_the_session_naming_it() {
+    let fake = Fake::new(&[("cri", vec![goes_silent(1), exits(10, 1)])], at(LIMIT));
+    let (code, fake) = run(fake, plan(vec![daemon("cri", &[])], vec![]));
+    assert_eq!(code, 1);
+    // The silent run counts as the first failure, then MAX_FAILURES - 1 crashes.
+    assert_eq!(fake.starts("cri").len() as u32, MAX_FAILURES);
+    let err = fake.last().error.clone().unwrap();
+    assert!(err.starts_with("cri failed ("), "{err}");
+    assert!(err.contains("see `u7s logs cri`"), "{err}");
+}
+
+#[test]
+fn a_component_that_fails_says_the_last_lines_of_its_log() {
+    let mut fake = Fake::new(&[("etcd", vec![exits(10, 1)])], at(LIMIT));
+    let lines: Vec<String> = (1..=40).map(|i| format!("line {i}")).collect();
+    fake.logs.insert(cfg().paths.log("etcd"), lines);
+    let (code, fake) = run(fake, plan(vec![comp("etcd", &[])], vec![]));
+    assert_eq!(code, 1);
+    let said = fake
+        .said
+        .iter()
+        .find(|l| l.starts_with("last lines of etcd ("))
+        .unwrap_or_else(|| panic!("{:#?}", fake.said));
+    assert!(said.ends_with("line 26\n  line 27\n  line 28\n  line 29\n  line 30\n  line 31\n  line 32\n  line 33\n  line 34\n  line 35\n  line 36\n  line 37\n  line 38\n  line 39\n  line 40"), "{said}");
+    assert!(!said.contains("line 25\n"), "{said}");
+}
+
+#[test]
+fn files_of_a_component_are_written_each_time_it_becomes_ready() {
+    let mut p = plan(vec![comp("etcd", &[])], vec![]);
+    p.on_ready = vec![("etcd".into(), "/d/etcd.version".into(), "3.5.16\n".into())];
+    let fake = Fake::new(&[("etcd", vec![hangs(), ready(10)])], when_settled());
+    let (code, fake) = run(fake, p);
+    assert_eq!(code, 0);
+    // Not while the first start hung (never ready); once the second one was.
+    assert_eq!(
+        fake.written
+            .get(&PathBuf::from("/d/etcd.version"))
+            .map(String::as_str),
+        Some("3.5.16\n")
+    );
+    let first_ready = fake
+        .statuses
+        .iter()
+        .position(|s| status(s, "etcd").state == State::Ready)
+        .unwrap();
+    assert!(fake.starts("etcd").len() == 2 && first_ready > 0);
 }
