@@ -339,52 +339,36 @@ mod tests {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::new();
         const NEW: &[u8] = b"the new file, longer than the old one";
+        // One attempt from a partial file with these bytes and validator, against a server
+        // that has NEW with ETag "new": what it gave, and the request's head.
+        let run = |have: &[u8], validator: &str| {
+            fs::write(&partial, have).unwrap();
+            fs::write(validator_of(&partial), validator).unwrap();
+            let (url, h) = serve(NEW, "\"new\"", 1);
+            let got = attempt(&client, &url, &partial, &mut Quiet).unwrap();
+            assert!(
+                !validator_of(&partial).exists(),
+                "validator removed when done"
+            );
+            assert_eq!(fs::read(&partial).unwrap(), NEW);
+            (got, h.join().unwrap().remove(0))
+        };
+        let done = |resumed_from| Attempt::Done {
+            sha256: sha(NEW),
+            resumed_from,
+        };
 
         // A partial of an older version (another ETag): the server sends the new file whole.
-        fs::write(&partial, b"the old f").unwrap();
-        fs::write(validator_of(&partial), "\"old\"").unwrap();
-        let (url, h) = serve(NEW, "\"new\"", 1);
-        let got = attempt(&client, &url, &partial, &mut Quiet).unwrap();
-        assert_eq!(
-            got,
-            Attempt::Done {
-                sha256: sha(NEW),
-                resumed_from: 0
-            }
-        );
-        assert!(h.join().unwrap()[0].contains("if-range: \"old\""));
-        assert!(
-            !validator_of(&partial).exists(),
-            "validator removed when done"
-        );
-
+        let (got, head) = run(b"the old f", "\"old\"");
+        assert_eq!(got, done(0));
+        assert!(head.contains("if-range: \"old\""), "{head}");
         // Cut after 10 bytes of the new one: resumed from there.
-        fs::write(&partial, &NEW[..10]).unwrap();
-        fs::write(validator_of(&partial), "\"new\"").unwrap();
-        let (url, h) = serve(NEW, "\"new\"", 1);
-        let got = attempt(&client, &url, &partial, &mut Quiet).unwrap();
-        assert_eq!(
-            got,
-            Attempt::Done {
-                sha256: sha(NEW),
-                resumed_from: 10
-            }
-        );
-        assert!(h.join().unwrap()[0].contains("range: bytes=10-"));
-        assert_eq!(fs::read(&partial).unwrap(), NEW);
-
+        let (got, head) = run(&NEW[..10], "\"new\"");
+        assert_eq!(got, done(10));
+        assert!(head.contains("range: bytes=10-"), "{head}");
         // Everything there already: the 416 finishes it.
-        fs::write(validator_of(&partial), "\"new\"").unwrap();
-        let (url, h) = serve(NEW, "\"new\"", 1);
-        let got = attempt(&client, &url, &partial, &mut Quiet).unwrap();
-        assert_eq!(
-            got,
-            Attempt::Done {
-                sha256: sha(NEW),
-                resumed_from: NEW.len() as u64
-            }
-        );
-        h.join().unwrap();
+        let (got, _) = run(NEW, "\"new\"");
+        assert_eq!(got, done(NEW.len() as u64));
         fs::remove_dir_all(&d).unwrap();
     }
 
