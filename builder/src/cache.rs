@@ -19,6 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use fsx::xdg::Xdg;
 use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, Result};
@@ -31,15 +32,16 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The default location: `$XDG_CACHE_HOME/usernetes`, else `~/.cache/usernetes`.
+    /// The default location: `$XDG_CACHE_HOME/usernetes`, else `~/.cache/usernetes`
+    /// ([`fsx::xdg`]; an empty or relative XDG_CACHE_HOME is ignored, as the XDG spec says).
     pub fn default_root() -> PathBuf {
-        if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-            return PathBuf::from(x).join("usernetes");
-        }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
-        home.join(".cache").join("usernetes")
+        Cache::default_root_in(&Xdg::from_process())
+    }
+
+    /// [`Cache::default_root`] for these values; without HOME, `./.cache/usernetes`.
+    pub fn default_root_in(xdg: &Xdg) -> PathBuf {
+        xdg.cache_dir()
+            .unwrap_or_else(|| Path::new(".").join(".cache").join(fsx::xdg::APP_DIR))
     }
 
     /// Opens (creating) the cache for a run that writes to it, holding its lock; waits, saying
@@ -153,5 +155,26 @@ mod tests {
         assert!(c.root().join("tmp").is_dir());
         let td = c.temp_dir("x-").unwrap();
         assert!(td.path().starts_with(c.root().join("tmp")));
+    }
+
+    #[test]
+    fn default_root_follows_xdg() {
+        let x = |home: Option<&str>, cache: Option<&str>| Xdg {
+            home: home.map(PathBuf::from),
+            xdg_cache_home: cache.map(PathBuf::from),
+            ..Xdg::default()
+        };
+        assert_eq!(
+            Cache::default_root_in(&x(Some("/home/a"), None)),
+            Path::new("/home/a/.cache/usernetes")
+        );
+        assert_eq!(
+            Cache::default_root_in(&x(Some("/home/a"), Some("/c"))),
+            Path::new("/c/usernetes")
+        );
+        assert_eq!(
+            Cache::default_root_in(&x(None, None)),
+            Path::new("./.cache/usernetes")
+        );
     }
 }

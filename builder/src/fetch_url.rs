@@ -5,18 +5,18 @@
 //! when its sha256 matches the pin (otherwise it is deleted and the error names the URL and both
 //! digests). An interrupted transfer is resumed with `Range` (guarded by `If-Range` with the
 //! server's strong ETag or Last-Modified, kept in `<hex>.partial.validator`); failed attempts are
-//! retried with exponential backoff. HTTP(S) proxies come from the usual environment variables
-//! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`). TLS is rustls with the ring provider
-//! and the platform's certificate store.
+//! retried with exponential backoff. One HTTP attempt is the shared one of [`fetch`] (also the
+//! installer's). HTTP(S) proxies come from the usual environment variables (`HTTPS_PROXY`,
+//! `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`). TLS is rustls with the ring provider and the
+//! platform's certificate store.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
+use fetch::{partial_of, validator_of};
 use sha2::{Digest, Sha256};
 
 use crate::cache::Cache;
@@ -91,20 +91,6 @@ pub fn ensure(
             tried.join(" and ")
         ),
     })
-}
-
-fn partial_of(dest: &Path) -> PathBuf {
-    dest.with_file_name(format!(
-        "{}.partial",
-        dest.file_name().unwrap_or_default().to_string_lossy()
-    ))
-}
-
-fn validator_of(partial: &Path) -> PathBuf {
-    partial.with_file_name(format!(
-        "{}.validator",
-        partial.file_name().unwrap_or_default().to_string_lossy()
-    ))
 }
 
 /// Checks the digest of a finished `.partial` and renames it to `dest`, or deletes it.
@@ -262,20 +248,29 @@ fn sleep_cancellable(d: Duration) -> Result<()> {
     Ok(())
 }
 
-/// The innermost error text of a reqwest error (its Display hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
+/// The builder's view of a transfer: a progress bar, and the process-wide cancellation.
+struct BarWatch<'a> {
+    progress: &'a Progress,
+    component: &'a str,
+    url: &'a str,
+    bar: Option<crate::progress::Bytes>,
 }
 
+impl fetch::Watch for BarWatch<'_> {
+    fn start(&mut self, total: Option<u64>, start: u64) {
+        self.bar = Some(self.progress.bytes(self.component, self.url, total, start));
+    }
+    fn advance(&mut self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+    fn cancelled(&self) -> bool {
+        crate::cancel::requested()
+    }
+}
+
+/// One attempt through the shared resumable download ([`fetch::attempt`]).
 fn attempt_once(
     client: &reqwest::blocking::Client,
     url: &str,
@@ -283,144 +278,27 @@ fn attempt_once(
     pin: &FilePin,
     progress: &Progress,
 ) -> Result<Attempt> {
-    let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
-    let validator_path = validator_of(partial);
-    let validator = fs::read_to_string(&validator_path).ok();
-    let mut req = client.get(url);
-    if have > 0 {
-        req = req.header(RANGE, format!("bytes={have}-"));
-        if let Some(v) = validator.as_deref().filter(|v| !v.is_empty()) {
-            req = req.header(IF_RANGE, v.trim());
-        }
-    }
-    let mut resp = match req.send() {
-        Ok(r) => r,
-        Err(e) => return Ok(Attempt::Retry(error_chain(&e), false)),
+    let mut watch = BarWatch {
+        progress,
+        component: pin.component,
+        url,
+        bar: None,
     };
-    let status = resp.status();
-    let (mut file, mut hasher, start) = match status {
-        StatusCode::OK => {
-            let strong_etag = resp
-                .headers()
-                .get(ETAG)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.starts_with("W/"));
-            let v = strong_etag
-                .or_else(|| {
-                    resp.headers()
-                        .get(LAST_MODIFIED)
-                        .and_then(|v| v.to_str().ok())
-                })
-                .unwrap_or("")
-                .to_string();
-            fs::write(&validator_path, v).at(&validator_path)?;
-            let f = fs::File::create(partial).at(partial)?;
-            (f, Sha256::new(), 0)
-        }
-        StatusCode::PARTIAL_CONTENT if have > 0 => {
-            let start = resp
-                .headers()
-                .get(CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_content_range_start);
-            if start != Some(have) {
-                let _ = fs::remove_file(partial);
-                return Ok(Attempt::Retry(
-                    "the server resumed at an unexpected offset; restarting".into(),
-                    true,
-                ));
+    let io = |e: fetch::Error| Error::io(e.path, e.source);
+    Ok(
+        match fetch::attempt(client, url, partial, &mut watch).map_err(io)? {
+            fetch::Attempt::Done { sha256, .. } => Attempt::Done(sha256),
+            fetch::Attempt::Retry {
+                reason, connected, ..
+            } => Attempt::Retry(reason, connected),
+            fetch::Attempt::NotFound(_) => Attempt::NotFound,
+            fetch::Attempt::Refused(s) => {
+                return Err(Error::Download {
+                    url: url.to_string(),
+                    msg: format!("HTTP {s}"),
+                });
             }
-            // Hash what is already there, then append.
-            let mut f = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(partial)
-                .at(partial)?;
-            let mut h = Sha256::new();
-            std::io::copy(&mut (&mut f).take(have), &mut h).at(partial)?;
-            f.seek(SeekFrom::Start(have)).at(partial)?;
-            (f, h, have)
-        }
-        StatusCode::RANGE_NOT_SATISFIABLE => {
-            let _ = fs::remove_file(partial);
-            return Ok(Attempt::Retry(
-                "the partial download is invalid; restarting".into(),
-                true,
-            ));
-        }
-        StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(Attempt::NotFound),
-        s if s.is_server_error()
-            || s == StatusCode::REQUEST_TIMEOUT
-            || s == StatusCode::TOO_MANY_REQUESTS =>
-        {
-            return Ok(Attempt::Retry(format!("HTTP {s}"), true));
-        }
-        s => {
-            return Err(Error::Download {
-                url: url.to_string(),
-                msg: format!("HTTP {s}"),
-            });
-        }
-    };
-    let total = resp.content_length().map(|n| n + start);
-    let bar = progress.bytes(pin.component, url, total, start);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        crate::cancel::check()?;
-        let n = match resp.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                file.sync_all().at(partial)?;
-                return Ok(Attempt::Retry(
-                    format!("transfer cut: {}", error_chain(&e)),
-                    true,
-                ));
-            }
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).at(partial)?;
-        bar.inc(n as u64);
-    }
-    file.sync_all().at(partial)?;
-    if let Some(t) = total {
-        let len = file.metadata().at(partial)?.len();
-        if len < t {
-            return Ok(Attempt::Retry(
-                format!("transfer cut at {len} of {t} bytes"),
-                true,
-            ));
-        }
-    }
-    Ok(Attempt::Done(hex::encode(hasher.finalize())))
-}
-
-/// `bytes 100-199/200` -> 100.
-fn parse_content_range_start(v: &str) -> Option<u64> {
-    let rest = v.trim().strip_prefix("bytes")?.trim_start();
-    let (range, _) = rest.split_once('/')?;
-    let (start, _) = range.split_once('-')?;
-    start.trim().parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range() {
-        assert_eq!(parse_content_range_start("bytes 100-199/200"), Some(100));
-        assert_eq!(parse_content_range_start("bytes 0-0/*"), Some(0));
-        assert_eq!(parse_content_range_start("items 1-2/3"), None);
-    }
-
-    #[test]
-    fn partial_names() {
-        let p = partial_of(Path::new("/c/dist/sha256/ab"));
-        assert_eq!(p, Path::new("/c/dist/sha256/ab.partial"));
-        assert_eq!(
-            validator_of(&p),
-            Path::new("/c/dist/sha256/ab.partial.validator")
-        );
-    }
+            fetch::Attempt::Cancelled => return Err(Error::Cancelled),
+        },
+    )
 }

@@ -3,7 +3,7 @@
 //! atomic file writes.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -176,14 +176,10 @@ pub fn remove_tree(path: &Path) -> Result<()> {
     }
 }
 
-/// Writes `data` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
-    tmp.write_all(data).at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+/// Writes `data` to `path` with permission bits `mode`, atomically and durably
+/// ([`fsx::write_atomic`]: temp file in the same folder, fsync, rename, fsync of the folder).
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    fsx::write_atomic(path, data, mode).map_err(|e| Error::io(e.path, e.source))
 }
 
 /// sha256 of a file's bytes, lowercase hex.

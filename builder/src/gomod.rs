@@ -681,7 +681,7 @@ pub fn ensure_main(
         if let Some(p) = marker.parent() {
             fs::create_dir_all(p).at(p)?;
         }
-        crate::fsutil::write_atomic(&marker, modules.as_bytes())?;
+        crate::fsutil::write_atomic(&marker, modules.as_bytes(), 0o600)?;
         task.finish(&format!("{} module(s) verified", modules.lines().count()));
     }
     Ok(())

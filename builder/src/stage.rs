@@ -142,9 +142,7 @@ pub fn write_manifest(
         files,
     };
     let path = root.join(bundle::manifest::MANIFEST_NAME);
-    crate::fsutil::write_atomic(&path, manifest.to_json().as_bytes())?;
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).at(&path)?;
+    crate::fsutil::write_atomic(&path, manifest.to_json().as_bytes(), 0o644)?;
     Ok(manifest)
 }
 

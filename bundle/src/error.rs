@@ -53,3 +53,10 @@ impl Error {
         }
     }
 }
+
+/// A failed shared filesystem operation ([`fsx`]) keeps its action and path.
+impl From<fsx::Error> for Error {
+    fn from(e: fsx::Error) -> Error {
+        Error::io(e.op, e.path, e.source)
+    }
+}

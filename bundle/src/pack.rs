@@ -2,12 +2,10 @@
 //! final path only complete: written to a temporary file in the destination's folder, fsynced,
 //! then renamed into place. On any error the temporary file is removed and `dest` is untouched.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use tempfile::NamedTempFile;
+use fsx::AtomicFile;
 
 use crate::bzip::ParallelBzEncoder;
 use crate::checksums::{HashingWriter, Sha256Sums};
@@ -39,7 +37,7 @@ pub struct PackReport {
 /// renamed into place; on error nothing is left at `dest` nor any temp file).
 pub fn pack_to_file(root: &Path, opts: &PackOptions, dest: &Path) -> Result<PackReport> {
     let temp = temp_beside(dest)?;
-    let temp_path = temp.path().to_path_buf();
+    let temp_path = temp.temp_path().to_path_buf();
     let file = temp
         .as_file()
         .try_clone()
@@ -52,7 +50,7 @@ pub fn pack_to_file(root: &Path, opts: &PackOptions, dest: &Path) -> Result<Pack
     buffered
         .into_inner()
         .map_err(|e| Error::io("write", &temp_path, e.into_error()))?;
-    persist(temp, dest)?;
+    persist(temp)?;
     Ok(PackReport {
         path: dest.to_path_buf(),
         sha256,
@@ -63,55 +61,30 @@ pub fn pack_to_file(root: &Path, opts: &PackOptions, dest: &Path) -> Result<Pack
 /// Writes SHA256SUMS atomically (temp + rename).
 pub fn write_checksums_file(dest: &Path, sums: &Sha256Sums) -> Result<()> {
     let mut temp = temp_beside(dest)?;
-    temp.write_all(sums.render().as_bytes())
-        .map_err(|e| Error::io("write", temp.path(), e))?;
-    persist(temp, dest)
+    temp.write_bytes(sums.render().as_bytes())?;
+    persist(temp)
 }
 
-fn parent_of(dest: &Path) -> &Path {
-    match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-fn temp_beside(dest: &Path) -> Result<NamedTempFile> {
-    let dir = parent_of(dest);
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Error::Stage {
+fn temp_beside(dest: &Path) -> Result<AtomicFile> {
+    if dest.file_name().is_none() {
+        return Err(Error::Stage {
             path: dest.to_path_buf(),
             reason: "the destination must name a file".into(),
-        })?;
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))
+        });
+    }
+    Ok(AtomicFile::create(dest)?)
 }
 
-/// fsync, mode 0644, rename over `dest`, fsync the folder.
-fn persist(temp: NamedTempFile, dest: &Path) -> Result<()> {
-    let temp_path = temp.path().to_path_buf();
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(|e| Error::io("set permissions of", &temp_path, e))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("sync", &temp_path, e))?;
-    temp.persist(dest)
-        .map_err(|e| Error::io("rename into place", dest, e.error))?;
-    let dir = parent_of(dest);
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("sync", dir, e))?;
-    Ok(())
+/// Mode 0644, fsync, rename over the destination, fsync the folder ([`AtomicFile::commit`]).
+fn persist(temp: AtomicFile) -> Result<()> {
+    Ok(temp.commit(0o644)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     fn leftovers(dir: &Path) -> Vec<String> {
         fs::read_dir(dir)

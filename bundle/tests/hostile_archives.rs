@@ -71,13 +71,9 @@ fn refused(case: &str, entries: &[Raw], entry: &str, reason: &str) {
     );
 }
 
-const TOP: Raw<'static> = Raw {
-    name: "usernetes/",
-    kind: EntryType::Directory,
-    mode: 0o755,
-    data: b"",
-    link: "",
-};
+fn top() -> Raw {
+    Raw::dir("usernetes/")
+}
 
 #[test]
 fn paths_that_leave_the_destination() {
@@ -86,20 +82,20 @@ fn paths_that_leave_the_destination() {
     let abs = format!("{}", outside.display());
     refused(
         "absolute path",
-        &[TOP, Raw::file(&abs, 0o644, b"x")],
+        &[top(), Raw::file(&abs, 0o644, b"x")],
         &abs,
         "absolute",
     );
     refused(
         "dot-dot",
-        &[TOP, Raw::file("usernetes/../outside", 0o644, b"x")],
+        &[top(), Raw::file("usernetes/../outside", 0o644, b"x")],
         "usernetes/../outside",
         "'..'",
     );
     refused(
         "dot-dot inside",
         &[
-            TOP,
+            top(),
             Raw::dir("usernetes/a/"),
             Raw::file("usernetes/a/../../x", 0o644, b"x"),
         ],
@@ -108,7 +104,7 @@ fn paths_that_leave_the_destination() {
     );
     refused(
         "outside the top folder",
-        &[TOP, Raw::file("other/file", 0o644, b"x")],
+        &[top(), Raw::file("other/file", 0o644, b"x")],
         "other/file",
         "outside the top folder",
     );
@@ -126,7 +122,7 @@ fn links() {
     refused(
         "hard link",
         &[
-            TOP,
+            top(),
             Raw::file("usernetes/a", 0o644, b"x"),
             Raw::other("usernetes/hard", EntryType::Link, 0o644, "usernetes/a"),
         ],
@@ -135,14 +131,14 @@ fn links() {
     );
     refused(
         "symlink escaping",
-        &[TOP, Raw::symlink("usernetes/esc", "../../outside")],
+        &[top(), Raw::symlink("usernetes/esc", "../../outside")],
         "usernetes/esc",
         "leaves the destination",
     );
     refused(
         "symlink to the top's parent",
         &[
-            TOP,
+            top(),
             Raw::dir("usernetes/bin/"),
             Raw::symlink("usernetes/bin/up", "../.."),
         ],
@@ -151,14 +147,14 @@ fn links() {
     );
     refused(
         "absolute symlink",
-        &[TOP, Raw::symlink("usernetes/passwd", "/etc/passwd")],
+        &[top(), Raw::symlink("usernetes/passwd", "/etc/passwd")],
         "usernetes/passwd",
         "absolute",
     );
     refused(
         "symlink chain escaping",
         &[
-            TOP,
+            top(),
             Raw::dir("usernetes/d/"),
             Raw::symlink("usernetes/t", "d/s/.."),
             Raw::symlink("usernetes/d/s", ".."),
@@ -169,7 +165,7 @@ fn links() {
     refused(
         "path through a symlink",
         &[
-            TOP,
+            top(),
             Raw::dir("usernetes/sub/"),
             Raw::symlink("usernetes/l", "sub"),
             Raw::file("usernetes/l/x", 0o644, b"x"),
@@ -180,7 +176,7 @@ fn links() {
     refused(
         "folder through a symlink",
         &[
-            TOP,
+            top(),
             Raw::dir("usernetes/sub/"),
             Raw::symlink("usernetes/l", "sub"),
             Raw::dir("usernetes/l/"),
@@ -191,7 +187,7 @@ fn links() {
     refused(
         "symlink then a file of the same name",
         &[
-            TOP,
+            top(),
             Raw::symlink("usernetes/l", "x"),
             Raw::file("usernetes/l", 0o644, b"overwrite"),
         ],
@@ -210,7 +206,7 @@ fn special_files_and_modes() {
     ] {
         refused(
             case,
-            &[TOP, Raw::other("usernetes/special", kind, 0o644, "")],
+            &[top(), Raw::other("usernetes/special", kind, 0o644, "")],
             "usernetes/special",
             why,
         );
@@ -239,8 +235,8 @@ fn special_files_and_modes() {
             "is not 0755 or 0644",
         ),
     ] {
-        let name = entry.name;
-        refused(case, &[TOP, entry], name, why);
+        let name = String::from_utf8(entry.name.clone()).unwrap();
+        refused(case, &[top(), entry], &name, why);
     }
 }
 
@@ -249,27 +245,27 @@ fn duplicates_order_and_trailing_data() {
     refused(
         "duplicate file",
         &[
-            TOP,
+            top(),
             Raw::file("usernetes/a", 0o644, b"first"),
             Raw::file("usernetes/a", 0o644, b"second"),
         ],
         "usernetes/a",
         "duplicate",
     );
-    refused("duplicate top", &[TOP, TOP], "usernetes/", "duplicate");
+    refused("duplicate top", &[top(), top()], "usernetes/", "duplicate");
     refused(
         "parent missing",
-        &[TOP, Raw::file("usernetes/no/such/x", 0o644, b"x")],
+        &[top(), Raw::file("usernetes/no/such/x", 0o644, b"x")],
         "usernetes/no/such/x",
         "does not come before",
     );
     refused(
         "control character",
-        &[TOP, Raw::file("usernetes/a\u{1b}[2J", 0o644, b"x")],
+        &[top(), Raw::file("usernetes/a\u{1b}[2J", 0o644, b"x")],
         "usernetes/a\u{1b}[2J",
         "control",
     );
-    let mut tar = raw_tar(&[TOP, Raw::file("usernetes/a", 0o644, b"x")]);
+    let mut tar = raw_tar(&[top(), Raw::file("usernetes/a", 0o644, b"x")]);
     tar.extend_from_slice(&raw_tar(&[Raw::file("usernetes/b", 0o644, b"hidden")]));
     // The first archive's end marker is followed by a second archive: refused, not ignored.
     let tmp = tempfile::tempdir().unwrap();
@@ -285,7 +281,7 @@ fn duplicates_order_and_trailing_data() {
 #[test]
 fn a_clean_archive_extracts() {
     let tar = raw_tar(&[
-        TOP,
+        top(),
         Raw::dir("usernetes/bin/"),
         Raw::file("usernetes/bin/x", 0o755, b"#!/bin/sh\n"),
         Raw::file("usernetes/README", 0o644, b"hi"),

@@ -9,9 +9,16 @@ use crate::probe::ProbeOutcome;
 use crate::procfs::{self, Limit, Route};
 use crate::subid::{self, SubIdFile};
 use crate::{Distro, Options, Target};
+use fsx::xdg::{self, Xdg};
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// A path as the text the facts keep.
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
 
 /// A path and what `stat` said about it (the error text when it failed).
 #[derive(Debug, Clone)]
@@ -284,33 +291,31 @@ pub fn gather(host: &Host, opts: &Options) -> Facts {
         _ => false,
     };
 
-    // HOME, XDG_RUNTIME_DIR, data directory.
-    let env_if_self = |k: &str| -> Option<String> {
+    // HOME, XDG_RUNTIME_DIR, data directory: the checked user's environment when the doctor
+    // runs as them, by the XDG rules the tools use (fsx::xdg: empty and relative values are
+    // ignored), else their passwd entry.
+    let mut xdg = Xdg::from_lookup(|k| {
         if is_self {
-            env.get(k).filter(|v| !v.is_empty()).cloned()
+            env.get(k).map(OsString::from)
         } else {
             None
         }
-    };
-    let (home_path, home_from_env) = match (env_if_self("HOME"), &user) {
-        (Some(h), _) => (Some(h), true),
-        (None, Ok(u)) if !u.home.is_empty() => (Some(u.home.clone()), false),
-        _ => (None, false),
-    };
+    });
+    let home_from_env = xdg.home.is_some();
+    if let (None, Ok(u)) = (&xdg.home, &user)
+        && !u.home.is_empty()
+    {
+        xdg.home = Some(PathBuf::from(&u.home));
+    }
+    let home_path = xdg.home.as_deref().map(path_text);
     let home = home_path.as_deref().map(|p| PathStat::of(host, p));
-    let (rt_path, runtime_dir_from_env) = match (env_if_self("XDG_RUNTIME_DIR"), &user) {
-        (Some(d), _) => (Some(d), true),
-        (None, Ok(u)) => (Some(format!("/run/user/{}", u.uid)), false),
+    let (rt_path, runtime_dir_from_env) = match (&xdg.xdg_runtime_dir, &user) {
+        (Some(d), _) => (Some(path_text(d)), true),
+        (None, Ok(u)) => (Some(path_text(&xdg::default_runtime_dir(u.uid))), false),
         _ => (None, false),
     };
     let runtime_dir = rt_path.as_deref().map(|p| PathStat::of(host, p));
-    let data_dir = env_if_self("XDG_DATA_HOME")
-        .map(|d| format!("{}/usernetes", d.trim_end_matches('/')))
-        .or_else(|| {
-            home_path
-                .as_deref()
-                .map(|h| format!("{}/.local/share/usernetes", h.trim_end_matches('/')))
-        });
+    let data_dir = xdg.data_dir().as_deref().map(path_text);
 
     // systemd.
     let systemd_booted = host.exists(Path::new(crate::user_manager::BOOTED_MARKER));
@@ -521,7 +526,10 @@ fn subid_fact(host: &Host, path: &str) -> SubIdFact {
 fn state_dirs(host: &Host, rt: &str) -> Vec<StateDir> {
     let rt = rt.trim_end_matches('/');
     [
-        ("usernetes", format!("{rt}/usernetes/rootlesskit")),
+        (
+            "usernetes",
+            path_text(&xdg::state_dir_in(Path::new(rt)).join("rootlesskit")),
+        ),
         ("dockerd-rootless", format!("{rt}/dockerd-rootless")),
         ("containerd-rootless", format!("{rt}/containerd-rootless")),
     ]

@@ -1,17 +1,20 @@
 //! Small durable-filesystem helpers: fsync of folders, atomic file
 //! writes (temp + fsync + rename), deletion via a hidden trash name, and tree sizes.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::fs;
 use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
-use crate::prefix::{TMP_FILE_PREFIX, TRASH_PREFIX};
+use crate::prefix::TRASH_PREFIX;
 
-/// fsyncs a folder so the names created or renamed in it are durable.
+/// fsyncs a folder so the names created or renamed in it are durable ([`fsx::sync_dir`]).
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).ctx("sync", dir)
+    fsx::sync_dir(dir).map_err(from_fsx)
+}
+
+/// The installer's error for a failed shared filesystem operation (same action and path).
+pub fn from_fsx(e: fsx::Error) -> Error {
+    Error::io(e.op, e.path, e.source)
 }
 
 /// Total size in bytes of the regular files under `root` (symlinks not followed).
@@ -34,26 +37,13 @@ pub fn tree_size(root: &Path) -> u64 {
     total
 }
 
-/// Writes `content` to `path` atomically: a temp file in the same folder, fsync, rename, fsync
-/// of the folder. `mode` is the file's permission bits.
+/// Writes `content` to `path` atomically ([`fsx::write_atomic`]: a temp file `.tmp-*` in the
+/// same folder, mode, fsync, rename, fsync of the folder), creating the folder first. `mode` is
+/// the file's permission bits.
 pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = fsx::atomic::parent_of(path);
     fs::create_dir_all(dir).ctx("create", dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_FILE_PREFIX)
-        .tempfile_in(dir)
-        .ctx("create a temporary file in", dir)?;
-    tmp.write_all(content)
-        .ctx("write", tmp.path().to_path_buf())?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .ctx("chmod", tmp.path().to_path_buf())?;
-    tmp.as_file()
-        .sync_all()
-        .ctx("sync", tmp.path().to_path_buf())?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("rename into place", path, e.error))?;
-    sync_dir(dir)
+    fsx::write_atomic(path, content, mode).map_err(from_fsx)
 }
 
 /// Removes a folder so that no half-deleted copy stays under its name: first renamed to a
@@ -84,6 +74,7 @@ pub fn remove_any(path: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn atomic_write_and_sizes() {

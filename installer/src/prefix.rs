@@ -1,9 +1,12 @@
 //! Where things live: the install prefix and its fixed layout (`versions/`, `current`, staging
 //! and trash folders, the lock, the download cache, the env file, the install record), and the
-//! user's XDG folders (config, data, runtime) derived from the environment.
+//! user's XDG folders (config, data, runtime) derived from the environment by the rules of
+//! [`fsx::xdg`] (fallbacks under HOME, empty and relative values ignored).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+
+use fsx::xdg::Xdg;
 
 use crate::error::{Error, Result};
 
@@ -17,8 +20,8 @@ pub const STAGING_PREFIX: &str = ".staging-";
 pub const TRASH_PREFIX: &str = ".trash-";
 /// Prefix of the temporary symlink renamed over `current`.
 pub const CURRENT_TMP_PREFIX: &str = "current.tmp-";
-/// Prefix of temporary files written then renamed into place.
-pub const TMP_FILE_PREFIX: &str = ".tmp-";
+/// Prefix of temporary files written then renamed into place (those of [`fsx::AtomicFile`]).
+pub const TMP_FILE_PREFIX: &str = fsx::atomic::TEMP_PREFIX;
 
 /// The environment values the installer derives its paths from (injectable for tests).
 #[derive(Clone, Debug, Default)]
@@ -31,24 +34,28 @@ pub struct Env {
     pub shell: Option<OsString>,
 }
 
-fn abs_env(name: &str) -> Option<PathBuf> {
-    // The XDG spec: relative values are invalid and must be ignored.
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-}
-
 impl Env {
     /// Reads HOME, XDG_DATA_HOME, XDG_CONFIG_HOME, XDG_RUNTIME_DIR, ZDOTDIR and SHELL.
     pub fn from_process() -> Env {
+        let x = Xdg::from_process();
         Env {
-            home: abs_env("HOME"),
-            xdg_data_home: abs_env("XDG_DATA_HOME"),
-            xdg_config_home: abs_env("XDG_CONFIG_HOME"),
-            xdg_runtime_dir: abs_env("XDG_RUNTIME_DIR"),
-            zdotdir: abs_env("ZDOTDIR"),
+            home: x.home,
+            xdg_data_home: x.xdg_data_home,
+            xdg_config_home: x.xdg_config_home,
+            xdg_runtime_dir: x.xdg_runtime_dir,
+            zdotdir: fsx::xdg::absolute(std::env::var_os("ZDOTDIR")),
             shell: std::env::var_os("SHELL"),
+        }
+    }
+
+    /// The XDG values as [`fsx::xdg::Xdg`], which derives the folders.
+    fn xdg(&self) -> Xdg {
+        Xdg {
+            home: self.home.clone(),
+            xdg_data_home: self.xdg_data_home.clone(),
+            xdg_config_home: self.xdg_config_home.clone(),
+            xdg_cache_home: None,
+            xdg_runtime_dir: self.xdg_runtime_dir.clone(),
         }
     }
 
@@ -59,23 +66,17 @@ impl Env {
 
     /// `$XDG_DATA_HOME`, else `~/.local/share`.
     pub fn data_home(&self) -> Result<PathBuf> {
-        match &self.xdg_data_home {
-            Some(p) => Ok(p.clone()),
-            None => Ok(self.home()?.join(".local/share")),
-        }
+        self.xdg().data_home().ok_or(Error::NoHome)
     }
 
     /// `$XDG_CONFIG_HOME`, else `~/.config`.
     pub fn config_home(&self) -> Result<PathBuf> {
-        match &self.xdg_config_home {
-            Some(p) => Ok(p.clone()),
-            None => Ok(self.home()?.join(".config")),
-        }
+        self.xdg().config_home().ok_or(Error::NoHome)
     }
 
     /// The default install prefix: `$XDG_DATA_HOME/usernetes`.
     pub fn default_prefix(&self) -> Result<PathBuf> {
-        Ok(self.data_home()?.join("usernetes"))
+        self.xdg().data_dir().ok_or(Error::NoHome)
     }
 
     /// The data folder of the runtime (`$XDG_DATA_HOME/usernetes`), which `--purge` removes.
@@ -85,12 +86,12 @@ impl Env {
 
     /// User configuration: `$XDG_CONFIG_HOME/usernetes`.
     pub fn config_dir(&self) -> Result<PathBuf> {
-        Ok(self.config_home()?.join("usernetes"))
+        self.xdg().config_dir().ok_or(Error::NoHome)
     }
 
     /// The runtime's session state folder `$XDG_RUNTIME_DIR/usernetes`, when XDG_RUNTIME_DIR is set.
     pub fn session_dir(&self) -> Option<PathBuf> {
-        self.xdg_runtime_dir.as_ref().map(|d| d.join("usernetes"))
+        self.xdg().state_dir()
     }
 
     /// Where systemd looks for the user's own units: `$XDG_CONFIG_HOME/systemd/user`.

@@ -1,17 +1,17 @@
 //! Where the archive and its checksums come from: a local file or an https URL. Downloads go to
 //! `PREFIX/.downloads/<name>.partial`, are hashed while streaming, resume with an HTTP `Range`
-//! request after an interruption, and are renamed to `<name>` only once complete (and, when a
-//! hash is expected, only when it matches). Plain http is accepted for loopback hosts only.
+//! request (guarded by `If-Range`) after an interruption, and are renamed to `<name>` only once
+//! complete (and, when a hash is expected, only when it matches). One HTTP attempt is the shared
+//! one of [`fetch`] (also the builder's). Plain http is accepted for loopback hosts only.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::Url;
 use reqwest::blocking::Client;
-use reqwest::header::RANGE;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -238,7 +238,7 @@ pub fn download(
     fs::create_dir_all(dir).ctx("create", dir)?;
     let name = Source::Url(url.clone()).file_name();
     let done_path = dir.join(&name);
-    let partial = dir.join(format!("{name}.partial"));
+    let partial = fetch::partial_of(&done_path);
     let us = url.to_string();
 
     // A complete copy from an earlier, interrupted install.
@@ -255,70 +255,52 @@ pub fn download(
     }
 
     for attempt in 0..2 {
-        let (mut hasher, mut have) = hash_existing(&partial)?;
-        let resumed_from = have;
-        let mut req = client.get(url.clone());
-        if have > 0 {
-            req = req.header(RANGE, format!("bytes={have}-"));
-        }
-        let resp = req.send().map_err(|e| Error::Download {
-            url: us.clone(),
-            reason: reqwest_reason(&e),
-        })?;
-        let status = resp.status();
-        let mut file;
-        let total;
-        if status == StatusCode::PARTIAL_CONTENT && have > 0 {
-            file = OpenOptions::new()
-                .append(true)
-                .open(&partial)
-                .ctx("open", &partial)?;
-            total = resp.content_length().map(|l| l + have);
-        } else if status == StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
-            // The partial file already holds the whole body.
-            file = OpenOptions::new()
-                .append(true)
-                .open(&partial)
-                .ctx("open", &partial)?;
-            total = Some(have);
-        } else if status.is_success() {
-            file = File::create(&partial).ctx("create", &partial)?;
-            hasher = Sha256::new();
-            have = 0;
-            total = resp.content_length();
-        } else {
-            return Err(Error::HttpStatus {
-                url: us,
-                status: status.as_u16(),
-            });
-        }
-        if status != StatusCode::RANGE_NOT_SATISFIABLE {
-            let mut resp = resp;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = resp.read(&mut buf).map_err(|e| Error::Download {
-                    url: us.clone(),
-                    reason: format!("{e} (run again to resume)"),
-                })?;
-                if n == 0 {
-                    break;
-                }
-                file.write_all(&buf[..n]).ctx("write", &partial)?;
-                hasher.update(&buf[..n]);
-                have += n as u64;
-                on_progress(have, total);
+        let mut watch = ProgressWatch {
+            on_progress,
+            have: 0,
+            total: None,
+        };
+        let got = fetch::attempt(client, url.as_str(), &partial, &mut watch)
+            .map_err(crate::fsutil::from_fsx)?;
+        let (sha, resumed_from) = match got {
+            fetch::Attempt::Done {
+                sha256,
+                resumed_from,
+            } => (sha256, resumed_from),
+            fetch::Attempt::Retry {
+                status: Some(s), ..
             }
-        }
-        if let Some(t) = total.filter(|t| have < *t) {
-            return Err(Error::Download {
-                url: us,
-                reason: format!(
-                    "connection closed after {have} of {t} bytes (run again to resume)"
-                ),
-            });
-        }
-        file.sync_all().ctx("sync", &partial)?;
-        let sha = hex(&hasher.finalize());
+            | fetch::Attempt::NotFound(s)
+            | fetch::Attempt::Refused(s) => {
+                return Err(Error::HttpStatus {
+                    url: us,
+                    status: s.as_u16(),
+                });
+            }
+            fetch::Attempt::Retry {
+                connected: false,
+                reason,
+                ..
+            } => {
+                return Err(Error::Download { url: us, reason });
+            }
+            fetch::Attempt::Retry { reason, .. } => {
+                // A resume the server got wrong removed the partial file: start over once.
+                if attempt == 0 && !partial.exists() {
+                    continue;
+                }
+                return Err(Error::Download {
+                    url: us,
+                    reason: format!("{reason} (run again to resume)"),
+                });
+            }
+            fetch::Attempt::Cancelled => {
+                return Err(Error::Download {
+                    url: us,
+                    reason: "cancelled".into(),
+                });
+            }
+        };
         if let Some(exp) = expected.filter(|e| sha != e.sha256) {
             // A stale or damaged partial file: start over once, then report the mismatch.
             fs::remove_file(&partial).ctx("remove", &partial)?;
@@ -339,7 +321,28 @@ pub fn download(
             resumed_from,
         });
     }
-    unreachable!("the second attempt always returns")
+    Err(Error::Download {
+        url: us,
+        reason: "the server sent the file wrong twice (run again)".into(),
+    })
+}
+
+/// Reports the bytes done and the total to the installer's progress callback.
+struct ProgressWatch<'a> {
+    on_progress: &'a dyn Fn(u64, Option<u64>),
+    have: u64,
+    total: Option<u64>,
+}
+
+impl fetch::Watch for ProgressWatch<'_> {
+    fn start(&mut self, total: Option<u64>, start: u64) {
+        self.have = start;
+        self.total = total;
+    }
+    fn advance(&mut self, n: u64) {
+        self.have += n;
+        (self.on_progress)(self.have, self.total);
+    }
 }
 
 #[cfg(test)]

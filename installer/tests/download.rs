@@ -5,92 +5,35 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+
+use testkit::http::Server;
 
 use common::*;
 
-struct Server {
+/// The test kit's file server; `log` lists "GET /path range=<value or ->" per request.
+struct Served {
     base: String,
-    /// "GET /path range=<value or ->" per request.
-    log: Arc<Mutex<Vec<String>>>,
+    srv: Server,
+}
+
+impl Served {
+    fn log(&self) -> Vec<String> {
+        self.srv
+            .requests()
+            .iter()
+            .map(|r| format!("GET {} range={}", r.path, r.range.as_deref().unwrap_or("-")))
+            .collect()
+    }
 }
 
 /// Serves `files` (path -> body); `/fail/...` answers 500; unknown paths 404. Honours
-/// `Range: bytes=N-`.
-fn serve(files: HashMap<String, Vec<u8>>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            let mut range = None;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':')
-                    && k.eq_ignore_ascii_case("range")
-                {
-                    range = Some(v.trim().to_string());
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-            log2.lock().unwrap().push(format!(
-                "GET {path} range={}",
-                range.clone().unwrap_or("-".into())
-            ));
-            let (status, body, extra) = match files.get(&path) {
-                _ if path.starts_with("/fail/") => {
-                    ("500 Internal Server Error", b"oops".to_vec(), String::new())
-                }
-                None => ("404 Not Found", b"<html>404</html>".to_vec(), String::new()),
-                Some(body) => match range
-                    .as_deref()
-                    .and_then(|r| r.strip_prefix("bytes="))
-                    .and_then(|r| r.strip_suffix('-'))
-                {
-                    Some(start) => {
-                        let start: usize = start.parse().unwrap();
-                        if start >= body.len() {
-                            (
-                                "416 Range Not Satisfiable",
-                                Vec::new(),
-                                format!("Content-Range: bytes */{}\r\n", body.len()),
-                            )
-                        } else {
-                            (
-                                "206 Partial Content",
-                                body[start..].to_vec(),
-                                format!(
-                                    "Content-Range: bytes {start}-{}/{}\r\n",
-                                    body.len() - 1,
-                                    body.len()
-                                ),
-                            )
-                        }
-                    }
-                    None => ("200 OK", body.clone(), String::new()),
-                },
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    Server { base, log }
+/// `Range: bytes=N-` (testkit::http).
+fn serve(files: HashMap<String, Vec<u8>>) -> Served {
+    let srv = Server::start(files, false);
+    Served {
+        base: srv.base.clone(),
+        srv,
+    }
 }
 
 fn release_files(rel: &Release, dir: &str, with_sums: bool) -> HashMap<String, Vec<u8>> {
@@ -115,7 +58,7 @@ fn install_from_a_url_with_checksums_beside_it() {
     let o = s.run(&[&url, "--no-doctor"]);
     assert_success(&o);
     s.assert_current(&rel);
-    let log = srv.log.lock().unwrap().clone();
+    let log = srv.log();
     assert_eq!(log[0], "GET /r/v1/SHA256SUMS range=-", "{log:?}");
     assert_eq!(log[1], "GET /r/v1/usernetes-x86_64.tbz range=-", "{log:?}");
     // The downloaded copy is not kept once installed.
@@ -146,7 +89,7 @@ fn an_interrupted_download_resumes_with_a_range_request() {
         "{}",
         text(&o)
     );
-    let log = srv.log.lock().unwrap().clone();
+    let log = srv.log();
     assert!(
         log.contains(&format!("GET /r/usernetes-x86_64.tbz range=bytes={half}-")),
         "{log:?}"
@@ -173,7 +116,7 @@ fn a_stale_partial_download_is_restarted_once_then_checked() {
     ]);
     assert_success(&o);
     s.assert_current(&rel);
-    let log = srv.log.lock().unwrap().clone();
+    let log = srv.log();
     assert_eq!(
         log.iter()
             .filter(|l| l.starts_with("GET /r/usernetes-x86_64.tbz"))

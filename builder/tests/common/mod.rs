@@ -6,12 +6,9 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use git2::{Oid, Repository, Signature, Time};
 
@@ -218,135 +215,9 @@ pub fn make_tool_tarball() -> Vec<u8> {
     b.into_inner().unwrap().finish().unwrap()
 }
 
-/// One request the test server saw.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub path: String,
-    pub range: Option<String>,
-    pub if_range: Option<String>,
-}
-
-/// An HTTP/1.1 file server on 127.0.0.1 with Range support.
-pub struct Server {
-    pub base: String,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-pub const ETAG: &str = "\"u7s-fixture-1\"";
-
-impl Server {
-    /// Serves `files` (path -> bytes). With `cut_first`, the first GET of each file sends the
-    /// full Content-Length but only half the body, then closes.
-    pub fn start(files: HashMap<String, Vec<u8>>, cut_first: bool) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen2 = seen.clone();
-        std::thread::spawn(move || {
-            let mut cut_done: Vec<String> = Vec::new();
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                serve(stream, &files, &seen2, cut_first, &mut cut_done);
-            }
-        });
-        Server { base, seen }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn serve(
-    mut stream: TcpStream,
-    files: &HashMap<String, Vec<u8>>,
-    seen: &Mutex<Vec<Seen>>,
-    cut_first: bool,
-    cut_done: &mut Vec<String>,
-) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
-    let mut range = None;
-    let mut if_range = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            match k.trim().to_ascii_lowercase().as_str() {
-                "range" => range = Some(v.trim().to_string()),
-                "if-range" => if_range = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-    }
-    seen.lock().unwrap().push(Seen {
-        path: path.clone(),
-        range: range.clone(),
-        if_range: if_range.clone(),
-    });
-    let Some(body) = files.get(&path) else {
-        let _ = stream
-            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        return;
-    };
-    let start = range
-        .as_deref()
-        .filter(|_| if_range.as_deref().is_none_or(|v| v == ETAG))
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<usize>().ok());
-    let (status, part) = match start {
-        Some(s) if s < body.len() => (206, &body[s..]),
-        _ => (200, &body[..]),
-    };
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nETag: {ETAG}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n",
-        status,
-        if status == 200 {
-            "OK"
-        } else {
-            "Partial Content"
-        },
-        part.len()
-    );
-    if status == 206 {
-        head.push_str(&format!(
-            "Content-Range: bytes {}-{}/{}\r\n",
-            start.unwrap(),
-            body.len() - 1,
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes());
-    if cut_first && !cut_done.contains(&path) {
-        cut_done.push(path);
-        let _ = stream.write_all(&part[..part.len() / 2]);
-        let _ = stream.flush();
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-        return;
-    }
-    let _ = stream.write_all(part);
-    let _ = stream.flush();
-    // Drain so the client sees a clean close.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let mut sink = [0u8; 64];
-    let _ = stream.read(&mut sink);
-}
+/// The download tests' HTTP file server: the test kit's.
+#[allow(unused_imports)] // not every test binary that includes this module downloads
+pub use testkit::http::{ETAG, Seen, Server};
 
 /// A complete build setup in a temporary folder.
 pub struct Fixture {

@@ -77,59 +77,8 @@ impl Entry {
     }
 }
 
-/// A raw tar entry: any name, type, mode, link name; for hostile archives.
-#[derive(Clone, Debug)]
-pub struct Raw {
-    pub name: Vec<u8>,
-    pub typ: tar::EntryType,
-    pub mode: u32,
-    pub data: Vec<u8>,
-    pub link: Option<Vec<u8>>,
-}
-
-impl Raw {
-    pub fn new(name: &str, typ: tar::EntryType, mode: u32) -> Raw {
-        Raw {
-            name: name.as_bytes().to_vec(),
-            typ,
-            mode,
-            data: Vec::new(),
-            link: None,
-        }
-    }
-    pub fn data(mut self, d: &[u8]) -> Raw {
-        self.data = d.to_vec();
-        self
-    }
-    pub fn link(mut self, l: &str) -> Raw {
-        self.link = Some(l.as_bytes().to_vec());
-        self
-    }
-}
-
-fn raw_header(r: &Raw) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(r.typ);
-    h.set_mode(r.mode);
-    h.set_size(r.data.len() as u64);
-    h.set_mtime(MTIME);
-    h.set_uid(0);
-    h.set_gid(0);
-    if matches!(r.typ, tar::EntryType::Char | tar::EntryType::Block) {
-        h.set_device_major(1).unwrap();
-        h.set_device_minor(3).unwrap();
-    }
-    let gnu = h.as_gnu_mut().unwrap();
-    assert!(r.name.len() <= 100, "test names fit the plain header");
-    gnu.name = [0; 100];
-    gnu.name[..r.name.len()].copy_from_slice(&r.name);
-    if let Some(l) = &r.link {
-        gnu.linkname = [0; 100];
-        gnu.linkname[..l.len()].copy_from_slice(l);
-    }
-    h.set_cksum();
-    h
-}
+/// A raw tar entry (any name, type, mode, link name; for hostile archives): the test kit's.
+pub use testkit::tar::Raw;
 
 /// A release tree: entries under `usernetes/` and its manifest.
 #[derive(Clone, Debug)]
@@ -283,13 +232,10 @@ impl Release {
     }
 }
 
-/// A tar stream of raw entries.
+/// A tar stream of raw entries, each with the releases' mtime.
 pub fn tar_of(raws: &[Raw]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for r in raws {
-        b.append(&raw_header(r), r.data.as_slice()).unwrap();
-    }
-    b.into_inner().unwrap()
+    let raws: Vec<Raw> = raws.iter().map(|r| r.clone().mtime(MTIME)).collect();
+    testkit::tar::raw_tar(&raws)
 }
 
 /// Concatenated bzip2 streams of 900 000-byte chunks, as the release format makes them.

@@ -1,9 +1,11 @@
 //! Where a session keeps its files: the contract of design.md §7 (state under
 //! `$XDG_RUNTIME_DIR/usernetes`, data under `$XDG_DATA_HOME/usernetes`, config and TLS material
 //! under `$XDG_CONFIG_HOME/usernetes`, the Docker socket at `$XDG_RUNTIME_DIR/docker.sock`),
-//! derived purely from the environment values so tests can inject them.
+//! derived purely from the environment values so tests can inject them. The XDG rules
+//! (fallbacks, empty and relative values ignored) are [`fsx::xdg`]'s.
 
 use crate::error::{Error, Result};
+use fsx::xdg::{self, Xdg};
 use std::path::{Path, PathBuf};
 
 /// Entries of the data folder that the runtime creates and `u7s reset` removes. Everything else
@@ -50,22 +52,27 @@ pub struct Env {
     pub uid: u32,
 }
 
-fn abs_env(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-}
-
 impl Env {
     /// Reads HOME and the XDG variables of this process.
     pub fn from_process() -> Env {
+        let x = Xdg::from_process();
         Env {
-            home: abs_env("HOME"),
-            xdg_runtime_dir: abs_env("XDG_RUNTIME_DIR"),
-            xdg_data_home: abs_env("XDG_DATA_HOME"),
-            xdg_config_home: abs_env("XDG_CONFIG_HOME"),
+            home: x.home,
+            xdg_runtime_dir: x.xdg_runtime_dir,
+            xdg_data_home: x.xdg_data_home,
+            xdg_config_home: x.xdg_config_home,
             uid: nix::unistd::getuid().as_raw(),
+        }
+    }
+
+    /// The values as [`fsx::xdg::Xdg`], which derives the folders.
+    pub fn xdg(&self) -> Xdg {
+        Xdg {
+            home: self.home.clone(),
+            xdg_data_home: self.xdg_data_home.clone(),
+            xdg_config_home: self.xdg_config_home.clone(),
+            xdg_cache_home: None,
+            xdg_runtime_dir: self.xdg_runtime_dir.clone(),
         }
     }
 }
@@ -104,14 +111,16 @@ pub fn runtime_dir_problem(uid: u32, owner: u32, mode: u32) -> Option<String> {
 impl Paths {
     /// Derives the paths; `runtime_dir_exists` decides the `/run/user/UID` fallback.
     pub fn resolve(env: &Env, runtime_dir_ok: impl Fn(&Path) -> bool) -> Result<Paths> {
-        let home = env.home.clone().ok_or(Error::Env {
+        let x = env.xdg();
+        let no_home = || Error::Env {
             var: "HOME",
             hint: "set it to your home folder",
-        })?;
-        let runtime_dir = match &env.xdg_runtime_dir {
+        };
+        let home = x.home.clone().ok_or_else(no_home)?;
+        let runtime_dir = match &x.xdg_runtime_dir {
             Some(d) => d.clone(),
             None => {
-                let fallback = PathBuf::from(format!("/run/user/{}", env.uid));
+                let fallback = xdg::default_runtime_dir(env.uid);
                 if runtime_dir_ok(&fallback) {
                     fallback
                 } else {
@@ -122,19 +131,14 @@ impl Paths {
                 }
             }
         };
-        let data_home = env
-            .xdg_data_home
-            .clone()
-            .unwrap_or_else(|| home.join(".local/share"));
-        let config_home = env
-            .xdg_config_home
-            .clone()
-            .unwrap_or_else(|| home.join(".config"));
+        // With HOME set, both always resolve.
+        let data = x.data_dir().ok_or_else(no_home)?;
+        let config = x.config_dir().ok_or_else(no_home)?;
         Ok(Paths {
-            state: runtime_dir.join("usernetes"),
+            state: xdg::state_dir_in(&runtime_dir),
             runtime_dir,
-            data: data_home.join("usernetes"),
-            config: config_home.join("usernetes"),
+            data,
+            config,
             home,
         })
     }
