@@ -248,7 +248,8 @@ impl Store {
         }
         let dir = path.parent().expect("blobs/sha256");
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        let fs_err = |e: fsx::Error| Error::io(&path, e.source);
+        let mut tmp = fsx::AtomicFile::create(&path).map_err(fs_err)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
@@ -257,17 +258,16 @@ impl Store {
                 break;
             }
             hasher.update(&buf[..n]);
-            std::io::Write::write_all(&mut tmp, &buf[..n]).map_err(|e| Error::io(&path, e))?;
+            tmp.write_bytes(&buf[..n]).map_err(fs_err)?;
         }
         let got = hex::encode(hasher.finalize());
         if Some(got.as_str()) != sha256_hex(digest) {
+            // Dropping the temp file removes it: nothing of the blob is kept.
             return Err(store_err(format!(
                 "the blob {digest} has other bytes (sha256:{got}): the archive is damaged"
             )));
         }
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .map_err(|e| Error::io(&path, e))?;
+        tmp.commit(0o644).map_err(fs_err)?;
         Ok(())
     }
 }
