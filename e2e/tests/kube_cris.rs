@@ -52,6 +52,42 @@ spec:
       limits: {cpu: 200m, memory: 64Mi}
 "#;
 
+/// Applies the web pod of `manifest`, waits for it Running, then checks its log and serves
+/// its page through `kubectl exec`.
+fn web_pod_serves(sb: &Sandbox, manifest: &str, cri: &str) {
+    let t1 = Instant::now();
+    kubectl(sb, &["apply", "-f", manifest]);
+    wait_kubectl(
+        sb,
+        Duration::from_secs(90),
+        "the web pod to be Running",
+        &["get", "pod", "web", "-o", "jsonpath={.status.phase}"],
+        |s| s.trim() == "Running",
+    );
+    eprintln!(
+        "e2e kube {cri}: pod Running {:.1}s after apply",
+        t1.elapsed().as_secs_f64()
+    );
+    wait_kubectl(
+        sb,
+        Duration::from_secs(30),
+        "the web pod's log",
+        &["logs", "web"],
+        |s| s.contains("hello from web"),
+    );
+    let exec = [
+        "exec",
+        "web",
+        "--",
+        "/bin/busybox",
+        "wget",
+        "-qO-",
+        "http://127.0.0.1:8080/",
+    ];
+    let got = kubectl(sb, &exec);
+    assert!(got.contains("hello over the cluster network"), "{got:?}");
+}
+
 /// The cluster DNS (CoreDNS, its image made by the session from the release's coredns) Running.
 fn wait_coredns(sb: &Sandbox) {
     wait_kubectl(
@@ -110,39 +146,7 @@ fn docker_node_gets_ready_and_runs_a_pod() {
     load_app_image(&sb);
 
     let web = write_for_user(&sb, "web.yaml", WEB);
-    let t1 = Instant::now();
-    kubectl(&sb, &["apply", "-f", &web]);
-    wait_kubectl(
-        &sb,
-        Duration::from_secs(90),
-        "the web pod to be Running",
-        &["get", "pod", "web", "-o", "jsonpath={.status.phase}"],
-        |s| s.trim() == "Running",
-    );
-    eprintln!(
-        "e2e kube docker: pod Running {:.1}s after apply",
-        t1.elapsed().as_secs_f64()
-    );
-    wait_kubectl(
-        &sb,
-        Duration::from_secs(30),
-        "the web pod's log",
-        &["logs", "web"],
-        |s| s.contains("hello from web"),
-    );
-    let got = kubectl(
-        &sb,
-        &[
-            "exec",
-            "web",
-            "--",
-            "/bin/busybox",
-            "wget",
-            "-qO-",
-            "http://127.0.0.1:8080/",
-        ],
-    );
-    assert!(got.contains("hello over the cluster network"), "{got:?}");
+    web_pod_serves(&sb, &web, "docker");
     // The cluster DNS, from the CoreDNS image the session loaded into dockerd.
     wait_coredns(&sb);
     down_leaves_nothing(&sb);
@@ -175,39 +179,7 @@ fn crio_node_gets_ready_and_runs_a_pod_of_a_loaded_image() {
         "web.yaml",
         &WEB.replace("imagePullPolicy: Never", "imagePullPolicy: Always"),
     );
-    let t1 = Instant::now();
-    kubectl(&sb, &["apply", "-f", &web]);
-    wait_kubectl(
-        &sb,
-        Duration::from_secs(90),
-        "the web pod to be Running",
-        &["get", "pod", "web", "-o", "jsonpath={.status.phase}"],
-        |s| s.trim() == "Running",
-    );
-    eprintln!(
-        "e2e kube crio: pod Running {:.1}s after apply",
-        t1.elapsed().as_secs_f64()
-    );
-    wait_kubectl(
-        &sb,
-        Duration::from_secs(30),
-        "the web pod's log",
-        &["logs", "web"],
-        |s| s.contains("hello from web"),
-    );
-    let got = kubectl(
-        &sb,
-        &[
-            "exec",
-            "web",
-            "--",
-            "/bin/busybox",
-            "wget",
-            "-qO-",
-            "http://127.0.0.1:8080/",
-        ],
-    );
-    assert!(got.contains("hello over the cluster network"), "{got:?}");
+    web_pod_serves(&sb, &web, "crio");
     // The cluster DNS, from the CoreDNS image the session's registry serves.
     wait_coredns(&sb);
     // A name the store lacks: the pull fails (nothing else is reachable), the event names it.
