@@ -135,18 +135,9 @@ fn require_docker(sb: &Sandbox) {
             r.stderr.trim()
         ));
     }
-    if which("docker-compose").is_none() {
+    if host_binary("docker-compose").is_none() {
         testkit::prereq::missing("docker-compose (Debian package docker-compose)");
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain(["/usr/bin".into(), "/usr/local/bin".into()])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Builds the image once, with the compose file's own build section.
@@ -210,6 +201,26 @@ fn host_kubeconfig(sb: &Sandbox, dir: &Path, exec: &[&str], port: u16) -> PathBu
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     path
+}
+
+/// `kubectl get nodes -o json` on the host (the release's kubectl) with `kubeconfig`.
+fn host_get_nodes(sb: &Sandbox, kubeconfig: &Path) -> String {
+    let args = [
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "get",
+        "nodes",
+        "-o",
+        "json",
+    ];
+    ok(
+        sb.run_for(
+            &sb.release.join("bin/kubectl"),
+            &args,
+            Duration::from_secs(60),
+        ),
+        "host-side kubectl get nodes",
+    )
 }
 
 /// Stops and removes the compose project (containers, network, volumes) when dropped.
@@ -317,21 +328,7 @@ fn compose_cluster_of_a_master_and_a_node_per_runtime_gets_ready() {
         &["docker-compose", "-p", &name, "exec", "-T", "master"],
         port,
     );
-    let out = ok(
-        sb.run_for(
-            &sb.release.join("bin/kubectl"),
-            &[
-                "--kubeconfig",
-                kubeconfig.to_str().unwrap(),
-                "get",
-                "nodes",
-                "-o",
-                "json",
-            ],
-            Duration::from_secs(60),
-        ),
-        "host-side kubectl get nodes",
-    );
+    let out = host_get_nodes(&sb, &kubeconfig);
     assert_eq!(nodes(&out).len(), 4, "{out}");
 
     drop(down);
@@ -449,21 +446,7 @@ fn a_single_container_runs_a_node_as_the_original_readme_did() {
     );
 
     let kubeconfig = host_kubeconfig(&sb, &dir, &["docker", "exec", &name], port);
-    let out = ok(
-        sb.run_for(
-            &sb.release.join("bin/kubectl"),
-            &[
-                "--kubeconfig",
-                kubeconfig.to_str().unwrap(),
-                "get",
-                "nodes",
-                "-o",
-                "json",
-            ],
-            Duration::from_secs(60),
-        ),
-        "host-side kubectl get nodes",
-    );
+    let out = host_get_nodes(&sb, &kubeconfig);
     assert_eq!(nodes(&out), [(node, true)], "{out}");
 
     // `docker stop` (SIGTERM to `u7s up`, the container's first process): the session ends
