@@ -5,7 +5,7 @@
 //! ([`crate::registry`]). The archive: `docker save` (Docker 25 and later writes the OCI layout
 //! CRI-O needs), `ctr images export`, `skopeo copy … oci-archive:`.
 
-use super::{ExitStatus, live_paths};
+use super::{ExitStatus, live_session};
 use crate::host::binaries::Bins;
 use crate::session::config::Cri;
 use crate::session::paths::Paths;
@@ -13,10 +13,10 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 pub fn load(archives: &[PathBuf]) -> Result<ExitStatus> {
-    let paths = live_paths()?;
-    let cri = match crate::session::liveness(&paths)? {
-        crate::session::Liveness::Live(Some(rec)) => rec.config.cri,
-        _ => bail!(
+    let (paths, rec) = live_session()?;
+    let cri = match rec {
+        Some(rec) => rec.config.cri,
+        None => bail!(
             "the session's record ({}) is not there yet: wait until `u7s status` shows it",
             paths.state.display()
         ),

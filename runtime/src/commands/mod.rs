@@ -65,9 +65,15 @@ impl From<ExitStatus> for ExitCode {
 
 /// The session's paths, or an error when no session runs.
 fn live_paths() -> anyhow::Result<Paths> {
+    live_session().map(|(paths, _)| paths)
+}
+
+/// The session's paths and its record (`None` while it is still being written), or an error
+/// when no session runs.
+fn live_session() -> anyhow::Result<(Paths, Option<session::status::SessionFile>)> {
     let paths = Paths::from_process()?;
     match session::liveness(&paths)? {
-        Liveness::Live(_) => Ok(paths),
+        Liveness::Live(rec) => Ok((paths, rec)),
         _ => Err(crate::Error::NotRunning(
             paths.state.clone(),
             crate::host::binaries::Bins::from_process().start_hint(),

@@ -45,26 +45,22 @@ pub fn blob_path(dir: &Path, digest: &str) -> Option<PathBuf> {
 /// The manifest descriptor (media type, digest) that `index` holds for the repository `repo`
 /// (`registry.k8s.io/pause`) and `reference` (a tag, or a digest of one of its manifests).
 pub fn find_manifest(index: &Value, repo: &str, reference: &str) -> Option<(String, String)> {
-    let entries = index["manifests"].as_array()?;
-    let of_repo = |e: &&Value| {
-        e["annotations"][NAME_ANNOTATION]
+    let by_digest = reference.starts_with("sha256:");
+    let hit = index["manifests"].as_array()?.iter().find(|e| {
+        match e["annotations"][NAME_ANNOTATION]
             .as_str()
-            .and_then(|n| split_name(n))
-            .is_some_and(|(r, _)| r == repo)
-    };
-    let hit = if reference.starts_with("sha256:") {
-        entries
-            .iter()
-            .filter(of_repo)
-            .find(|e| e["digest"] == reference)
-    } else {
-        entries.iter().filter(of_repo).find(|e| {
-            e["annotations"][NAME_ANNOTATION]
-                .as_str()
-                .and_then(split_name)
-                .is_some_and(|(_, t)| t == reference)
-        })
-    }?;
+            .and_then(split_name)
+        {
+            Some((r, tag)) if r == repo => {
+                if by_digest {
+                    e["digest"] == reference
+                } else {
+                    tag == reference
+                }
+            }
+            _ => false,
+        }
+    })?;
     let media = hit["mediaType"]
         .as_str()
         .unwrap_or(MANIFEST_TYPES[0])
