@@ -6,7 +6,8 @@
 #      peak RSS per component, and the total;
 #   2. `u7s-build release` from that warm cache (it packs), and a second one: the no-op rebuild;
 #   3. the pack alone: bundle's packer on the same tree (the anchor of the no-op goal);
-#   4. the archive's size, beside the sum of the binaries it carries.
+#   4. the archive's size, beside the sum of the binaries it carries and beside Debian's packages
+#      of the same components (upstream's release pages are not reachable here).
 #
 # Goal (issue 10): no-op rebuild <= 1.2 x the pack time.
 #
@@ -92,7 +93,28 @@ main() {
     echo
     printf 'archive: %d bytes (%.1f MB); binaries in it: %.1f MB uncompressed\n' \
         "$size" "$(echo "$size / 1000000" | bc -l)" "$(echo "$binaries / 1000000" | bc -l)"
+    debian_anchor
     echo "load average after: $(load)"
+}
+
+# The anchor for the archive's size: upstream's release pages (GitHub) cannot be reached here, so
+# the sizes a user would otherwise download are Debian's packages of the components Debian ships
+# (older versions, and no kubelet, apiserver, CRI-O, cri-dockerd, flannel nor CoreDNS).
+DEBIAN_PACKAGES="docker.io containerd runc rootlesskit slirp4netns libslirp0 etcd-server etcd-client
+kubernetes-client containernetworking-plugins conmon socat fuse-overlayfs tini"
+debian_anchor() {
+    command -v apt-cache >/dev/null || { echo "anchor: apt-cache not found, Debian sizes skipped"; return; }
+    local p line size=0 installed=0 n=0
+    for p in $DEBIAN_PACKAGES; do
+        line=$(apt-cache show --no-all-versions "$p" 2>/dev/null |
+            awk '/^Version:/{v=$2} /^Size:/{s=$2} /^Installed-Size:/{i=$2} END{if (v) print v, s, i}')
+        [ -n "$line" ] || continue
+        read -r _ s i <<<"$line"
+        size=$((size + s)) installed=$((installed + i * 1024)) n=$((n + 1))
+    done
+    printf 'anchor: Debian %s, %d packages of the same components: %.1f MB of .deb, %.1f MB installed\n' \
+        "$(. /etc/os-release && echo "$VERSION_CODENAME")" "$n" \
+        "$(echo "$size / 1000000" | bc -l)" "$(echo "$installed / 1000000" | bc -l)"
 }
 
 main "$@"

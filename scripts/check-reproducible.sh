@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
         --first-cache) first_cache=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
         --u7s-build) u7s_build=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "check-reproducible.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
