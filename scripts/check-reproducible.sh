@@ -13,8 +13,9 @@
 #   --only         the components (default: every recipe)
 #   --first-cache  use this u7s-build cache for build A instead of building it again
 #   --keep DIR     work in DIR and keep it (both caches, both archives, the file lists)
-# Go's module cache (GOMODCACHE) is shared by both builds: its content is checked against go.sum
-# and the checksum database, so it cannot change an output. Exit status 0 only when identical.
+# Each build has its own Go module cache (the gomod/ folder of its u7s-build cache) and its own
+# GOCACHE, so every source and module is fetched and compiled twice. Exit status 0 only when
+# identical.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
         --first-cache) first_cache=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
         --u7s-build) u7s_build=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "check-reproducible.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
