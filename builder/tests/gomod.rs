@@ -12,16 +12,14 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use builder::dirhash;
 use common::{assert_failed, assert_ok, json};
+use testkit::http::Server;
 
 const GREET_COMMIT: &str = "1111111111111111111111111111111111111111";
 const APP_COMMIT: &str = "2222222222222222222222222222222222222222";
@@ -330,10 +328,13 @@ fn offline_release_runs_with_the_network_really_off() {
     have_go();
     let w = World::new();
     // Fetch over a loopback HTTP proxy, so "the network" is a real socket.
-    let server = ProxyServer::start(&w.proxy.dir, false);
+    let server = Server::serve_dir(&w.proxy.dir, None);
     let o = w.run_with("cache", &server.base, &["fetch"], &[]);
     assert_ok(&o);
-    assert!(server.requests() > 0, "the fetch used the HTTP proxy");
+    assert!(
+        !server.requests().is_empty(),
+        "the fetch used the HTTP proxy"
+    );
 
     let root = nix::unistd::geteuid().is_root();
     let wrap: &[&str] = if root {
@@ -368,7 +369,7 @@ fn offline_release_runs_with_the_network_really_off() {
         "unreachable",
         "the new network namespace reaches 127.0.0.1:{port}"
     );
-    let before = server.requests();
+    let before = server.requests().len();
 
     let out = format!("--out={}", w.out().display());
     let o = w.run_with(
@@ -378,7 +379,11 @@ fn offline_release_runs_with_the_network_really_off() {
         wrap,
     );
     assert_ok(&o);
-    assert_eq!(server.requests(), before, "--offline talked to the proxy");
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "--offline talked to the proxy"
+    );
     let (_, said) = w.unpack_and_run("app");
     assert_eq!(said.trim(), "hello from greet");
 }
@@ -825,7 +830,7 @@ fn a_container_image_must_be_pinned_by_digest() {
 fn the_network_cut_mid_download() {
     have_go();
     let w = World::new();
-    let server = ProxyServer::start(&w.proxy.dir, true);
+    let server = Server::serve_dir(&w.proxy.dir, Some(".zip"));
     let out = format!("--out={}", w.out().display());
     let o = w.run_with("cache", &server.base, &["release", &out], &[]);
     assert_failed(
@@ -833,7 +838,7 @@ fn the_network_cut_mid_download() {
         &["app: go mod download example.test/app@v1.0.0", "run again"],
         &w.out(),
     );
-    assert_eq!(server.cuts(), 1, "the server cut a transfer");
+    assert_eq!(server.cuts().len(), 1, "the server cut a transfer");
     let o = w.run_with("cache", &server.base, &["release", &out], &[]);
     assert_ok(&o);
     let (_, said) = w.unpack_and_run("app");
@@ -894,80 +899,4 @@ fn a_dependency_recipe_is_built_first_and_not_shipped() {
         &["recipes/user.toml: [build]: deps: no recipe is named 'nope'"],
         &w.out(),
     );
-}
-
-/// A GOPROXY over HTTP on 127.0.0.1 serving a proxy folder; with `cut_zips`, the first GET of
-/// a `.zip` sends the full Content-Length but half the body, then closes (once per server).
-struct ProxyServer {
-    base: String,
-    requests: Arc<Mutex<usize>>,
-    cut: Arc<Mutex<HashSet<String>>>,
-}
-
-impl ProxyServer {
-    fn start(dir: &Path, cut_zips: bool) -> ProxyServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(0));
-        let cut = Arc::new(Mutex::new(HashSet::new()));
-        let (r2, c2, dir) = (requests.clone(), cut.clone(), dir.to_path_buf());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                }
-                *r2.lock().unwrap() += 1;
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let file = dir.join(path.trim_start_matches('/'));
-                let Ok(body) = fs::read(&file)
-                    .map_err(|_| ())
-                    .and_then(|b| if file.is_file() { Ok(b) } else { Err(()) })
-                else {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    continue;
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                if cut_zips && path.ends_with(".zip") && {
-                    let mut cut = c2.lock().unwrap();
-                    cut.is_empty() && cut.insert(path)
-                } {
-                    let _ = stream.write_all(&body[..body.len() / 2]);
-                    let _ = stream.flush();
-                    let _ = stream.shutdown(std::net::Shutdown::Both);
-                    continue;
-                }
-                let _ = stream.write_all(&body);
-                let _ = stream.flush();
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-            }
-        });
-        ProxyServer {
-            base,
-            requests,
-            cut,
-        }
-    }
-
-    fn requests(&self) -> usize {
-        *self.requests.lock().unwrap()
-    }
-
-    fn cuts(&self) -> usize {
-        self.cut.lock().unwrap().len()
-    }
 }

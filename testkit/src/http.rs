@@ -1,12 +1,14 @@
 //! A tiny HTTP/1.1 file server on 127.0.0.1 for the download tests of the builder and the
-//! installer: serves a map of paths to bytes with a strong ETag, honours `Range: bytes=N-`
-//! (guarded by `If-Range`: a different validator gets the whole file), answers 416 for a range
-//! at or past the end, 500 for paths under `/fail/`, 404 for the rest, and can cut the first
-//! transfer of each file in half. Every request is recorded.
+//! installer: serves a map of paths to bytes, or a folder read at each request (the builder's
+//! Go module proxy), with a strong ETag, honours `Range: bytes=N-` (guarded by `If-Range`: a
+//! different validator gets the whole file), answers 416 for a range at or past the end, 500
+//! for paths under `/fail/`, 404 for the rest, and can cut transfers in half (the network
+//! failing mid-download). Every request and every cut is recorded.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The ETag of every file served.
@@ -25,24 +27,84 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
+    cut: Arc<Mutex<Vec<String>>>,
+}
+
+/// Where the bytes served come from.
+enum Source {
+    Map(HashMap<String, Vec<u8>>),
+    /// A folder, read at each request (files may appear after the server started).
+    Dir(PathBuf),
+}
+
+impl Source {
+    fn get(&self, path: &str) -> Option<Vec<u8>> {
+        match self {
+            Source::Map(files) => files.get(path).cloned(),
+            Source::Dir(dir) => {
+                let file = dir.join(path.trim_start_matches('/'));
+                file.is_file().then(|| std::fs::read(&file).ok()).flatten()
+            }
+        }
+    }
+}
+
+/// Which transfers are cut: the response announces the full Content-Length, sends half the
+/// body and closes.
+#[derive(Clone, Copy)]
+enum Cut {
+    Never,
+    /// The first GET of each path.
+    FirstOfEach,
+    /// The first GET of a path ending with this, once per server.
+    FirstEndingWith(&'static str),
+}
+
+impl Cut {
+    fn applies(self, path: &str, done: &[String]) -> bool {
+        match self {
+            Cut::Never => false,
+            Cut::FirstOfEach => !done.iter().any(|d| d == path),
+            Cut::FirstEndingWith(suffix) => path.ends_with(suffix) && done.is_empty(),
+        }
+    }
 }
 
 impl Server {
-    /// Serves `files` (path -> bytes). With `cut_first`, the first GET of each file sends the
-    /// full Content-Length but only half the body, then closes.
+    /// Serves `files` (path -> bytes). With `cut_first`, the first GET of each file is cut.
     pub fn start(files: HashMap<String, Vec<u8>>, cut_first: bool) -> Server {
+        let cut = if cut_first {
+            Cut::FirstOfEach
+        } else {
+            Cut::Never
+        };
+        Server::spawn(Source::Map(files), cut)
+    }
+
+    /// Serves the files under `dir` (URL path = path under `dir`), read at each request. With
+    /// `cut_first_ending`, the first GET of a path ending with it is cut (once per server).
+    pub fn serve_dir(dir: &Path, cut_first_ending: Option<&'static str>) -> Server {
+        let cut = cut_first_ending.map_or(Cut::Never, Cut::FirstEndingWith);
+        Server::spawn(Source::Dir(dir.to_path_buf()), cut)
+    }
+
+    fn spawn(source: Source, cut: Cut) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen2 = seen.clone();
+        let cut_done = Arc::new(Mutex::new(Vec::new()));
+        let (seen2, cut_done2) = (seen.clone(), cut_done.clone());
         std::thread::spawn(move || {
-            let mut cut_done: Vec<String> = Vec::new();
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                serve(stream, &files, &seen2, cut_first, &mut cut_done);
+                serve(stream, &source, &seen2, cut, &cut_done2);
             }
         });
-        Server { base, seen }
+        Server {
+            base,
+            seen,
+            cut: cut_done,
+        }
     }
 
     /// `base` + `path`.
@@ -53,6 +115,11 @@ impl Server {
     /// The requests so far, in order.
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The paths whose transfer was cut so far.
+    pub fn cuts(&self) -> Vec<String> {
+        self.cut.lock().unwrap().clone()
     }
 }
 
@@ -67,10 +134,10 @@ fn respond(stream: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
 
 fn serve(
     mut stream: TcpStream,
-    files: &HashMap<String, Vec<u8>>,
+    source: &Source,
     seen: &Mutex<Vec<Seen>>,
-    cut_first: bool,
-    cut_done: &mut Vec<String>,
+    cut: Cut,
+    cut_done: &Mutex<Vec<String>>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
@@ -105,7 +172,7 @@ fn serve(
     if path.starts_with("/fail/") {
         return respond(&mut stream, "500 Internal Server Error", "", b"oops");
     }
-    let Some(body) = files.get(&path) else {
+    let Some(body) = source.get(&path) else {
         return respond(&mut stream, "404 Not Found", "", b"<html>404</html>");
     };
     let start = range
@@ -131,8 +198,15 @@ fn serve(
         ),
         None => ("200 OK", &body[..], etag),
     };
-    if cut_first && !cut_done.contains(&path) {
-        cut_done.push(path);
+    let cut_now = {
+        let mut done = cut_done.lock().unwrap();
+        let now = cut.applies(&path, &done);
+        if now {
+            done.push(path.clone());
+        }
+        now
+    };
+    if cut_now {
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
             part.len()
@@ -189,5 +263,28 @@ mod tests {
         let seen = srv.requests();
         assert_eq!(seen.len(), 6);
         assert_eq!(seen[2].if_range.as_deref(), Some("\"other\""));
+    }
+
+    #[test]
+    fn a_folder_read_at_each_request_and_one_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let srv = Server::serve_dir(dir.path(), Some(".zip"));
+        assert!(get(&srv.base, "/m/a.zip", "").starts_with("HTTP/1.1 404"));
+        std::fs::create_dir(dir.path().join("m")).unwrap();
+        std::fs::write(dir.path().join("m/a.zip"), b"0123456789").unwrap();
+        std::fs::write(dir.path().join("m/a.mod"), b"module a").unwrap();
+        assert!(get(&srv.base, "/m/a.mod", "").ends_with("\r\n\r\nmodule a"));
+        let cut = get(&srv.base, "/m/a.zip", "");
+        assert!(
+            cut.contains("Content-Length: 10") && cut.ends_with("\r\n\r\n01234"),
+            "{cut}"
+        );
+        assert!(get(&srv.base, "/m/a.zip", "").ends_with("0123456789"));
+        assert!(
+            get(&srv.base, "/m", "").starts_with("HTTP/1.1 404"),
+            "a folder is not served"
+        );
+        assert_eq!(srv.cuts(), vec!["/m/a.zip".to_string()]);
+        assert_eq!(srv.requests().len(), 5);
     }
 }
