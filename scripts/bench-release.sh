@@ -11,9 +11,11 @@
 #
 # Goal (issue 10): no-op rebuild <= 1.2 x the pack time.
 #
-# Usage: scripts/bench-release.sh [--only NAME,...] [--keep DIR]
+# Usage: scripts/bench-release.sh [--only NAME,...] [--keep DIR [--warm-only]]
+#   --warm-only  steps 2-4 only, from the cache a previous run left in DIR (its table is shown)
 #   env BENCH_EXCLUDE (space-separated recipes left out; default: none)
-# Takes a long time cold (Kubernetes alone is ~15 min on 2 cores); prints a table at the end.
+#   env BENCH_RUNS (runs of the no-op rebuild and of the pack, interleaved; medians; default 3)
+# Cold, every recipe: about 20 min on 2 cores (Kubernetes 5.5 min of it); prints a table at the end.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib/bench-common.sh
@@ -21,17 +23,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/bench-common.sh"
 
 only=
 keep=
+warm_only=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) only=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --warm-only) warm_only=true; shift ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-release.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 
 main() {
     bench_require '' bc jq go
+    if $warm_only && { [ -z "$keep" ] || [ ! -d "$keep/cache" ]; }; then
+        echo "bench-release: --warm-only needs --keep DIR holding a previous run's cache/" >&2
+        exit 2
+    fi
     if [ -n "$keep" ]; then
         work=$keep
         mkdir -p "$work"
@@ -43,7 +51,8 @@ main() {
     local build
     build=$(bench_target_dir)/release/u7s-build
     local cache=$work/cache out=$work/out
-    rm -rf "$cache" "$out" "$work/gocache"
+    $warm_only || rm -rf "$cache" "$work/gocache"
+    rm -rf "$out"
     export GOCACHE=$work/gocache
     local names
     if [ -n "$only" ]; then
@@ -57,9 +66,11 @@ main() {
     done
     echo "components: ${selected[*]}"
     echo "load average before: $(load)"
-    printf '%-20s %9s %9s %10s\n' component wall_s cpu_s peak_MB >"$work/table"
+    $warm_only || printf '%-20s %9s %9s %10s\n' component wall_s cpu_s peak_MB >"$work/table"
     local total=0 n t
+    $warm_only && total=$(awk 'NR > 1 { s += $2 } END { print s + 0 }' "$work/table" 2>/dev/null || echo 0)
     for n in "${selected[@]}"; do
+        $warm_only && break
         /usr/bin/time -f '%e %U %S %M' -o "$work/time.$n" \
             "$build" build --quiet --executor host --cache "$cache" --recipes "$REPO/recipes" --only "$n" \
             >"$work/log.$n" 2>&1 || { tail -20 "$work/log.$n"; echo "bench-release: $n failed" >&2; exit 1; }
@@ -70,14 +81,18 @@ main() {
     done
     local only_arg
     only_arg=$(IFS=,; echo "${selected[*]}")
-    local t_first='' t_noop='' t_pack=''
-    timed t_first "$build" release --quiet --executor host --cache "$cache" --recipes "$REPO/recipes" \
-        --only "$only_arg" --out "$out" --release-version 0.0.0-bench
-    timed t_noop "$build" release --quiet --executor host --cache "$cache" --recipes "$REPO/recipes" \
-        --only "$only_arg" --out "$out" --release-version 0.0.0-bench
+    local release=("$build" release --quiet --executor host --cache "$cache" --recipes "$REPO/recipes"
+        --only "$only_arg" --out "$out" --release-version 0.0.0-bench)
+    timed first "${release[@]}" >/dev/null
     rm -rf "$work/tree" && mkdir "$work/tree"
     tar -xjf "$out/usernetes-x86_64.tbz" -C "$work/tree"
-    timed t_pack "$PACK_BIN" "$work/tree/usernetes" "$work/pack.tbz" "$(nproc)" 0 >/dev/null
+    local _run
+    for _run in $(seq "$BENCH_RUNS"); do
+        timed noop "${release[@]}" >/dev/null
+        timed pack "$PACK_BIN" "$work/tree/usernetes" "$work/pack.tbz" "$(nproc)" 0 >/dev/null
+    done
+    local t_first t_noop t_pack
+    t_first=$(median first) t_noop=$(median noop) t_pack=$(median pack)
     local size binaries
     size=$(stat -c %s "$out/usernetes-x86_64.tbz")
     binaries=$(du -sb "$work/tree/usernetes/bin" | cut -f1)
@@ -87,8 +102,8 @@ main() {
     echo
     printf '%-44s %9s\n' step seconds
     printf '%-44s %9s\n' "release from the warm cache (first pack)" "$t_first"
-    printf '%-44s %9s\n' "no-op rebuild (u7s-build release again)" "$t_noop"
-    printf '%-44s %9s\n' "pack alone (bundle packer, same tree)" "$t_pack"
+    printf '%-44s %9s\n' "no-op rebuild (u7s-build release again, median)" "$t_noop"
+    printf '%-44s %9s\n' "pack alone (bundle packer, same tree, median)" "$t_pack"
     printf 'no-op / pack: %.2f (goal <= 1.2)\n' "$(echo "$t_noop / $t_pack" | bc -l)"
     echo
     printf 'archive: %d bytes (%.1f MB); binaries in it: %.1f MB uncompressed\n' \
