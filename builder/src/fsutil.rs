@@ -160,20 +160,12 @@ pub fn hash_tree(root: &Path, filter: &SourceFilter) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Removes a tree even when parts of it are read-only (Go module caches are).
+/// Removes a tree even when parts of it are read-only (Go module caches are); absent is fine
+/// ([`fsx::remove_any`]).
 pub fn remove_tree(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(first) => {
-            for entry in WalkDir::new(path).follow_links(false).into_iter().flatten() {
-                if entry.file_type().is_dir() {
-                    let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700));
-                }
-            }
-            fs::remove_dir_all(path).map_err(|_| Error::io(path, first))
-        }
-    }
+    fsx::remove_any(path)
+        .map(drop)
+        .map_err(|e| Error::io(e.path, e.source))
 }
 
 /// Writes `data` to `path` with permission bits `mode`, atomically and durably

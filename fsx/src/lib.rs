@@ -2,6 +2,8 @@
 //!
 //! - [`atomic`]: writing a file so that it is either the old one or the whole new one, even
 //!   after a crash (temp file beside it, mode, fsync, rename, fsync of the folder).
+//! - [`remove`]: removing a file, a link or a whole tree, even one with read-only or closed
+//!   folders.
 //! - [`xdg`]: where the tools keep their files: the XDG base folders (with the spec's rule that
 //!   empty and relative values are ignored) and the `usernetes` folder inside each.
 //!
@@ -9,9 +11,11 @@
 //! own error type.
 
 pub mod atomic;
+pub mod remove;
 pub mod xdg;
 
 pub use atomic::{AtomicFile, sync_dir, write_atomic};
+pub use remove::remove_any;
 
 use std::path::PathBuf;
 

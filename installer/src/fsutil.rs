@@ -61,14 +61,10 @@ pub fn remove_dir_via_trash(dir: &Path, hide_in: &Path) -> Result<()> {
     fs::remove_dir_all(&trash).ctx("remove", &trash)
 }
 
-/// Removes a path of any kind if it exists (folders recursively, symlinks not followed).
+/// Removes a path of any kind if it exists (folders recursively, read-only ones too; symlinks
+/// not followed); whether it existed ([`fsx::remove_any`]).
 pub fn remove_any(path: &Path) -> Result<bool> {
-    match path.symlink_metadata() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io("stat", path, e)),
-        Ok(md) if md.is_dir() => fs::remove_dir_all(path).ctx("remove", path).map(|_| true),
-        Ok(_) => fs::remove_file(path).ctx("remove", path).map(|_| true),
-    }
+    fsx::remove_any(path).map_err(from_fsx)
 }
 
 #[cfg(test)]

@@ -41,38 +41,10 @@ pub fn remove_symlink(path: &Path) -> Result<bool> {
     }
 }
 
-/// Removes a file or a whole tree; absent is fine. Folders we own but cannot enter (dockerd
-/// leaves `drw-------` ones) are opened up first.
+/// Removes a file or a whole tree; absent is fine. Folders that cannot be entered (dockerd
+/// leaves `drw-------` ones) are opened up first ([`fsx::remove_any`]).
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path).or_else(|_| {
-            open_up(path);
-            fs::remove_dir_all(path)
-        }),
-        Ok(_) => fs::remove_file(path),
-    }
-}
-
-/// Gives the owner rwx on every folder of the tree that this user owns.
-fn open_up(dir: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let me = nix::unistd::geteuid().as_raw();
-    let Ok(m) = fs::symlink_metadata(dir) else {
-        return;
-    };
-    if !m.is_dir() || m.uid() != me {
-        return;
-    }
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode((m.mode() & 0o7777) | 0o700));
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                open_up(&e.path());
-            }
-        }
-    }
+    fsx::remove_any(path).map(drop).map_err(|e| e.source)
 }
 
 /// The last `lines` lines of a (log) file, at most 64 KiB read; empty when unreadable.
